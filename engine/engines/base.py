@@ -1,0 +1,169 @@
+"""The one interface every propagation engine implements, and the engine registry.
+
+An engine takes a clip, a first-frame edit and options; it reports progress through a
+callback, checks a cancel token between units of work (a frame, a denoising step), and
+returns the edited clip at the source's size and frame rate with a per-frame edit mask.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.edit import FirstFrameEdit
+from engine.video.source import FrameSource
+
+
+class PropagationCancelled(Exception):
+    """Raised inside an engine when its cancel token is set; nothing is written."""
+
+
+class EngineUnavailableError(RuntimeError):
+    """The engine cannot run here (missing weights, missing package); message says why."""
+
+
+class CancelToken:
+    """Thread-safe flag a GUI or Ctrl-C handler sets; engines poll it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise PropagationCancelled("propagation cancelled by the user")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report. ``done``/``total`` count the finest unit of work.
+
+    ``fraction`` is monotonic over a run; window/step fields are filled by engines
+    that have them (GenProp), ``None`` otherwise.
+    """
+
+    stage: str
+    done: int
+    total: int
+    message: str = ""
+    window: int | None = None
+    num_windows: int | None = None
+    step: int | None = None
+    num_steps: int | None = None
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class PropagationResult:
+    """What an engine returns.
+
+    Attributes:
+        frames: ``[T, H, W, 3]`` uint8 edited clip, at the edited canvas size
+            (the source size unless the edit outpainted).
+        masks: ``[T, H, W]`` uint8 (0/255) per-frame edit mask (MPD output for
+            GenProp, the tracked mask for the classical engine).
+        fps: the source's frame rate.
+        engine: name of the engine that ran.
+        mode: which mode ran, in words (e.g. "classic", "genprop", "training-free").
+        extras: optional outputs (attention maps, per-operation masks, ...).
+        timings: seconds per stage.
+    """
+
+    frames: np.ndarray
+    masks: np.ndarray
+    fps: float
+    engine: str
+    mode: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.frames.ndim != 4 or self.frames.shape[-1] != 3 or self.frames.dtype != np.uint8:
+            raise ValueError(f"frames must be [T, H, W, 3] uint8, got {self.frames.shape} {self.frames.dtype}")
+        if self.masks.shape != self.frames.shape[:3]:
+            raise ValueError(f"masks {self.masks.shape} do not match frames {self.frames.shape[:3]}")
+
+
+class Engine(ABC):
+    """Base class of propagation engines. Subclasses register with ``@register_engine``."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """(can run here, reason if not). Cheap: must not load models."""
+        return True, ""
+
+    @abstractmethod
+    def propagate(
+        self,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        options: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PropagationResult:
+        """Propagate ``edit`` (made on ``clip[0]``) through every frame of ``clip``."""
+
+
+_REGISTRY: dict[str, type[Engine]] = {}
+
+
+def register_engine(cls: type[Engine]) -> type[Engine]:
+    """Class decorator: make an engine available by its ``name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"engine name {cls.name!r} is registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def engine_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_engine(name: str) -> type[Engine]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(engine_names()) or 'none'}") from None
+
+
+class StageTimer:
+    """Accumulates wall time per stage for ``PropagationResult.timings``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def stage(self, name: str) -> "_Stage":
+        return _Stage(self, name)
+
+
+class _Stage:
+    def __init__(self, timer: StageTimer, name: str) -> None:
+        self._timer, self._name = timer, name
+
+    def __enter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.timings[self._name] = self._timer.timings.get(self._name, 0.0) + time.perf_counter() - self._t0
