@@ -1,0 +1,53 @@
+"""Video in and out: readers for files and frame folders, writers, the model-space map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.video.atomic import atomic_file, atomic_folder, write_bytes_atomic
+from engine.video.errors import VideoError
+from engine.video.file_reader import DEFAULT_MAX_PIXELS, VideoFileReader
+from engine.video.frame_folder import FrameFolderReader
+from engine.video.info import VideoInfo
+from engine.video.model_space import ModelSpace, TimeMap
+from engine.video.source import ArrayClip, FrameSource
+from engine.video.writer import write_png_sequence, write_video
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m4v", ".ts", ".gif")
+
+Reader = VideoFileReader | FrameFolderReader
+
+
+def open_video(path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reader:
+    """Open a video file or a folder of numbered frames (``fps`` applies to folders)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        return FrameFolderReader(path, fps=fps or 24.0)
+    return VideoFileReader(path, max_pixels=max_pixels)
+
+
+def require_propagatable(reader: Reader) -> None:
+    """Refuse clips an engine cannot propagate through, with the reason."""
+    if len(reader) < 2:
+        raise VideoError(reader.path, f"has {len(reader)} frame; propagation needs at least 2")
+
+
+__all__ = [
+    "ArrayClip",
+    "FrameFolderReader",
+    "FrameSource",
+    "ModelSpace",
+    "Reader",
+    "TimeMap",
+    "VIDEO_SUFFIXES",
+    "VideoError",
+    "VideoFileReader",
+    "VideoInfo",
+    "atomic_file",
+    "atomic_folder",
+    "open_video",
+    "require_propagatable",
+    "write_bytes_atomic",
+    "write_png_sequence",
+    "write_video",
+]

@@ -1,0 +1,197 @@
+"""Encoding clips: H.264 mp4 for delivery, exact lossless for round trips, PNG sequences.
+
+Every output goes through ``atomic_file``/``atomic_folder``. The source's audio track
+is carried over (stream copy when the container accepts it, AAC otherwise), trimmed to
+the video's duration.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from engine.video.atomic import atomic_file, atomic_folder
+from engine.video.errors import VideoError
+
+log = logging.getLogger(__name__)
+
+CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
+#: Timestamps are written in this time base, fine enough for any real frame rate.
+_TIME_BASE = Fraction(1, 90000)
+
+
+def _rate_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _video_stream(container: av.container.OutputContainer, suffix: str, fps: float, w: int, h: int, quality: int, lossless: bool):
+    rate = _rate_fraction(fps)
+    if suffix == ".webm":
+        stream = container.add_stream("libvpx-vp9" if "libvpx-vp9" in av.codecs_available else "libvpx", rate=rate)
+        stream.pix_fmt = "yuv444p" if lossless else "yuv420p"
+        stream.options = {"lossless": "1"} if lossless else {"crf": str(quality), "b": "0"}
+    elif lossless and suffix == ".mkv":
+        stream = container.add_stream("ffv1", rate=rate)
+        stream.pix_fmt = "bgr0"
+    elif lossless:
+        stream = container.add_stream("libx264rgb", rate=rate)
+        stream.pix_fmt = "rgb24"
+        stream.options = {"qp": "0", "preset": "medium"}
+    else:
+        stream = container.add_stream("libx264", rate=rate)
+        # yuv420p is what every player expects; it needs even sizes, so odd-sized clips
+        # (641x359) keep their exact size in yuv444p rather than being cropped.
+        stream.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+        stream.options = {"crf": str(quality), "preset": "medium"}
+    stream.width, stream.height = w, h
+    stream.time_base = _TIME_BASE
+    if suffix in (".mp4", ".mov") and not lossless:
+        container.options = {"movflags": "+faststart"}
+    return stream
+
+
+def _copy_audio(source: Path, container: av.container.OutputContainer) -> Callable[[float], None] | None:
+    """Prepare the audio copy; returns a function that muxes it (after the video)."""
+    try:
+        src = av.open(str(source))
+    except (av.error.FFmpegError, OSError):
+        log.warning("audio source %s cannot be opened; exporting without audio", source)
+        return None
+    if not src.streams.audio:
+        src.close()
+        return None
+    in_audio = src.streams.audio[0]
+    try:
+        out_audio = container.add_stream_from_template(in_audio)
+        transcode = False
+    except (ValueError, av.error.FFmpegError):
+        out_audio = container.add_stream("aac", rate=in_audio.rate)
+        transcode = True
+
+    def mux_audio(duration: float) -> None:
+        try:
+            if not transcode:
+                for packet in src.demux(in_audio):
+                    if packet.dts is None:
+                        continue
+                    if packet.pts is not None and packet.pts * packet.time_base > duration:
+                        break
+                    packet.stream = out_audio
+                    container.mux(packet)
+            else:
+                for frame in src.decode(in_audio):
+                    if frame.time is not None and frame.time > duration:
+                        break
+                    frame.pts = None
+                    for packet in out_audio.encode(frame):
+                        container.mux(packet)
+                for packet in out_audio.encode():
+                    container.mux(packet)
+        finally:
+            src.close()
+
+    return mux_audio
+
+
+def write_video(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    *,
+    quality: int = 18,
+    lossless: bool = False,
+    audio_from: str | Path | None = None,
+    timestamps: Sequence[float] | None = None,
+    size: tuple[int, int] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> Path:
+    """Encode ``[H, W, 3]`` uint8 RGB frames to ``path`` atomically.
+
+    Args:
+        quality: x264 CRF (0 best .. 51 worst); 18 is visually lossless.
+        lossless: exact RGB (libx264rgb qp 0 in mp4/mov, FFV1 in mkv, VP9 lossless in webm).
+        audio_from: a file whose first audio track is carried over.
+        timestamps: per-frame presentation times in seconds (keeps a variable frame
+            rate source's timing); default is a constant ``fps``.
+        size: (width, height) to resize frames to (default: the first frame's).
+        on_frame: called with the number of frames written so far (progress, cancel).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CONTAINERS:
+        raise VideoError(path, f"unsupported output type {suffix!r}; use one of {', '.join(CONTAINERS)}")
+    if fps <= 0:
+        raise VideoError(path, f"frame rate must be positive, got {fps}")
+    written = 0
+    with atomic_file(path) as tmp:
+        container = av.open(str(tmp), mode="w", format=CONTAINERS[suffix])
+        try:
+            stream = None
+            mux_audio = None
+            last_pts = -1
+            for frame in frames:
+                frame = np.asarray(frame)
+                if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                    raise VideoError(path, f"frame {written} must be [H, W, 3] uint8, got {frame.shape} {frame.dtype}")
+                if stream is None:
+                    w, h = size or (frame.shape[1], frame.shape[0])
+                    stream = _video_stream(container, suffix, fps, w, h, quality, lossless)
+                    if audio_from is not None and suffix != ".avi":
+                        mux_audio = _copy_audio(Path(audio_from), container)
+                if (frame.shape[1], frame.shape[0]) != (stream.width, stream.height):
+                    if size is None:
+                        raise VideoError(
+                            path,
+                            f"frame {written} is {frame.shape[1]}x{frame.shape[0]}, the clip is {stream.width}x{stream.height}",
+                        )
+                    frame = cv2.resize(frame, (stream.width, stream.height), interpolation=cv2.INTER_AREA)
+                video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+                t = timestamps[written] if timestamps is not None and written < len(timestamps) else written / fps
+                pts = max(int(round(t / _TIME_BASE)), last_pts + 1)
+                video_frame.pts, video_frame.time_base = pts, _TIME_BASE
+                last_pts = pts
+                for packet in stream.encode(video_frame):
+                    container.mux(packet)
+                written += 1
+                if on_frame is not None:
+                    on_frame(written)
+            if stream is None:
+                raise VideoError(path, "no frames to write")
+            for packet in stream.encode():
+                container.mux(packet)
+            if mux_audio is not None:
+                mux_audio(float(last_pts * _TIME_BASE) + 1.0 / fps)
+        finally:
+            container.close()
+    return path
+
+
+def write_png_sequence(
+    folder: str | Path,
+    frames: Iterable[np.ndarray],
+    *,
+    prefix: str = "frame_",
+    digits: int = 5,
+    on_frame: Callable[[int], None] | None = None,
+) -> Path:
+    """Write frames (RGB ``[H, W, 3]`` or masks ``[H, W]``) as numbered PNGs, atomically."""
+    folder = Path(folder)
+    with atomic_folder(folder) as tmp:
+        count = 0
+        for i, frame in enumerate(frames):
+            frame = np.asarray(frame)
+            out = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.ndim == 3 else frame
+            if not cv2.imwrite(str(tmp / f"{prefix}{i:0{digits}d}.png"), out):
+                raise VideoError(folder, f"could not write frame {i}")
+            count = i + 1
+            if on_frame is not None:
+                on_frame(count)
+        if count == 0:
+            raise VideoError(folder, "no frames to write")
+    return folder
