@@ -84,6 +84,8 @@ class VideoFileReader:
             raise VideoError(self.path, "the file is empty (0 bytes)")
         try:
             return av.open(str(self.path), mode="r", metadata_errors="ignore")
+        except av.error.EOFError:
+            raise VideoError(self.path, "contains zero frames (the file ends before its first frame)") from None
         except av.error.InvalidDataError:
             raise VideoError(self.path, "not a video file, or a truncated/corrupt one (FFmpeg cannot parse it)") from None
         except (av.error.FFmpegError, OSError) as exc:

@@ -51,8 +51,7 @@ def _video_stream(container: av.container.OutputContainer, suffix: str, fps: flo
         stream.options = {"crf": str(quality), "preset": "medium"}
     stream.width, stream.height = w, h
     stream.time_base = _TIME_BASE
-    if suffix in (".mp4", ".mov") and not lossless:
-        container.options = {"movflags": "+faststart"}
+    stream.codec_context.time_base = _TIME_BASE  # else the encoder snaps timestamps to 1/fps
     return stream
 
 
@@ -130,7 +129,9 @@ def write_video(
         raise VideoError(path, f"frame rate must be positive, got {fps}")
     written = 0
     with atomic_file(path) as tmp:
-        container = av.open(str(tmp), mode="w", format=CONTAINERS[suffix])
+        # faststart puts the index first so players and browsers can start before the end
+        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+        container = av.open(str(tmp), mode="w", format=CONTAINERS[suffix], options=options)
         try:
             stream = None
             mux_audio = None
