@@ -1,0 +1,52 @@
+"""Starting the Qt application: theme, settings, the first clip."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from app.paths import SAMPLE_CLIP, user_dirs
+from app.settings import Settings
+from app.version import APP_NAME, __version__
+from ui.main_window import MainWindow
+from ui.theme import apply_theme
+
+log = logging.getLogger(__name__)
+
+
+def first_clip(clip: Path | None, settings: Settings, open_sample: bool) -> Path | None:
+    """What to show at start: the argument, else the last clip, else the sample."""
+    if clip is not None:
+        return clip
+    for recent in settings.recent_files:
+        if Path(recent).exists():
+            return Path(recent)
+    if open_sample and SAMPLE_CLIP.exists():
+        return SAMPLE_CLIP
+    return None
+
+
+def create_application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv)
+    app.setOrganizationName("GenProp")
+    app.setApplicationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    return app  # type: ignore[return-value]
+
+
+def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: bool = True) -> int:
+    app = create_application()
+    user_dirs().ensure()
+    settings = Settings.load(user_dirs().settings_file)
+    apply_theme(app, settings.theme)
+    window = MainWindow(settings)
+    window.show()
+    start = first_clip(clip, settings, open_sample)
+    if start is not None:
+        window.open_clip(start)
+    if project is not None:
+        log.warning("project files are not supported yet; ignoring %s", project)
+    return app.exec()

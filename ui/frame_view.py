@@ -1,0 +1,64 @@
+"""The frame display: fit, zoom with the wheel, pan by dragging."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+
+class FrameView(QGraphicsView):
+    """Shows one frame. ``zoom`` is relative to the image's pixels (1.0 = 100 %)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._scene = QGraphicsScene(self)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self.setScene(self._scene)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setBackgroundBrush(Qt.GlobalColor.black)
+        self._fit = True
+        self.setMinimumSize(320, 180)
+
+    def show_image(self, image: QImage) -> None:
+        first = self._item.pixmap().isNull() or self._item.pixmap().size() != image.size()
+        self._item.setPixmap(QPixmap.fromImage(image))
+        if first:
+            self._scene.setSceneRect(self._item.boundingRect())
+        if first or self._fit:
+            self.fit()
+
+    def current_image(self) -> QImage:
+        return self._item.pixmap().toImage()
+
+    def clear(self) -> None:
+        self._item.setPixmap(QPixmap())
+
+    def fit(self) -> None:
+        self._fit = True
+        if not self._item.pixmap().isNull():
+            self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def set_zoom(self, factor: float) -> None:
+        self._fit = False
+        factor = max(0.05, min(32.0, factor))
+        self.resetTransform()
+        self.scale(factor, factor)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.set_zoom(self.zoom * (1.25**steps))
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()
