@@ -1,12 +1,18 @@
-"""GenProp's training tasks: each has a learned embedding added to G's time embedding."""
+"""The GenProp task ids shared by the engine, training and the app.
+
+The paper trains with one synthetic-augmentation task per sample and injects a learned
+embedding of that task into the model; at inference no task is known, hence ``NONE``.
+The order of the members is the row order of the task-embedding table, so never reorder
+them; add new tasks at the end.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Task(str, Enum):
-    """Task ids, in embedding-table order (the order is part of saved weights)."""
+class Task(StrEnum):
+    """A GenProp training/inference task (value is the stable on-disk name)."""
 
     NONE = "none"
     COPY_PASTE = "copy_paste"
@@ -17,3 +23,17 @@ class Task(str, Enum):
     def index(self) -> int:
         """Row of this task in the task-embedding table."""
         return list(Task).index(self)
+
+    @classmethod
+    def parse(cls, value: Task | str) -> Task:
+        """Accept a ``Task`` or its string value; raise with the valid names otherwise."""
+        if isinstance(value, Task):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(repr(t.value) for t in cls)
+            raise ValueError(f"Unknown task {value!r}; expected one of {valid}.") from None
+
+
+TASK_NAMES: tuple[str, ...] = tuple(t.value for t in Task)
