@@ -7,6 +7,7 @@ engines consume; :mod:`engine.edits.edit_file` saves and loads them as JSON + PN
 
 from engine.edits import masks
 from engine.edits.compose import as_spec, compose
+from engine.edits.edit_file import EditFileError, EditSpec, load_edit, save_edit
 from engine.edits.inpaint import InpaintUnavailableError, available_methods, inpaint
 from engine.edits.insert import InsertSpec, insert
 from engine.edits.layers import Placement, composite, cut_layer, load_layer_png, place_layer
@@ -18,6 +19,10 @@ from engine.edits.specs import OpSpec, spec_classes, spec_from_dict, spec_to_dic
 from engine.edits.track import TrackSpec, track
 
 __all__ = [
+    "EditFileError",
+    "EditSpec",
+    "load_edit",
+    "save_edit",
     "InpaintUnavailableError",
     "InsertSpec",
     "OpSpec",

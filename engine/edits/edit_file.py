@@ -1,0 +1,277 @@
+"""Edit files: a first-frame edit as JSON plus PNG assets in one folder.
+
+Shared by the CLI (``propagate --edit``) and the GUI's project files. The format is
+documented in ``docs/edit_format.md``. Loading checks everything before anything is
+applied and names the bad field (``operations[2].scale must be > 0, got -1``). Asset
+paths are relative to the JSON file's folder and may not leave it: absolute paths,
+``..`` and symlinks pointing outside are refused, so opening an edit file someone sent
+you cannot read arbitrary files on your disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from engine.edit import FirstFrameEdit
+from engine.edits.compose import as_spec, compose
+from engine.edits.specs import OpSpec, spec_classes, spec_from_dict, spec_to_dict
+
+FORMAT = "genprop-edit"
+VERSION = 1
+ASSET_DIR = "assets"
+_TOP_KEYS = {"format", "version", "frame_size", "source", "frame_index", "original_frame", "operations"}
+_PNG_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA"}
+
+
+class EditFileError(ValueError):
+    """An edit file is malformed, unsafe or does not fit its frame; the message says where."""
+
+
+@dataclass
+class EditSpec:
+    """What an edit file holds.
+
+    Attributes:
+        operations: op specs in the order they are applied.
+        frame_size: (width, height) of frame 1 the edit was made on.
+        source: the clip the edit belongs to, as the user gave it (informational; the
+            CLI's clip argument wins).
+        frame_index: which frame of the clip was edited (0 = first).
+        original_frame: ``[H, W, 3]`` uint8 frame 1, when stored, so the edit can be
+            rebuilt without the clip.
+    """
+
+    operations: list[OpSpec] = field(default_factory=list)
+    frame_size: tuple[int, int] | None = None
+    source: str | None = None
+    frame_index: int = 0
+    original_frame: np.ndarray | None = None
+
+
+# --- saving -------------------------------------------------------------------------
+
+
+def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
+    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(path, format="PNG")
+
+
+def save_edit(
+    edit_spec: EditSpec | list[OpSpec | dict[str, Any]],
+    folder: str | Path,
+    name: str = "edit.json",
+) -> Path:
+    """Write ``edit_spec`` to ``folder/name`` with its assets under ``folder/assets/``.
+
+    The JSON is written last and atomically (temp file + rename), so a crash never
+    leaves a JSON pointing at missing assets. Returns the JSON path.
+    """
+    spec = edit_spec if isinstance(edit_spec, EditSpec) else EditSpec(operations=list(edit_spec))
+    if "/" in name or "\\" in name or not name.endswith(".json"):
+        raise ValueError(f"name must be a plain file name ending in .json, got {name!r}")
+    folder = Path(folder)
+    (folder / ASSET_DIR).mkdir(parents=True, exist_ok=True)
+    stem = name[: -len(".json")]
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "frame_size": None if spec.frame_size is None else [int(v) for v in spec.frame_size],
+        "source": spec.source,
+        "frame_index": int(spec.frame_index),
+        "original_frame": None,
+        "operations": [],
+    }
+    if spec.original_frame is not None:
+        rel = f"{ASSET_DIR}/{stem}_frame.png"
+        _write_png(spec.original_frame, "RGB", folder / rel)
+        doc["original_frame"] = rel
+        h, w = spec.original_frame.shape[:2]
+        doc["frame_size"] = doc["frame_size"] or [w, h]
+    for i, item in enumerate(spec.operations):
+        op = as_spec(item, i)
+        entry = {}
+        for key, value in spec_to_dict(op).items():
+            if key in op.ASSETS:
+                if value is None:
+                    entry[key] = None
+                    continue
+                rel = f"{ASSET_DIR}/{stem}_op{i:02d}_{key}.png"
+                _write_png(value, op.ASSETS[key], folder / rel)
+                entry[key] = rel
+            else:
+                entry[key] = list(value) if isinstance(value, tuple) else value
+        doc["operations"].append(entry)
+    text = json.dumps(doc, indent=2) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    target = folder / name
+    os.replace(tmp, target)
+    return target
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+def resolve_asset(folder: Path, rel: Any, where: str) -> Path:
+    """The asset path ``rel`` inside ``folder``, refusing anything that leaves it."""
+    if not isinstance(rel, str) or not rel.strip():
+        raise EditFileError(f"{where} must be a relative path to a PNG file, got {rel!r}")
+    if "\x00" in rel or "\\" in rel:
+        raise EditFileError(f"{where}: {rel!r} is not a portable relative path (use '/' separators)")
+    posix, windows = PurePosixPath(rel), PureWindowsPath(rel)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or rel.startswith("~"):
+        raise EditFileError(f"{where}: absolute path {rel!r} refused; asset paths are relative to the edit's folder")
+    if ".." in posix.parts:
+        raise EditFileError(f"{where}: {rel!r} refused; '..' may not leave the edit's folder")
+    if posix.suffix.lower() != ".png":
+        raise EditFileError(f"{where}: {rel!r} is not a .png file")
+    root = folder.resolve()
+    candidate = root / posix
+    try:
+        real = candidate.resolve(strict=True)
+    except FileNotFoundError:
+        raise EditFileError(f"{where}: asset {rel!r} not found in {root}") from None
+    except (OSError, RuntimeError) as exc:  # symlink loops
+        raise EditFileError(f"{where}: cannot resolve {rel!r}: {exc}") from None
+    if not real.is_relative_to(root):
+        raise EditFileError(f"{where}: {rel!r} resolves to {real}, outside the edit's folder (symlink?); refused")
+    if not real.is_file():
+        raise EditFileError(f"{where}: {rel!r} is not a file")
+    return real
+
+
+def _read_png(path: Path, mode: str, where: str) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            if im.format != "PNG":
+                raise EditFileError(f"{where}: {path.name} is {im.format}, not PNG")
+            return np.asarray(im.convert(_PNG_MODES[mode]), dtype=np.uint8).copy()
+    except EditFileError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise EditFileError(f"{where}: cannot read {path.name} as PNG: {exc}") from None
+
+
+def _check_int_pair(value: Any, where: str) -> tuple[int, int]:
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise EditFileError(f"{where} must be [width, height] of positive integers, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
+    """Validate a decoded edit document and load its assets from ``folder``."""
+    folder = Path(folder)
+    if not isinstance(doc, dict):
+        raise EditFileError(f"the edit file must hold a JSON object, got {type(doc).__name__}")
+    if doc.get("format") != FORMAT:
+        raise EditFileError(f"format must be {FORMAT!r}, got {doc.get('format')!r}")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise EditFileError(f"version must be a positive integer, got {version!r}")
+    if version > VERSION:
+        raise EditFileError(f"version {version} was written by a newer GenProp (this one reads up to {VERSION})")
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    if unknown:
+        raise EditFileError(f"unknown top-level field(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+    frame_size = None if doc.get("frame_size") is None else _check_int_pair(doc["frame_size"], "frame_size")
+    source = doc.get("source")
+    if source is not None and not isinstance(source, str):
+        raise EditFileError(f"source must be a string or null, got {source!r}")
+    frame_index = doc.get("frame_index", 0)
+    if not isinstance(frame_index, int) or isinstance(frame_index, bool) or frame_index < 0:
+        raise EditFileError(f"frame_index must be a non-negative integer, got {frame_index!r}")
+    original = None
+    if doc.get("original_frame") is not None:
+        original = _read_png(resolve_asset(folder, doc["original_frame"], "original_frame"), "RGB", "original_frame")
+        size = (original.shape[1], original.shape[0])
+        if frame_size is not None and size != frame_size:
+            raise EditFileError(f"original_frame is {size[0]}x{size[1]} but frame_size says {frame_size[0]}x{frame_size[1]}")
+        frame_size = size
+    ops_doc = doc.get("operations")
+    if not isinstance(ops_doc, list):
+        raise EditFileError(f"operations must be a list, got {ops_doc!r}")
+    classes = spec_classes()
+    operations = []
+    for i, entry in enumerate(ops_doc):
+        where = f"operations[{i}]"
+        if not isinstance(entry, dict):
+            raise EditFileError(f"{where} must be an object, got {entry!r}")
+        cls = classes.get(entry.get("op"))
+        if cls is None:
+            raise EditFileError(f"{where}.op must be one of {sorted(classes)}, got {entry.get('op')!r}")
+        data = dict(entry)
+        for key, mode in cls.ASSETS.items():
+            if data.get(key) is not None:
+                data[key] = _read_png(resolve_asset(folder, data[key], f"{where}.{key}"), mode, f"{where}.{key}")
+        try:
+            operations.append(spec_from_dict(data))
+        except (TypeError, ValueError) as exc:
+            raise EditFileError(f"{where} ({entry['op']}): {exc}") from None
+    return EditSpec(operations, frame_size, source, frame_index, original)
+
+
+def load_edit(path: str | Path, original_frame: np.ndarray | None = None) -> tuple[EditSpec, FirstFrameEdit | None]:
+    """Read an edit file; also apply it when a frame is given or stored in the file.
+
+    Args:
+        path: the ``.json`` file.
+        original_frame: ``[H, W, 3]`` uint8 frame 1 of the clip (wins over a stored one).
+
+    Returns:
+        The validated spec and the composed ``FirstFrameEdit`` (``None`` when there is
+        no frame to apply it to).
+
+    Raises:
+        EditFileError: what is wrong and where.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EditFileError(f"edit file {path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EditFileError(f"cannot read edit file {path}: {exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EditFileError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    spec = parse_edit(doc, path.parent)
+    frame = original_frame if original_frame is not None else spec.original_frame
+    if frame is None:
+        return spec, None
+    if spec.frame_size is not None and (frame.shape[1], frame.shape[0]) != spec.frame_size:
+        raise EditFileError(
+            f"the edit was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame but the given frame is "
+            f"{frame.shape[1]}x{frame.shape[0]}"
+        )
+    try:
+        return spec, compose(frame, spec.operations)
+    except ValueError as exc:
+        raise EditFileError(str(exc)) from None
+
+
+def spec_equal(a: OpSpec, b: OpSpec) -> bool:
+    """Field-by-field equality of two specs (arrays compared by value)."""
+    if type(a) is not type(b):
+        return False
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and np.array_equal(x, y)):
+                return False
+        elif x != y:
+            return False
+    return True
