@@ -27,3 +27,21 @@ def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     """Tests never touch the real user's settings, logs or recovery files."""
     base = tmp_path_factory.getbasetemp() / "userdirs"
     monkeypatch.setenv("GENPROP_STUDIO_HOME", str(base))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests unless GENPROP_RUN_SLOW=1, and ``gpu`` tests without CUDA."""
+    run_slow = os.environ.get("GENPROP_RUN_SLOW") == "1"
+    has_gpu = False
+    if any("gpu" in item.keywords for item in items):
+        try:
+            import torch
+
+            has_gpu = torch.cuda.is_available()
+        except ImportError:
+            has_gpu = False
+    for item in items:
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(pytest.mark.skip(reason="slow test: set GENPROP_RUN_SLOW=1 to run it"))
+        if "gpu" in item.keywords and not has_gpu:
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
