@@ -52,7 +52,7 @@ class GrabCutSelector:
     backend = "grabcut"
     is_fallback = True
 
-    def __init__(self, work_size: int = 320, iterations: int = 4, reason: str = "") -> None:
+    def __init__(self, work_size: int = 256, iterations: int = 3, reason: str = "") -> None:
         if not isinstance(work_size, int) or work_size < 32:
             raise ValueError(f"work_size must be an int >= 32, got {work_size!r}")
         if not isinstance(iterations, int) or iterations < 1:

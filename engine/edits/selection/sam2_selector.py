@@ -48,8 +48,8 @@ def sam2_model(size: str) -> Sam2Model:
     return SAM2_MODELS[size]
 
 
-def _load_state_dict(model: Any, checkpoint: Path) -> None:
-    """Load a SAM2 checkpoint safely (``weights_only``) with errors that say what failed."""
+def _read_state_dict(checkpoint: Path) -> dict[str, Any]:
+    """Read a SAM2 checkpoint safely (``weights_only``) with errors that say what failed."""
     import torch
 
     try:
@@ -60,6 +60,11 @@ def _load_state_dict(model: Any, checkpoint: Path) -> None:
         state = state["model"]
     if not isinstance(state, dict):
         raise SelectorUnavailableError(f"SAM2 checkpoint {checkpoint} holds no state dict")
+    return state
+
+
+def _load_state_dict(model: Any, state: dict[str, Any], checkpoint: Path) -> None:
+    """Copy ``state`` into ``model``; a key mismatch usually means the wrong size."""
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise SelectorUnavailableError(
@@ -103,9 +108,11 @@ class Sam2Selector:
             from sam2.sam2_image_predictor import SAM2ImagePredictor
         except ImportError as exc:
             raise SelectorUnavailableError(f"the sam2 package cannot be imported: {exc}") from exc
+        # Read the file first: a bad path or file fails in milliseconds, not after a build.
+        state = None if checkpoint is None else _read_state_dict(Path(checkpoint))
         model = build_sam2(spec.config, ckpt_path=None, device="cpu")
-        if checkpoint is not None:
-            _load_state_dict(model, Path(checkpoint))
+        if state is not None:
+            _load_state_dict(model, state, Path(checkpoint))
         self.model = model.to(device).eval()
         self._predictor = SAM2ImagePredictor(self.model)
         self.size = size
