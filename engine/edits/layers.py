@@ -120,10 +120,23 @@ def place_layer(layer: np.ndarray, canvas_hw: tuple[int, int], placement: Placem
     p = placement.resolved(canvas_hw)
     h, w = canvas_hw
     matrix = _affine(layer.shape[:2], p)
+    # Warp only into the bounding box of the placed layer: a small sticker on a large
+    # canvas costs what the sticker costs.
+    lh, lw = layer.shape[:2]
+    corners = np.array([[0, 0, 1], [lw, 0, 1], [0, lh, 1], [lw, lh, 1]], np.float64) @ matrix.T
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in corners.min(axis=0))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + 2), min(h, int(np.ceil(corners[:, 1].max())) + 2)
+    out = np.zeros((h, w, 4), np.uint8)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    local = matrix.copy()
+    local[:, 2] -= (x0, y0)
     a = layer[..., 3:4].astype(np.float32) / 255.0
     premult = np.concatenate([layer[..., :3].astype(np.float32) * a, a * 255.0], axis=2)
     interp = cv2.INTER_AREA if p.scale < 1 else cv2.INTER_LINEAR
-    warped = cv2.warpAffine(premult, matrix, (w, h), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    warped = cv2.warpAffine(
+        premult, local, (x1 - x0, y1 - y0), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     alpha = np.clip(warped[..., 3], 0, 255)
     if p.feather > 0:
         alpha = alpha * (feather((alpha > 0.5).astype(np.uint8), p.feather).astype(np.float32) / 255.0)
@@ -131,7 +144,8 @@ def place_layer(layer: np.ndarray, canvas_hw: tuple[int, int], placement: Placem
     safe = np.maximum(warped[..., 3:4], 1e-3) / 255.0
     colour = np.clip(np.rint(warped[..., :3] / safe), 0, 255).astype(np.uint8)
     colour[alpha == 0] = 0
-    return np.dstack([colour, alpha])
+    out[y0:y1, x0:x1] = np.dstack([colour, alpha])
+    return out
 
 
 def composite(frame: np.ndarray, placed: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ decoder (tens of milliseconds).
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,11 +111,15 @@ class Sam2Selector:
             raise SelectorUnavailableError(f"the sam2 package cannot be imported: {exc}") from exc
         # Read the file first: a bad path or file fails in milliseconds, not after a build.
         state = None if checkpoint is None else _read_state_dict(Path(checkpoint))
-        model = build_sam2(spec.config, ckpt_path=None, device="cpu")
-        if state is not None:
-            _load_state_dict(model, state, Path(checkpoint))
-        self.model = model.to(device).eval()
-        self._predictor = SAM2ImagePredictor(self.model)
+        with warnings.catch_warnings():
+            # sam2's modules call torch.jit.script, which torch now flags as deprecated;
+            # that is sam2's business and says nothing to our users.
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+            model = build_sam2(spec.config, ckpt_path=None, device="cpu")
+            if state is not None:
+                _load_state_dict(model, state, Path(checkpoint))
+            self.model = model.to(device).eval()
+            self._predictor = SAM2ImagePredictor(self.model)
         self.size = size
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.backend = f"sam2.1-hiera-{size}" + (" (random weights)" if checkpoint is None else "")
