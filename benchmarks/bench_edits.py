@@ -144,7 +144,11 @@ def main() -> None:
     gc = GrabCutSelector()
     gc.set_image(frame)
     add("selection", "GrabCut fallback: set_image", timed(lambda: gc.set_image(frame), reps))
-    add("selection", "GrabCut fallback: predict, box 300x400", timed(lambda: gc.predict(None, None, box=[490, 180, 790, 580]), reps))
+    add(
+        "selection",
+        "GrabCut fallback: predict, box 300x400",
+        timed(lambda: gc.predict(None, None, box=[490, 180, 790, 580]), reps),
+    )
     add("selection", "GrabCut fallback: predict, 1 click, 3 masks", timed(lambda: gc.predict([[640, 380]], [1]), reps))
 
     # --- refinement --------------------------------------------------------------
@@ -158,13 +162,22 @@ def main() -> None:
     add("refinement", "keep largest component", timed(lambda: M.keep_largest_component(M.union(obj, extras)), reps))
 
     # --- operations --------------------------------------------------------------
-    add("operation", "remove, telea (object + shadow)", timed(lambda: remove(frame, obj, method="telea", extras_mask=extras), reps))
+    add(
+        "operation",
+        "remove, telea (object + shadow)",
+        timed(lambda: remove(frame, obj, method="telea", extras_mask=extras), reps),
+    )
     add("operation", "remove, ns (object + shadow)", timed(lambda: remove(frame, obj, method="ns", extras_mask=extras), reps))
-    add("operation", "insert 200x300 layer, scale 1.3, rotate 20, feather 4", timed(
-        lambda: insert(frame, layer, x=300, y=300, scale=1.3, rotation=20, feather=4), reps))
+    add(
+        "operation",
+        "insert 200x300 layer, scale 1.3, rotate 20, feather 4",
+        timed(lambda: insert(frame, layer, x=300, y=300, scale=1.3, rotation=20, feather=4), reps),
+    )
     add("operation", "replace (remove + insert)", timed(lambda: replace(frame, obj, layer), reps))
     add("operation", "recolour, adjust (hue +120)", timed(lambda: recolour(frame, obj, hue_shift=120), reps))
-    add("operation", "recolour, target colour", timed(lambda: recolour(frame, obj, mode="target", target_rgb=[200, 40, 40]), reps))
+    add(
+        "operation", "recolour, target colour", timed(lambda: recolour(frame, obj, mode="target", target_rgb=[200, 40, 40]), reps)
+    )
     _, rec = recolour(frame, obj, mode="target", target_rgb=[200, 40, 40])
     add("operation", "apply_recolour on a later frame (engine)", timed(lambda: apply_recolour(frame, obj, rec.params), reps))
     add("operation", "track (flat colour fill)", timed(lambda: track(frame, obj), reps))
@@ -196,7 +209,7 @@ def write_markdown(path: Path, rows: list[tuple[str, str, float]], frame_name: s
         sam2_version = version("sam2")
     except Exception:  # metadata missing in odd installs; the figure table still stands
         sam2_version = "unknown"
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "## First-frame edit toolkit (`engine/edits`)",
         "",

@@ -51,11 +51,13 @@ def test_round_trip(tmp_path: Path) -> None:
     path = save_edit(EditSpec(specs, source="clip.mp4", original_frame=frame), tmp_path / "proj")
     doc = json.loads(path.read_text())
     assert doc["version"] == 1 and doc["frame_size"] == [64, 48]
-    assert all(not Path(v).is_absolute() for op in doc["operations"] for v in op.values() if isinstance(v, str) and v.endswith(".png"))
+    assert all(
+        not Path(v).is_absolute() for op in doc["operations"] for v in op.values() if isinstance(v, str) and v.endswith(".png")
+    )
     loaded, edit = load_edit(path)
     assert loaded.source == "clip.mp4" and np.array_equal(loaded.original_frame, frame)
     assert len(loaded.operations) == len(specs)
-    for a, b in zip(specs, loaded.operations):
+    for a, b in zip(specs, loaded.operations, strict=True):
         assert spec_equal(a, b), f"{a.op} changed in the round trip"
     expected = compose(frame, specs)
     assert edit is not None and np.array_equal(edit.edited_frame, expected.edited_frame)

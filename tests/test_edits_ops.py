@@ -109,7 +109,10 @@ def test_remove_fills_with_surroundings() -> None:
 def test_recolour_keeps_luminance_structure(real_frame: np.ndarray) -> None:
     for frame in frames(real_frame):
         mask = centre_mask(frame)
-        for kwargs in ({"mode": "adjust", "hue_shift": 120.0, "saturation": 1.3}, {"mode": "target", "target_rgb": [30, 80, 230]}):
+        for kwargs in (
+            {"mode": "adjust", "hue_shift": 120.0, "saturation": 1.3},
+            {"mode": "target", "target_rgb": [30, 80, 230]},
+        ):
             out, op = recolour(frame, mask, feather=2.0, **kwargs)
             assert op.kind is EditKind.RECOLOUR and np.array_equal(op.source_mask, op.mask)
             assert_outside_unchanged(frame, out, op.mask)

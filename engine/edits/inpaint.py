@@ -46,9 +46,7 @@ def register_inpainter(name: str, fn: InpaintFn, description: str) -> None:
 
 def available_methods() -> dict[str, str]:
     """Method name -> one-line description, for the GUI's drop-down and ``--help``."""
-    return {"auto": f"best available classical method ({DEFAULT_METHOD})"} | {
-        k: v.description for k, v in _REGISTRY.items()
-    }
+    return {"auto": f"best available classical method ({DEFAULT_METHOD})"} | {k: v.description for k, v in _REGISTRY.items()}
 
 
 def resolve_method(method: str) -> str:
@@ -122,9 +120,7 @@ def _load_diffusers_pipeline(model: str, device: str) -> Any:
 def _diffusers(frame: np.ndarray, mask: np.ndarray, options: dict[str, Any]) -> np.ndarray:
     model = options.get("model")
     if not isinstance(model, str) or not model:
-        raise InpaintUnavailableError(
-            "method 'diffusers' needs option model=<local folder or hub id of an inpainting pipeline>"
-        )
+        raise InpaintUnavailableError("method 'diffusers' needs option model=<local folder or hub id of an inpainting pipeline>")
     import torch
     from PIL import Image
 

@@ -134,9 +134,7 @@ def place_layer(layer: np.ndarray, canvas_hw: tuple[int, int], placement: Placem
     a = layer[..., 3:4].astype(np.float32) / 255.0
     premult = np.concatenate([layer[..., :3].astype(np.float32) * a, a * 255.0], axis=2)
     interp = cv2.INTER_AREA if p.scale < 1 else cv2.INTER_LINEAR
-    warped = cv2.warpAffine(
-        premult, local, (x1 - x0, y1 - y0), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
+    warped = cv2.warpAffine(premult, local, (x1 - x0, y1 - y0), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     alpha = np.clip(warped[..., 3], 0, 255)
     if p.feather > 0:
         alpha = alpha * (feather((alpha > 0.5).astype(np.uint8), p.feather).astype(np.float32) / 255.0)

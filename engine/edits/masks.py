@@ -37,10 +37,7 @@ def check_mask(mask: np.ndarray, size_hw: tuple[int, int] | None = None, name: s
     if mask.dtype not in (np.uint8, np.bool_):
         raise ValueError(f"{name} must be uint8 or bool, got {mask.dtype}")
     if size_hw is not None and mask.shape != tuple(size_hw):
-        raise ValueError(
-            f"{name} is {mask.shape[1]}x{mask.shape[0]} (w x h) but the frame is "
-            f"{size_hw[1]}x{size_hw[0]}"
-        )
+        raise ValueError(f"{name} is {mask.shape[1]}x{mask.shape[0]} (w x h) but the frame is {size_hw[1]}x{size_hw[0]}")
     return np.where(mask > 0, np.uint8(255), np.uint8(0))
 
 

@@ -76,7 +76,7 @@ def _reflect_fill(frame: np.ndarray, margins: tuple[int, int, int, int]) -> np.n
         ch, cw = canvas.shape[:2]
         step = [min(remaining[0], cw - 1), min(remaining[1], ch - 1), min(remaining[2], cw - 1), min(remaining[3], ch - 1)]
         canvas = cv2.copyMakeBorder(canvas, step[1], step[3], step[0], step[2], cv2.BORDER_REFLECT_101)
-        remaining = [r - s for r, s in zip(remaining, step)]
+        remaining = [r - s for r, s in zip(remaining, step, strict=True)]
     # Blur grows with distance from the original so the mirror seam is not a sharp copy.
     inside = np.zeros(canvas.shape[:2], np.uint8)
     inside[top : top + h, left : left + w] = 255
@@ -135,7 +135,9 @@ def outpaint(
     h, w = frame.shape[:2]
     if aspect is not None:
         left, top, right, bottom = margins_for_aspect((w, h), aspect, anchor)
-    margins = tuple(specs.integer(n, v) for n, v in zip(("left", "top", "right", "bottom"), (left, top, right, bottom)))
+    margins = tuple(
+        specs.integer(n, v) for n, v in zip(("left", "top", "right", "bottom"), (left, top, right, bottom), strict=True)
+    )
     if not any(margins):
         raise ValueError(f"outpaint needs at least one non-zero margin (frame is {w}x{h}, aspect {aspect!r})")
     specs.choice("method", method, FILL_METHODS)
@@ -162,9 +164,15 @@ def outpaint(
     canvas = canvas.copy()
     canvas[top : top + h, left : left + w] = frame  # the original is placed exactly
     params = {
-        "left": left, "top": top, "right": right, "bottom": bottom,
-        "method": concrete, "radius": radius, "options": opts,
-        "aspect": None if aspect is None else str(aspect), "anchor": anchor,
+        "left": left,
+        "top": top,
+        "right": right,
+        "bottom": bottom,
+        "method": concrete,
+        "radius": radius,
+        "options": opts,
+        "aspect": None if aspect is None else str(aspect),
+        "anchor": anchor,
     }
     return canvas, EditOperation(EditKind.OUTPAINT, mask=mask, params=params)
 
@@ -204,7 +212,15 @@ class OutpaintSpec:
 
     def apply(self, canvas: np.ndarray) -> tuple[np.ndarray, EditOperation]:
         return outpaint(
-            canvas, left=self.left, top=self.top, right=self.right, bottom=self.bottom,
-            aspect=self.aspect, anchor=self.anchor, method=self.method, fill_image=self.fill_image,
-            radius=self.radius, options=self.options,
+            canvas,
+            left=self.left,
+            top=self.top,
+            right=self.right,
+            bottom=self.bottom,
+            aspect=self.aspect,
+            anchor=self.anchor,
+            method=self.method,
+            fill_image=self.fill_image,
+            radius=self.radius,
+            options=self.options,
         )

@@ -67,7 +67,9 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
         "feather": 2.0,
         "reference_lab": None,
     } | params
-    unknown = sorted(set(p) - {"mode", "hue_shift", "saturation", "brightness", "target_rgb", "strength", "feather", "reference_lab"})
+    unknown = sorted(
+        set(p) - {"mode", "hue_shift", "saturation", "brightness", "target_rgb", "strength", "feather", "reference_lab"}
+    )
     if unknown:
         raise ValueError(f"unknown recolour parameter(s) {unknown}")
     specs.choice("mode", p["mode"], MODES)
@@ -208,9 +210,13 @@ class RecolourSpec:
         self.mask = specs.array("mask", self.mask, channels=None)
         check_params(
             {
-                "mode": self.mode, "hue_shift": self.hue_shift, "saturation": self.saturation,
-                "brightness": self.brightness, "target_rgb": self.target_rgb,
-                "strength": self.strength, "feather": self.feather,
+                "mode": self.mode,
+                "hue_shift": self.hue_shift,
+                "saturation": self.saturation,
+                "brightness": self.brightness,
+                "target_rgb": self.target_rgb,
+                "strength": self.strength,
+                "feather": self.feather,
             }
         )
         if self.target_rgb is not None:
@@ -218,7 +224,13 @@ class RecolourSpec:
 
     def apply(self, canvas: np.ndarray) -> tuple[np.ndarray, EditOperation]:
         return recolour(
-            canvas, self.mask, mode=self.mode, hue_shift=self.hue_shift, saturation=self.saturation,
-            brightness=self.brightness, target_rgb=self.target_rgb, strength=self.strength,
+            canvas,
+            self.mask,
+            mode=self.mode,
+            hue_shift=self.hue_shift,
+            saturation=self.saturation,
+            brightness=self.brightness,
+            target_rgb=self.target_rgb,
+            strength=self.strength,
             feather=self.feather,
         )

@@ -45,16 +45,22 @@ def replace(
         ``source_mask`` = object + extras and ``layer_rgba`` = the placed layer.
     """
     check_layer(layer)
-    removed, rm_op = remove(
-        frame, mask, method=method, extras_mask=extras_mask, dilate=dilate, radius=radius, options=options
-    )
+    removed, rm_op = remove(frame, mask, method=method, extras_mask=extras_mask, dilate=dilate, radius=radius, options=options)
     if x is None or y is None:
         ys, xs = np.nonzero(rm_op.source_mask)
         x = (xs.min() + xs.max() + 1) / 2.0 if x is None else x
         y = (ys.min() + ys.max() + 1) / 2.0 if y is None else y
     out, ins_op = insert(
-        removed, layer, x=x, y=y, scale=scale, rotation=rotation, flip_h=flip_h, flip_v=flip_v,
-        opacity=opacity, feather=feather,
+        removed,
+        layer,
+        x=x,
+        y=y,
+        scale=scale,
+        rotation=rotation,
+        flip_h=flip_h,
+        flip_v=flip_v,
+        opacity=opacity,
+        feather=feather,
     )
     params = {"remove": rm_op.params, "insert": ins_op.params}
     op = EditOperation(
@@ -104,8 +110,20 @@ class ReplaceSpec:
 
     def apply(self, canvas: np.ndarray) -> tuple[np.ndarray, EditOperation]:
         return replace(
-            canvas, self.mask, self.layer, extras_mask=self.extras_mask, method=self.method,
-            dilate=self.dilate, radius=self.radius, options=self.options, x=self.x, y=self.y,
-            scale=self.scale, rotation=self.rotation, flip_h=self.flip_h, flip_v=self.flip_v,
-            opacity=self.opacity, feather=self.feather,
+            canvas,
+            self.mask,
+            self.layer,
+            extras_mask=self.extras_mask,
+            method=self.method,
+            dilate=self.dilate,
+            radius=self.radius,
+            options=self.options,
+            x=self.x,
+            y=self.y,
+            scale=self.scale,
+            rotation=self.rotation,
+            flip_h=self.flip_h,
+            flip_v=self.flip_v,
+            opacity=self.opacity,
+            feather=self.feather,
         )

@@ -61,9 +61,7 @@ def spec_from_dict(data: dict[str, Any]) -> OpSpec:
     if unknown:
         raise ValueError(f"op {name!r} has unknown field(s) {unknown}; allowed: {sorted(names)}")
     required = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     missing = [r for r in required if data.get(r) is None]
     if missing:

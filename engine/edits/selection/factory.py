@@ -57,8 +57,7 @@ def find_sam2_checkpoint(size: str, checkpoint: str | Path | None = None, allow_
         ) from exc
     raise SelectorUnavailableError(
         f"SAM2 {size} weights not found: expected {local} (set {SAM2_DIR_ENV} or pass a checkpoint "
-        f"path), or hub id {spec.hub_id} in the Hugging Face cache"
-        + ("" if allow_download else " (downloading is off)")
+        f"path), or hub id {spec.hub_id} in the Hugging Face cache" + ("" if allow_download else " (downloading is off)")
     )
 
 

@@ -88,10 +88,7 @@ class GrabCutSelector:
             fg = prompt.points[prompt.labels == 1]
             (x0, y0), (x1, y1) = fg.min(axis=0), fg.max(axis=0)
             short = min(h, w)
-            boxes = [
-                np.array([x0 - s * short, y0 - s * short, x1 + s * short, y1 + s * short], np.float32)
-                for s in CLICK_SCALES
-            ]
+            boxes = [np.array([x0 - s * short, y0 - s * short, x1 + s * short, y1 + s * short], np.float32) for s in CLICK_SCALES]
         masks, scores = [], []
         for b in boxes:
             m, s = self._cut(prompt, b)
@@ -132,7 +129,7 @@ class GrabCutSelector:
             gc[[0, -1], :] = cv2.GC_PR_BGD
             gc[:, [0, -1]] = cv2.GC_PR_BGD
         r = max(2, int(round(0.01 * max(sw, sh))))
-        for (px, py), lab in zip(prompt.points, prompt.labels):
+        for (px, py), lab in zip(prompt.points, prompt.labels, strict=True):
             c = (int(round((px - rx0) * sx)), int(round((py - ry0) * sy)))
             if 0 <= c[0] < sw and 0 <= c[1] < sh:
                 cv2.circle(gc, c, r, int(cv2.GC_FGD if lab == 1 else cv2.GC_BGD), -1)
