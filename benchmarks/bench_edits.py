@@ -219,6 +219,8 @@ def write_markdown(path: Path, rows: list[tuple[str, str, float]], frame_name: s
         f"- Machine: {cpu_name()}, {os.cpu_count()} logical cores, {platform.system()} {platform.release()}, CPU only",
         f"- Versions: Python {platform.python_version()}, torch {torch.__version__}, sam2 {sam2_version}, "
         f"OpenCV {cv2.__version__}, NumPy {np.__version__}, Pillow {PIL.__version__}",
+        f"- Load average at the end of the run (1/5/15 min): {', '.join(f'{v:.1f}' for v in os.getloadavg())} "
+        "(other jobs on the machine inflate the figures when this exceeds the core count)",
         f"- Frame: 1280x720 ({frame_name}); object mask: ellipse 300x400 px; shadow: ellipse 320x60 px",
         "",
         "| group | what | median ms |",

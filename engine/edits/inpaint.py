@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -99,15 +100,38 @@ register_inpainter("telea", _opencv(cv2.INPAINT_TELEA), "OpenCV fast marching (T
 register_inpainter("ns", _opencv(cv2.INPAINT_NS), "OpenCV Navier-Stokes (Bertalmio 2001)")
 
 
+def _in_hub_cache(model: str) -> bool:
+    """Whether ``model`` is a hub id whose pipeline index is already in the local cache."""
+    if model.count("/") != 1:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        found = try_to_load_from_cache(model, "model_index.json")
+    except ValueError:  # not a valid repo id
+        return False
+    return isinstance(found, str)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_diffusers_pipeline(model: str, device: str) -> Any:
     """Load (once) a diffusers inpainting pipeline from a local folder or cached hub id."""
+    if not Path(model).expanduser().is_dir() and not _in_hub_cache(model):
+        # Checked before importing diffusers (seconds): a typo fails at once.
+        raise InpaintUnavailableError(
+            f"diffusers inpainting model {model!r} is neither a local folder nor a downloaded hub id; "
+            "give the folder of a saved inpainting pipeline, or use method 'telea'"
+        )
     try:
         from diffusers import AutoPipelineForInpainting
     except ImportError as exc:  # pragma: no cover - diffusers is a declared dependency
         raise InpaintUnavailableError(f"diffusers is not installed: {exc}") from exc
     try:
-        pipe = AutoPipelineForInpainting.from_pretrained(model, local_files_only=True)
+        pipe = AutoPipelineForInpainting.from_pretrained(
+            str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model, local_files_only=True
+        )
     except Exception as exc:  # diffusers raises OSError/ValueError/EnvironmentError variants
         raise InpaintUnavailableError(
             f"cannot load the diffusers inpainting model {model!r} from disk ({exc}); "
@@ -121,10 +145,10 @@ def _diffusers(frame: np.ndarray, mask: np.ndarray, options: dict[str, Any]) -> 
     model = options.get("model")
     if not isinstance(model, str) or not model:
         raise InpaintUnavailableError("method 'diffusers' needs option model=<local folder or hub id of an inpainting pipeline>")
+    pipe = _load_diffusers_pipeline(model, str(options.get("device", "cpu")))
     import torch
     from PIL import Image
 
-    pipe = _load_diffusers_pipeline(model, str(options.get("device", "cpu")))
     h, w = frame.shape[:2]
     # Diffusion UNets need sides divisible by 8; work at the nearest such size.
     wh = (max(8, int(round(w / 8)) * 8), max(8, int(round(h / 8)) * 8))
