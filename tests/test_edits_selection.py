@@ -51,6 +51,20 @@ def test_grabcut_box_and_click_on_generated_image() -> None:
     assert M.iou(res.best, gt) > 0.85, "the top-scored candidate should be the right one here"
 
 
+def test_several_objects_on_one_frame() -> None:
+    """One set_image, one predict per object: each mask finds its own object."""
+    img, gt_a = separated_object()
+    gt_b = np.zeros_like(gt_a)
+    cv2.rectangle(gt_b, (20, 150), (80, 220), 255, -1)
+    img[gt_b > 0] = (250, 250, 250)
+    sel = GrabCutSelector()
+    sel.set_image(img)
+    a = sel.predict(None, None, box=[100, 60, 240, 160]).best
+    b = sel.predict(None, None, box=[10, 140, 90, 230]).best
+    assert M.iou(a, gt_a) > 0.9 and M.iou(b, gt_b) > 0.9
+    assert not (a & b).any(), "the two selections must not overlap"
+
+
 def test_grabcut_on_voc_instances() -> None:
     """Box prompts (the instance's bounding box + 3 px) against real VOC instance masks.
 
