@@ -130,12 +130,16 @@ def test_factory_falls_back_with_a_reason(tmp_path: Path, monkeypatch: pytest.Mo
         build_selector("sam2", checkpoint=bad)
 
 
-@pytest.mark.slow
-def test_sam2_random_weights_end_to_end(tmp_path: Path) -> None:
-    """The real SAM2 code path with random weights: shapes, caching, checkpoint loading."""
-    import torch
+@pytest.fixture(scope="module")
+def sam2_random() -> Sam2Selector:
+    """SAM2.1 tiny with random weights: the real code path at the real cost."""
+    return Sam2Selector("tiny", checkpoint=None, random_weights=True)
 
-    sel = Sam2Selector("tiny", checkpoint=None, random_weights=True)
+
+def test_sam2_random_weights_end_to_end(sam2_random: Sam2Selector) -> None:
+    """Build, encode, predict (multi and single mask), embedding cache (~8 s on 2 cores)."""
+    sel = sam2_random
+    assert isinstance(sel, Selector)
     assert sel.backend == "sam2.1-hiera-tiny (random weights)" and not sel.is_fallback
     img, _ = separated_object(180, 256)
     sel.set_image(img)
@@ -144,12 +148,23 @@ def test_sam2_random_weights_end_to_end(tmp_path: Path) -> None:
     assert set(np.unique(res.masks)) <= {0, 255} and np.isfinite(res.scores).all()
     assert np.all(np.diff(res.scores) <= 0) and not res.is_fallback
     assert sel.predict([[10, 10]], [1], multimask=False).masks.shape == (1, 180, 256)
-    # A second frame then the first again: the first comes back from the cache.
-    sel.set_image(img[::-1].copy())
+    with pytest.raises(ValueError, match="outside the 256x180"):
+        sel.predict([[300, 10]], [1])
+
+
+@pytest.mark.slow
+def test_sam2_cache_and_checkpoint_loading(sam2_random: Sam2Selector, tmp_path: Path) -> None:
+    """A cached frame answers like a fresh encode; a saved checkpoint loads back through the factory."""
+    import torch
+
+    sel = sam2_random
+    img, _ = separated_object(180, 256)
+    sel.set_image(img)
+    res = sel.predict([[170, 110]], [1], box=[100, 60, 240, 160], multimask=True)
+    sel.set_image(img[::-1].copy())  # another frame, then the first again: from the cache
     sel.set_image(img)
     again = sel.predict([[170, 110]], [1], box=[100, 60, 240, 160], multimask=True)
     assert np.array_equal(again.masks, res.masks)
-    # The checkpoint path: save these weights and load them back through the factory.
     ckpt = tmp_path / "sam2.1_hiera_tiny.pt"
     torch.save({"model": sel.model.state_dict()}, ckpt)
     loaded = build_selector("sam2", size="tiny", checkpoint=ckpt)
