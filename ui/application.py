@@ -6,7 +6,9 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import recovery
 
 from app.paths import SAMPLE_CLIP, user_dirs
 from app.settings import Settings
@@ -44,9 +46,25 @@ def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: 
     apply_theme(app, settings.theme)
     window = MainWindow(settings)
     window.show()
-    start = first_clip(clip, settings, open_sample)
-    if start is not None:
-        window.open_clip(start)
     if project is not None:
-        log.warning("project files are not supported yet; ignoring %s", project)
+        window.open_project(project)
+    elif recovery.pending_recovery() is not None and offer_restore(window):
+        window.restore_recovery()
+    else:
+        recovery.discard()
+        start = first_clip(clip, settings, open_sample)
+        if start is not None:
+            window.open_clip(start)
     return app.exec()
+
+
+def offer_restore(window: MainWindow) -> bool:
+    """The last session did not exit cleanly: ask whether to bring its work back."""
+    answer = QMessageBox.question(
+        window,
+        "Restore your work?",
+        "GenProp Studio did not close cleanly last time. Restore the clip, edits and settings it was working on?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes,
+    )
+    return answer == QMessageBox.StandardButton.Yes

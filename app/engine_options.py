@@ -1,0 +1,53 @@
+"""What each engine's options are, for the engine panel: names, kinds, defaults, tips.
+
+Kept apart from the engines so the GUI can show options (and disabled states) without
+importing heavy model code; the engines still validate what they receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    label: str
+    kind: str  # "int" | "float" | "choice" | "bool"
+    default: Any
+    tooltip: str
+    choices: tuple[str, ...] = ()
+    minimum: float = 0
+    maximum: float = 1_000_000
+
+
+ENGINE_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
+    "classic": (
+        OptionSpec("flow_preset", "Flow quality", "choice", "medium", "Optical-flow preset: faster or more accurate tracking", ("ultrafast", "fast", "medium")),
+        OptionSpec("flow_max_side", "Flow resolution", "int", 320, "Long side (px) at which motion is estimated; higher is slower and finer", minimum=64, maximum=1920),
+        OptionSpec("anchor_every", "Re-anchor every", "int", 1, "Re-anchor tracking to frame 1 every N frames to limit drift (0 = never)", minimum=0, maximum=1000),
+        OptionSpec("remove_grow", "Removal margin", "int", 3, "Pixels the tracked removal region is grown by (soft edges, tracking error)", minimum=0, maximum=50),
+    ),
+}
+
+
+def defaults(engine: str) -> dict[str, Any]:
+    return {o.name: o.default for o in ENGINE_OPTIONS.get(engine, ())}
+
+
+def validate(engine: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Keep known options with values of the right kind and range; drop the rest."""
+    out = defaults(engine)
+    for spec in ENGINE_OPTIONS.get(engine, ()):
+        if spec.name not in options:
+            continue
+        value = options[spec.name]
+        if spec.kind == "choice" and value in spec.choices:
+            out[spec.name] = value
+        elif spec.kind == "bool" and isinstance(value, bool):
+            out[spec.name] = value
+        elif spec.kind in ("int", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if spec.minimum <= value <= spec.maximum:
+                out[spec.name] = int(value) if spec.kind == "int" else float(value)
+    return out

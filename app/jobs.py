@@ -1,0 +1,97 @@
+"""Long work as plain Python jobs (no Qt): propagation and export.
+
+A job is a callable taking a progress callback and a cancel token; the GUI runs it on
+a worker thread (ui/workers.py), the CLI in the foreground. ``EtaEstimator`` turns
+progress fractions into a remaining-time estimate for the progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.edit import FirstFrameEdit
+from engine.engines.base import get_engine
+from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult
+from engine.video import FrameSource, write_png_sequence, write_video
+
+
+@dataclass
+class PropagationJob:
+    """Propagate ``edit`` through ``clip`` with the named engine."""
+
+    engine: str
+    clip: FrameSource
+    edit: FirstFrameEdit
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
+        engine_cls = get_engine(self.engine)
+        return engine_cls().propagate(self.clip, self.edit, dict(self.options), progress=progress, cancel=cancel)
+
+
+EXPORT_KINDS = ("video", "frames", "masks")
+
+
+@dataclass
+class ExportJob:
+    """Write a result as an mp4 (with the source's audio), a PNG sequence or masks."""
+
+    result: PropagationResult
+    kind: str
+    target: Path
+    audio_from: Path | None = None
+    quality: int = 18
+
+    def __post_init__(self) -> None:
+        if self.kind not in EXPORT_KINDS:
+            raise ValueError(f"export kind must be one of {EXPORT_KINDS}, got {self.kind!r}")
+
+    def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Path:
+        total = len(self.result.frames)
+
+        def on_frame(done: int) -> None:
+            cancel.raise_if_cancelled()
+            progress(Progress("export", done, total, f"frame {done}/{total}"))
+
+        if self.kind == "video":
+            return write_video(self.target, iter(self.result.frames), self.result.fps, quality=self.quality, audio_from=self.audio_from, on_frame=on_frame)
+        frames: np.ndarray = self.result.frames if self.kind == "frames" else self.result.masks
+        prefix = "frame_" if self.kind == "frames" else "mask_"
+        return write_png_sequence(self.target, iter(frames), prefix=prefix, on_frame=on_frame)
+
+
+class EtaEstimator:
+    """Remaining time from elapsed time and the fraction done (monotonic clock)."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+
+    def remaining(self, fraction: float) -> float | None:
+        if fraction <= 0.02:
+            return None
+        elapsed = time.monotonic() - self._start
+        return max(0.0, elapsed / fraction - elapsed)
+
+    @staticmethod
+    def format(seconds: float | None) -> str:
+        if seconds is None:
+            return "estimating…"
+        seconds = int(round(seconds))
+        return f"{seconds // 60}:{seconds % 60:02d} left" if seconds >= 60 else f"{seconds} s left"
+
+
+def describe_progress(p: Progress) -> str:
+    """One line for the progress bar: stage, window/step when known, message."""
+    parts = [p.stage]
+    if p.window is not None and p.num_windows:
+        parts.append(f"window {p.window + 1}/{p.num_windows}")
+    if p.step is not None and p.num_steps:
+        parts.append(f"step {p.step + 1}/{p.num_steps}")
+    if p.message:
+        parts.append(p.message)
+    return " · ".join(parts)

@@ -1,0 +1,233 @@
+"""The whole workflow through the real main window, as a user drives it (offscreen)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from app import recovery  # noqa: E402
+from app.paths import SAMPLE_CLIP  # noqa: E402
+from app.project import Project  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from engine.video import open_video  # noqa: E402
+from tests.video_factory import encode, moving_frames  # noqa: E402
+from ui.frame_loader import frame_array  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[1]
+COIN = (452, 148)  # the coin on frame 1 of the sample clip
+
+
+@pytest.fixture
+def window(qtbot):  # type: ignore[no-untyped-def]
+    recovery.discard()
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+def open_and_wait(qtbot, win: MainWindow, clip: Path) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=20000):
+        assert win.open_clip(clip)
+
+
+def click_image(qtbot, win: MainWindow, x: float, y: float, button=Qt.MouseButton.LeftButton) -> None:  # type: ignore[no-untyped-def]
+    """A real mouse click on the canvas at image pixel (x, y)."""
+    win.tabs.setCurrentWidget(win.canvas)
+    qtbot.waitUntil(lambda: win.canvas.isVisible())
+    win.canvas.fit()
+    pos: QPoint = win.canvas.mapFromScene(x, y)
+    qtbot.mouseClick(win.canvas.viewport(), button, pos=pos)
+
+
+def select_coin(qtbot, win: MainWindow) -> np.ndarray:  # type: ignore[no-untyped-def]
+    win.edit_panel.set_tool("select")
+    with qtbot.waitSignal(win.edit_panel.selection_changed, timeout=30000):
+        click_image(qtbot, win, *COIN)
+    mask = win.edit_panel.selection
+    assert mask is not None
+    ys, xs = np.nonzero(mask)
+    assert 500 < len(xs) < 8000, "the fallback selector should pick out the coin"
+    assert abs(xs.mean() - COIN[0]) < 30 and abs(ys.mean() - COIN[1]) < 30
+    return mask
+
+
+def test_select_recolour_propagate_review_export(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    mask = select_coin(qtbot, window)
+    qtbot.waitUntil(lambda: "GrabCut" in window.edit_panel.selector_label.text(), timeout=20000)
+    assert "fallback" in window.edit_panel.selector_label.text()
+
+    window.edit_panel.hue.setValue(120)
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.recolour_button.click()
+    edit = window.edit_panel.edit
+    assert edit is not None and len(edit.operations) == 1
+    original = open_video(SAMPLE_CLIP)[0]
+    outside = edit.edit_mask == 0
+    np.testing.assert_array_equal(edit.edited_frame[outside], original[outside])
+    assert (edit.edited_frame[mask > 0] != original[mask > 0]).any()
+
+    assert window.engine_panel.engine == "classic"
+    with qtbot.waitSignal(window.job_finished, timeout=240000) as finished:
+        window.engine_panel.propagate_button.click()
+        qtbot.waitUntil(lambda: window.job_panel.isVisible(), timeout=5000)
+    assert finished.args == ["succeeded"]
+    result = window.review.current
+    assert result is not None and result.frames.shape == (90, 320, 568, 3) and result.masks.shape == (90, 320, 568)
+    assert window.tabs.currentWidget() is window.review
+
+    # the review shows result frames, with the mask overlay tinting the tracked coin
+    window.review.mode_box.setCurrentText("Result")
+    window.review.opacity.setValue(100)
+    with qtbot.waitSignal(window.review.frame_shown, timeout=10000):
+        window.review.timeline.seek(45)
+    shown = frame_array(window.review.view.current_image())
+    assert shown.shape == (320, 568, 3)
+    tracked = result.masks[45] > 127
+    assert tracked.sum() > 300
+    assert np.abs(shown[tracked].astype(int) - (255, 60, 200)).mean() < 10  # opaque overlay colour
+    np.testing.assert_array_equal(shown[~tracked][:1000], result.frames[45][~tracked][:1000])
+    window.review.mode_box.setCurrentText("Side by side")
+    qtbot.waitUntil(lambda: frame_array(window.review.view.current_image()).shape[1] == 2 * 568 + 8, timeout=10000)
+
+    out = tmp_path / "exported.mp4"
+    with qtbot.waitSignal(window.job_finished, timeout=120000) as exported:
+        window.export("video", out)
+    assert exported.args == ["succeeded"]
+    reader = open_video(out)
+    assert len(reader) == 90 and reader.size == (568, 320) and reader.fps == pytest.approx(30)
+    assert reader.info.has_audio
+    with qtbot.waitSignal(window.job_finished, timeout=120000):
+        window.export("masks", tmp_path / "masks")
+    assert len(list((tmp_path / "masks").glob("mask_*.png"))) == 90
+
+
+def test_cancel_a_running_job(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    clip = encode(tmp_path / "long.mp4", moving_frames(400, 320, 192), "libx264")
+    open_and_wait(qtbot, window, clip)
+    window.edit_panel.set_selection(np.pad(np.full((40, 40), 255, np.uint8), ((20, 132), (20, 260))))
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.add_remove()
+    with qtbot.waitSignal(window.job_finished, timeout=120000) as finished:
+        window.propagate()
+        qtbot.waitUntil(lambda: window.job_panel.bar.value() > 0, timeout=60000)
+        window.job_panel.cancel_button.click()
+    assert finished.args == ["cancelled"]
+    assert window.review.current is None
+    qtbot.waitUntil(lambda: not window._workers, timeout=10000)
+    assert not window.job_panel.isVisible()
+
+
+def test_undo_and_redo_an_edit(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    select_coin(qtbot, window)
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.add_remove()
+    assert [s.op for s in window.project.operations] == ["remove"]
+    assert window.edit_panel.edits_list.count() == 1
+    window.undo_stack.undo()
+    assert window.project.operations == [] and window.edit_panel.edits_list.count() == 0
+    window.undo_stack.redo()
+    assert [s.op for s in window.project.operations] == ["remove"]
+    # selection changes are undoable too
+    window.undo_stack.undo()  # the remove
+    window.undo_stack.undo()  # the click selection
+    assert window.edit_panel.selection is None
+
+
+def test_save_and_reopen_project(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    select_coin(qtbot, window)
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.add_track()
+    assert window.save_project_to(tmp_path / "coin.genprop")
+    project = Project.load(tmp_path / "coin.genprop")
+    assert project.clip_path == SAMPLE_CLIP.resolve() and [s.op for s in project.operations] == ["track"]
+    assert window.open_project(tmp_path / "coin.genprop")
+    assert [s.op for s in window.project.operations] == ["track"]
+
+
+def test_kill_and_restore_from_recovery(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A session that edits and is then killed (SIGKILL) leaves a recovery copy we restore."""
+    recovery.discard()
+    script = textwrap.dedent(
+        f"""
+        import os, signal, numpy as np
+        from PySide6.QtWidgets import QApplication
+        from app.settings import Settings
+        from ui.main_window import MainWindow
+        app = QApplication([])
+        win = MainWindow(Settings())
+        win.open_clip({str(SAMPLE_CLIP)!r})
+        mask = np.zeros((320, 568), np.uint8); mask[120:175, 420:485] = 255
+        win.edit_panel.set_selection(mask)
+        win.edit_panel.add_remove()
+        win.edit_panel.set_selection(mask)
+        win.edit_panel.add_recolour()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, timeout=120, capture_output=True, text=True)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert recovery.pending_recovery() is not None
+
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=20000):
+        assert win.restore_recovery()
+    assert [s.op for s in win.project.operations] == ["remove", "recolour"]
+    assert win.document is not None and win.document.path == SAMPLE_CLIP.resolve()
+    qtbot.waitUntil(lambda: win.edit_panel.edit is not None and len(win.edit_panel.edit.operations) == 2, timeout=20000)
+    win.close()
+    assert recovery.pending_recovery() is None  # a clean exit removes it
+
+
+def test_corrupt_clip_error_dialog(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000))
+    assert not window.open_clip(bad)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert box is not None and "corrupt.mp4" in box.text()
+    box.close()
+    open_and_wait(qtbot, window, SAMPLE_CLIP)  # still usable
+
+
+def test_no_threads_left_running(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QThread
+
+    before = {t.ident for t in threading.enumerate()}
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=20000):
+        win.open_clip(SAMPLE_CLIP)
+    win.edit_panel.set_selection(np.pad(np.full((40, 40), 255, np.uint8), ((100, 180), (400, 128))))
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=20000):
+        win.edit_panel.add_recolour()
+    win.propagate()  # closing while a job runs must cancel and join it
+    qt_threads: list[QThread] = [win._loader._thread, win.review._loader._thread, win.edit_panel.runner, *win._workers]  # type: ignore[union-attr]
+    assert len(qt_threads) == 4 and not any(t.isFinished() for t in qt_threads)
+    win.close()
+    assert all(t.isFinished() for t in qt_threads)
+    # Python-level threads (Qt threads show up as never-ending "dummy" entries; skip those)
+    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
+    assert leftover == []

@@ -1,0 +1,159 @@
+"""The first-frame editing canvas: click/box prompts, brush and eraser, mask overlays.
+
+The canvas only turns mouse gestures into requests (points, a box, a painted mask);
+the edit panel decides what they mean, runs selectors on workers and pushes undo
+commands. Coordinates are image pixels.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsView
+
+from ui.frame_view import FrameView
+
+TOOLS = ("pan", "select", "box", "brush", "erase")
+
+
+def mask_overlay(mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> QImage:
+    """``[H, W]`` uint8 mask -> translucent RGBA image (outline drawn fully opaque)."""
+    h, w = mask.shape
+    rgba = np.zeros((h, w, 4), np.uint8)
+    on = mask > 127
+    rgba[on, :3] = colour
+    rgba[on, 3] = int(255 * opacity)
+    edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    rgba[edge, :3] = colour
+    rgba[edge, 3] = 255
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class EditCanvas(FrameView):
+    """A FrameView with a selection overlay and prompt markers."""
+
+    points_changed = Signal(list, list)  # [(x, y)], [1 | 0]
+    box_drawn = Signal(tuple)  # (x0, y0, x1, y1)
+    mask_painted = Signal(object, object)  # mask before, mask after (for undo)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._overlay = QGraphicsPixmapItem()
+        self._overlay.setZValue(1)
+        self.scene().addItem(self._overlay)
+        self._markers: list[QGraphicsEllipseItem] = []
+        self._box_item: QGraphicsRectItem | None = None
+        self._box_start: QPointF | None = None
+        self.points: list[tuple[float, float]] = []
+        self.labels: list[int] = []
+        self.mask: np.ndarray | None = None
+        self._stroke_before: np.ndarray | None = None
+        self.brush_radius = 12
+        self.overlay_colour = (0, 200, 255)
+        self.overlay_opacity = 0.45
+        self.tool = "pan"
+
+    # ------------------------------------------------------------ state
+    def set_tool(self, tool: str) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+        self.tool = tool
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag)
+        self.setCursor(Qt.CursorShape.CrossCursor if tool != "pan" else Qt.CursorShape.OpenHandCursor)
+
+    def set_mask(self, mask: np.ndarray | None) -> None:
+        """Show ``mask`` (the working selection) over the frame."""
+        self.mask = None if mask is None else mask.copy()
+        if mask is None or not mask.any():
+            self._overlay.setPixmap(QPixmap())
+        else:
+            self._overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.overlay_colour, self.overlay_opacity)))
+
+    def clear_prompts(self) -> None:
+        self.points, self.labels = [], []
+        self._draw_markers()
+        if self._box_item is not None:
+            self.scene().removeItem(self._box_item)
+            self._box_item = None
+
+    def image_size(self) -> tuple[int, int]:
+        pixmap = self._item.pixmap()
+        return pixmap.width(), pixmap.height()
+
+    # ------------------------------------------------------------ gestures
+    def add_point(self, x: float, y: float, positive: bool) -> None:
+        self.points.append((x, y))
+        self.labels.append(1 if positive else 0)
+        self._draw_markers()
+        self.points_changed.emit(list(self.points), list(self.labels))
+
+    def paint(self, x: float, y: float, erase: bool) -> None:
+        w, h = self.image_size()
+        if self.mask is None or self.mask.shape != (h, w):
+            self.mask = np.zeros((h, w), np.uint8)
+        cv2.circle(self.mask, (int(round(x)), int(round(y))), self.brush_radius, 0 if erase else 255, -1)
+        self.set_mask(self.mask)
+
+    def _draw_markers(self) -> None:
+        for item in self._markers:
+            self.scene().removeItem(item)
+        self._markers = []
+        r = max(3.0, 5.0 / max(self.zoom, 1e-3))
+        for (x, y), label in zip(self.points, self.labels):
+            item = QGraphicsEllipseItem(x - r, y - r, 2 * r, 2 * r)
+            item.setBrush(QBrush(QColor(40, 220, 90) if label else QColor(235, 60, 60)))
+            item.setPen(QPen(QColor(255, 255, 255), 1))
+            item.setZValue(2)
+            self.scene().addItem(item)
+            self._markers.append(item)
+
+    def _inside(self, p: QPointF) -> bool:
+        w, h = self.image_size()
+        return 0 <= p.x() < w and 0 <= p.y() < h
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        p = self.mapToScene(event.position().toPoint())
+        if self.tool == "pan" or not self._inside(p):
+            super().mousePressEvent(event)
+            return
+        if self.tool == "select":
+            negative = event.button() == Qt.MouseButton.RightButton or bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            self.add_point(p.x(), p.y(), positive=not negative)
+        elif self.tool == "box":
+            self._box_start = p
+        elif self.tool in ("brush", "erase"):
+            self._stroke_before = None if self.mask is None else self.mask.copy()
+            self.paint(p.x(), p.y(), erase=self.tool == "erase")
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        p = self.mapToScene(event.position().toPoint())
+        if self.tool == "box" and self._box_start is not None:
+            rect = QRectF(self._box_start, p).normalized()
+            if self._box_item is None:
+                self._box_item = self.scene().addRect(rect, QPen(QColor(255, 210, 0), 0))
+                self._box_item.setZValue(2)
+            else:
+                self._box_item.setRect(rect)
+        elif self.tool in ("brush", "erase") and event.buttons() & Qt.MouseButton.LeftButton and self._inside(p):
+            self.paint(p.x(), p.y(), erase=self.tool == "erase")
+        else:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        p = self.mapToScene(event.position().toPoint())
+        if self.tool == "box" and self._box_start is not None:
+            x0, y0 = self._box_start.x(), self._box_start.y()
+            self._box_start = None
+            w, h = self.image_size()
+            box = (max(0.0, min(x0, p.x())), max(0.0, min(y0, p.y())), min(w - 1.0, max(x0, p.x())), min(h - 1.0, max(y0, p.y())))
+            if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
+                self.box_drawn.emit(box)
+        elif self.tool in ("brush", "erase") and self.mask is not None:
+            before = self._stroke_before if self._stroke_before is not None else np.zeros_like(self.mask)
+            self.mask_painted.emit(before, self.mask.copy())
+            self._stroke_before = None
+        else:
+            super().mouseReleaseEvent(event)

@@ -1,0 +1,119 @@
+"""Engine choice and options (with defaults and tooltips), and the Propagate button.
+
+Engines that cannot run here (no weights, no GPU package) stay in the list, disabled,
+with the reason as their tooltip: a clear state, never a crash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from app.engine_options import ENGINE_OPTIONS, OptionSpec, defaults, validate
+from engine.engines.base import engine_names, get_engine
+
+
+class EnginePanel(QWidget):
+    propagate_requested = Signal()
+    settings_changed = Signal(str, dict)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.engine_box = QComboBox()
+        self.engine_box.setToolTip("Which engine propagates the edit")
+        self.reason = QLabel("")
+        self.reason.setWordWrap(True)
+        self.form = QFormLayout()
+        self.widgets: dict[str, QWidget] = {}
+        self.propagate_button = QPushButton("Propagate")
+        self.propagate_button.setToolTip("Propagate the first-frame edit through the whole clip (Ctrl+R)")
+        self.propagate_button.clicked.connect(self.propagate_requested)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Engine"))
+        layout.addWidget(self.engine_box)
+        layout.addWidget(self.reason)
+        layout.addLayout(self.form)
+        layout.addWidget(self.propagate_button)
+        layout.addStretch(1)
+        self._fill_engines()
+        self.engine_box.currentIndexChanged.connect(lambda _i: self._engine_changed())
+        self._engine_changed()
+
+    def _fill_engines(self) -> None:
+        model = self.engine_box.model()
+        for name in engine_names():
+            cls = get_engine(name)
+            ok, why = cls.availability()
+            self.engine_box.addItem(cls.label, name)
+            item = model.item(self.engine_box.count() - 1) if isinstance(model, QStandardItemModel) else None
+            if item is not None:
+                item.setToolTip(cls.description or cls.label if ok else f"Unavailable: {why}")
+                if not ok:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+        index = self.engine_box.findData("classic")
+        if index >= 0:
+            self.engine_box.setCurrentIndex(index)
+
+    @property
+    def engine(self) -> str:
+        return str(self.engine_box.currentData())
+
+    def options(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, widget in self.widgets.items():
+            if isinstance(widget, QComboBox):
+                values[name] = widget.currentText()
+            elif isinstance(widget, QCheckBox):
+                values[name] = widget.isChecked()
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                values[name] = widget.value()
+        return values
+
+    def set_settings(self, engine: str, options: dict[str, Any]) -> None:
+        index = self.engine_box.findData(engine)
+        if index >= 0:
+            self.engine_box.setCurrentIndex(index)
+        for name, value in validate(self.engine, options).items():
+            widget = self.widgets.get(name)
+            if isinstance(widget, QComboBox):
+                widget.setCurrentText(str(value))
+            elif isinstance(widget, QCheckBox):
+                widget.setChecked(bool(value))
+            elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+                widget.setValue(value)
+
+    def _engine_changed(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.widgets = {}
+        name = self.engine
+        ok, why = get_engine(name).availability() if name in engine_names() else (False, "no engine")
+        self.reason.setText("" if ok else f"Unavailable here: {why}")
+        for spec in ENGINE_OPTIONS.get(name, ()):
+            widget = self._widget(spec)
+            widget.setToolTip(spec.tooltip)
+            self.form.addRow(spec.label, widget)
+            self.widgets[spec.name] = widget
+        self.propagate_button.setEnabled(ok)
+        self.settings_changed.emit(name, self.options() or defaults(name))
+
+    def _widget(self, spec: OptionSpec) -> QWidget:
+        if spec.kind == "choice":
+            box = QComboBox()
+            box.addItems(list(spec.choices))
+            box.setCurrentText(str(spec.default))
+            box.currentIndexChanged.connect(lambda _i: self.settings_changed.emit(self.engine, self.options()))
+            return box
+        if spec.kind == "bool":
+            check = QCheckBox()
+            check.setChecked(bool(spec.default))
+            check.toggled.connect(lambda _v: self.settings_changed.emit(self.engine, self.options()))
+            return check
+        spin: QSpinBox | QDoubleSpinBox = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
+        spin.setRange(spec.minimum, spec.maximum)  # type: ignore[arg-type]
+        spin.setValue(spec.default)
+        spin.valueChanged.connect(lambda _v: self.settings_changed.emit(self.engine, self.options()))
+        return spin

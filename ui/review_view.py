@@ -1,0 +1,182 @@
+"""Reviewing results: result alone, side by side with the original, or an A/B wipe,
+with the predicted edit mask as an overlay. Several results can be kept and compared."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from engine.engines.base import PropagationResult
+from engine.video import Reader
+from ui.frame_loader import FrameLoader, frame_array
+from ui.frame_view import FrameView
+from ui.image import qimage_from_rgb
+from ui.timeline import Timeline
+
+MODES = ("Result", "Side by side", "A/B wipe", "Original")
+
+
+def tint(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> np.ndarray:
+    """Blend ``colour`` into ``frame`` where ``mask`` is set, and outline the region."""
+    out = frame.copy()
+    on = mask > 127
+    if on.any() and opacity > 0:
+        out[on] = (out[on] * (1 - opacity) + np.asarray(colour) * opacity).astype(np.uint8)
+        edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        out[edge] = colour
+    return out
+
+
+def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Letterbox ``frame`` into ``size`` (w, h) so originals and outpainted results align."""
+    w, h = size
+    if (frame.shape[1], frame.shape[0]) == (w, h):
+        return frame
+    scale = min(w / frame.shape[1], h / frame.shape[0])
+    resized = cv2.resize(frame, (max(1, int(frame.shape[1] * scale)), max(1, int(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    out = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
+    out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
+    return out
+
+
+def compose_view(mode: str, original: np.ndarray, result: np.ndarray, mask: np.ndarray | None, wipe: float, overlay: float) -> np.ndarray:
+    """The displayed image for a review mode (pure; tested without Qt)."""
+    shown = result if mask is None or overlay <= 0 else tint(result, mask, (255, 60, 200), overlay)
+    size = (shown.shape[1], shown.shape[0])
+    if mode == "Result":
+        return shown
+    if mode == "Original":
+        return original
+    original = fit_to(original, size)
+    if mode == "Side by side":
+        gap = np.full((size[1], 8, 3), 20, np.uint8)
+        return np.hstack([original, gap, shown])
+    if mode == "A/B wipe":
+        split = int(round(wipe * size[0]))
+        out = shown.copy()
+        out[:, :split] = original[:, :split]
+        out[:, max(0, split - 1) : split + 1] = (255, 255, 255)
+        return out
+    raise ValueError(f"review mode must be one of {MODES}, got {mode!r}")
+
+
+class ReviewView(QWidget):
+    """Plays a result against the original clip."""
+
+    frame_shown = Signal(int)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[tuple[str, PropagationResult]] = []
+        self.reader: Reader | None = None
+        self._loader: FrameLoader | None = None
+        self._original: tuple[int, np.ndarray] | None = None
+        self.view = FrameView()
+        self.timeline = Timeline()
+        self.timeline.frame_requested.connect(self.show_frame)
+        self.result_box = QComboBox()
+        self.result_box.setToolTip("Results kept in this project; pick one to review")
+        self.result_box.currentIndexChanged.connect(lambda _i: self._result_changed())
+        self.mode_box = QComboBox()
+        self.mode_box.addItems(MODES)
+        self.mode_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.wipe = QSlider(Qt.Orientation.Horizontal)
+        self.wipe.setRange(0, 100)
+        self.wipe.setValue(50)
+        self.wipe.setToolTip("A/B wipe position: original on the left, result on the right")
+        self.wipe.valueChanged.connect(lambda _v: self.refresh())
+        self.mask_check = QCheckBox("Edit mask")
+        self.mask_check.setChecked(True)
+        self.mask_check.setToolTip("Overlay the per-frame edit mask (MPD for GenProp, tracked mask for classic)")
+        self.mask_check.toggled.connect(lambda _v: self.refresh())
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(40)
+        self.opacity.setToolTip("Mask overlay opacity")
+        self.opacity.valueChanged.connect(lambda _v: self.refresh())
+        self.info = QLabel("No result yet: edit the first frame, then Propagate.")
+        bar = QHBoxLayout()
+        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("Wipe"), self.wipe, self.mask_check, self.opacity):
+            bar.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.timeline)
+        layout.addWidget(self.info)
+
+    def set_clip(self, reader: Reader | None) -> None:
+        if self._loader is not None:
+            self._loader.shutdown()
+            self._loader.deleteLater()
+            self._loader = None
+        self.reader = reader
+        self._original = None
+        if reader is not None:
+            self._loader = FrameLoader(reader, prefetch=4, parent=self)
+            self._loader.frame_ready.connect(self._on_original)
+
+    def set_results(self, results: list[tuple[str, PropagationResult]], select: int | None = None) -> None:
+        self.results = list(results)
+        self.result_box.blockSignals(True)
+        self.result_box.clear()
+        self.result_box.addItems([name for name, _ in self.results])
+        if self.results:
+            self.result_box.setCurrentIndex(len(self.results) - 1 if select is None else select)
+        self.result_box.blockSignals(False)
+        self._result_changed()
+
+    @property
+    def current(self) -> PropagationResult | None:
+        i = self.result_box.currentIndex()
+        return self.results[i][1] if 0 <= i < len(self.results) else None
+
+    def _result_changed(self) -> None:
+        result = self.current
+        if result is None:
+            self.timeline.set_clip(0, 24)
+            self.view.clear()
+            self.info.setText("No result yet: edit the first frame, then Propagate.")
+            return
+        self.timeline.set_clip(len(result.frames), result.fps)
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        self.info.setText(f"{result.engine} ({result.mode or 'default'}) · {len(result.frames)} frames" + (f" · {timing}" if timing else ""))
+        self.show_frame(0)
+
+    def show_frame(self, index: int) -> None:
+        result = self.current
+        if result is None:
+            return
+        self.timeline.show_position(index, f"{index / result.fps:09.3f} s")
+        if self.reader is not None and self._loader is not None and self.mode_box.currentText() != "Result":
+            self._loader.request(min(index, len(self.reader) - 1))
+        self.refresh()
+
+    def _on_original(self, index: int, image: QImage) -> None:
+        self._original = (index, frame_array(image))
+        self.refresh()
+
+    def refresh(self) -> None:
+        result = self.current
+        if result is None:
+            return
+        index = min(self.timeline.position, len(result.frames) - 1)
+        mode = self.mode_box.currentText()
+        if mode != "Result" and (self._original is None or self._original[0] != index):
+            if self._loader is not None and self.reader is not None:
+                self._loader.request(min(index, len(self.reader) - 1))
+            if mode == "Original" or self._original is None:
+                return
+        original = self._original[1] if self._original is not None else result.frames[index]
+        mask = result.masks[index] if self.mask_check.isChecked() else None
+        image = compose_view(mode, original, result.frames[index], mask, self.wipe.value() / 100, self.opacity.value() / 100)
+        self.view.show_image(qimage_from_rgb(image))
+        self.frame_shown.emit(index)
+
+    def shutdown(self) -> None:
+        self.timeline.pause()
+        self.set_clip(None)
