@@ -1,0 +1,30 @@
+"""The bundled sample clip and its ready first-frame edit work out of the box."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.paths import RESOURCES, SAMPLE_CLIP
+from engine.edit import EditKind
+from engine.edits import load_edit
+from engine.video import open_video
+
+
+def test_sample_clip_metadata_and_licence() -> None:
+    info = open_video(SAMPLE_CLIP).info
+    assert (info.width, info.height, info.frame_count) == (568, 320, 90)
+    assert info.fps == 30 and info.has_audio
+    licence = (RESOURCES / "samples" / "LICENSE.txt").read_text()
+    assert "MIT" in licence and "motion.mov" in licence
+
+
+def test_sample_edit_recolours_the_coin_only() -> None:
+    frame = open_video(SAMPLE_CLIP)[0]
+    spec, edit = load_edit(RESOURCES / "samples" / "coin_edit" / "edit.json", frame)
+    assert edit is not None and [op.kind for op in edit.operations] == [EditKind.RECOLOUR]
+    inside = edit.edit_mask > 0
+    assert 1500 < inside.sum() < 3500  # the coin, not the table
+    ys, xs = np.nonzero(inside)
+    assert 430 < xs.mean() < 480 and 125 < ys.mean() < 155
+    np.testing.assert_array_equal(edit.edited_frame[~inside], frame[~inside])
+    assert np.abs(edit.edited_frame[inside].astype(int) - frame[inside]).mean() > 20
