@@ -215,6 +215,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             if next(module.parameters()).dtype != dtype:
                 module.to(dtype=dtype)
             module.to(device)
+
+    @property
     def compute_device(self) -> torch.device:
         return self._placer.device if self._placer is not None else self._execution_device
 
