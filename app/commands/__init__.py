@@ -1,0 +1,4 @@
+"""CLI commands beyond ``info``; importing a module registers its command (see ``app.cli``)."""
+
+from app.commands import propagate as propagate  # noqa: F401
+from app.commands import train as train  # noqa: F401

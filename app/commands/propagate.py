@@ -1,0 +1,205 @@
+"""``python main.py propagate``: propagate a first-frame edit through a clip, from the shell.
+
+Ctrl-C sets the engine's cancel token: the engine stops within one denoising step (or
+frame), nothing is written (outputs are atomic), and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
+
+log = logging.getLogger(__name__)
+
+ENGINE_CHOICES = ("genprop", "genprop-training-free", "classic")
+TASK_CHOICES = ("none", "copy_paste", "mask_and_fill", "color_fill")
+MEMORY_CHOICES = ("auto", "fp32", "bf16", "fp16", "offload", "sequential")
+
+
+class BadInput(Exception):
+    """A problem with what the user gave us (exit code 2)."""
+
+
+@command("propagate", "propagate a first-frame edit through a whole clip and write the result")
+def _propagate_args(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "Exit codes: 0 done, 1 failure, 2 bad input (missing/unreadable files, wrong sizes, missing weights), "
+        "130 cancelled (Ctrl-C; nothing is written). Weights are searched in --svd/--weights, then "
+        "GENPROP_SVD_PATH/GENPROP_WEIGHTS_PATH, then the app's models folder, then the Hugging Face cache."
+    )
+    io = p.add_argument_group("input and output")
+    io.add_argument("--video", required=True, type=Path, metavar="IN", help="the clip: a video file or a folder of numbered frames")
+    io.add_argument("--edit", type=Path, metavar="EDIT", help="an edit file (JSON with PNG assets, see docs/edit_format.md) made on frame 1")
+    io.add_argument("--edited-frame", type=Path, metavar="PNG", help="instead of --edit: frame 1 as edited, same size as the clip")
+    io.add_argument("--mask", type=Path, metavar="PNG", help="with --edited-frame: the edited region (white); default: pixels that differ from frame 1")
+    io.add_argument("--task", choices=TASK_CHOICES, default="copy_paste", help="with --edited-frame: what kind of edit it is (mask_and_fill = removal) (default: %(default)s)")
+    io.add_argument("--out", required=True, type=Path, metavar="OUT.mp4", help="output video (.mp4 .mov .mkv .webm .avi); the source audio is kept")
+    io.add_argument("--masks-out", type=Path, metavar="DIR", help="also write the per-frame edit masks as a PNG sequence here")
+    io.add_argument("--fps", type=float, default=None, help="frame rate for a frame-folder input (default 24)")
+    io.add_argument("--lossless", action="store_true", help="encode the output losslessly")
+    eng = p.add_argument_group("engine")
+    eng.add_argument("--engine", choices=ENGINE_CHOICES, default="genprop", help="genprop needs SVD + GenProp weights; genprop-training-free needs SVD only; classic needs nothing (default: %(default)s)")
+    eng.add_argument("--weights", type=Path, metavar="DIR", help="GenProp weights folder (config.json + diffusion_pytorch_model.safetensors)")
+    eng.add_argument("--svd", metavar="PATH", help="SVD weights: a diffusers folder or a hub id (offline: must be in the HF cache)")
+    eng.add_argument("--steps", type=int, default=25, help="denoising steps (genprop engines) (default: %(default)s)")
+    eng.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result (default: %(default)s)")
+    eng.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    eng.add_argument("--memory", choices=MEMORY_CHOICES, default="auto", help="precision/offload mode; auto picks by free GPU memory (see docs/pipeline.md) (default: %(default)s)")
+    eng.add_argument("--long-side", type=int, default=512, help="the model works at this long side (pixels); results come back at the clip's size (default: %(default)s)")
+    eng.add_argument("--window", type=int, default=None, help="frames per model call (default: the model's own, 14 or 25)")
+    eng.add_argument("--overlap", type=int, default=2, help="frames shared by consecutive windows, blended (default: %(default)s)")
+    eng.add_argument("--no-keep-original", action="store_true", help="do not force source pixels outside the edit mask")
+    eng.add_argument("--feather", type=int, default=8, help="pixels by which the edit mask is grown and softened for keep-original (default: %(default)s)")
+    eng.add_argument("--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)")
+
+
+def _read_png(path: Path, what: str, grey: bool = False) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("L" if grey else "RGB"))
+    except FileNotFoundError:
+        raise BadInput(f"{what} {path} not found") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise BadInput(f"{what} {path} is not a readable image: {exc}") from None
+
+
+def build_edit(args: argparse.Namespace, first: np.ndarray) -> Any:
+    """The ``FirstFrameEdit`` from ``--edit`` or ``--edited-frame`` [``--mask``] ``--task``."""
+    from engine.edit import EditKind, EditOperation, FirstFrameEdit
+    from engine.edits.edit_file import EditFileError, load_edit
+
+    if (args.edit is None) == (args.edited_frame is None):
+        raise BadInput("give exactly one of --edit EDIT.json or --edited-frame PNG")
+    if args.edit is not None:
+        try:
+            _, edit = load_edit(args.edit, original_frame=first)
+        except EditFileError as exc:
+            raise BadInput(f"edit file {args.edit}: {exc}") from None
+        return edit
+    edited = _read_png(args.edited_frame, "edited frame")
+    if edited.shape != first.shape:
+        raise BadInput(
+            f"edited frame {args.edited_frame} is {edited.shape[1]}x{edited.shape[0]}, the clip is "
+            f"{first.shape[1]}x{first.shape[0]}"
+        )
+    if args.mask is not None:
+        mask = _read_png(args.mask, "mask", grey=True)
+        if mask.shape != first.shape[:2]:
+            raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]}, the clip is {first.shape[1]}x{first.shape[0]}")
+        mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
+    else:
+        mask = np.where(np.abs(edited.astype(np.int16) - first).max(axis=2) > 8, 255, 0).astype(np.uint8)
+    if not mask.any():
+        raise BadInput("the edit mask is empty: the edited frame equals frame 1 (or --mask is black)")
+    if args.task == "mask_and_fill":
+        op = EditOperation(EditKind.REMOVE, mask, {"from": "cli"}, source_mask=mask)
+    else:  # pasted pixels that follow the clip's motion
+        layer = np.dstack([edited, mask])
+        op = EditOperation(EditKind.INSERT, mask, {"from": "cli", "task": args.task}, layer_rgba=layer)
+    return FirstFrameEdit(first, edited, mask, [op])
+
+
+class _Bar:
+    """A tqdm bar on stderr driven by engine ``Progress`` reports."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=1000, file=sys.stderr, unit="‰", dynamic_ncols=True, leave=True)
+        self._shown = 0
+
+    def __call__(self, p: Any) -> None:
+        target = int(p.fraction * 1000)
+        if target > self._shown:
+            self._bar.update(target - self._shown)
+            self._shown = target
+        self._bar.set_description(p.stage, refresh=False)
+        if p.message:
+            self._bar.set_postfix_str(p.message, refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+@_propagate_args.runner
+def run_propagate(args: argparse.Namespace) -> int:
+    import engine.engines  # noqa: F401  (registers the engines)
+    from engine.engines.base import CancelToken, EngineUnavailableError, PropagationCancelled, get_engine
+    from engine.genprop.weights import CorruptWeightsError, GenPropWeightsError, MissingWeightsError
+    from engine.video import VideoError, open_video, require_propagatable, write_png_sequence, write_video
+
+    try:
+        reader = open_video(args.video, fps=args.fps)
+        require_propagatable(reader)
+        edit = build_edit(args, reader[0])
+    except (VideoError, BadInput) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    options: dict[str, Any] = {}
+    if args.engine != "classic":
+        from app.paths import user_dirs
+
+        options = {
+            "svd": args.svd, "weights": None if args.weights is None else str(args.weights),
+            "model_dirs": [str(user_dirs().models)], "steps": args.steps, "seed": args.seed,
+            "device": args.device, "memory": args.memory, "long_side": args.long_side, "window": args.window,
+            "overlap": args.overlap, "keep_original": not args.no_keep_original, "feather": args.feather,
+            "injection_weight": args.injection_weight,
+        }
+    cancel = CancelToken()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            print("\ncancelling (waits for the current step)...", file=sys.stderr)
+            cancel.cancel()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = _Bar()
+    try:
+        engine = get_engine(args.engine)()
+        result = engine.propagate(reader, edit, options, bar, cancel)
+        bar.close()
+        cancel.raise_if_cancelled()
+        source = reader.path if getattr(reader, "path", None) and Path(reader.path).is_file() else None
+
+        def check(_: int) -> None:
+            cancel.raise_if_cancelled()
+
+        write_video(args.out, result.frames, result.fps, lossless=args.lossless, audio_from=source, on_frame=check)
+        if args.masks_out is not None:
+            write_png_sequence(args.masks_out, result.masks, prefix="mask_", on_frame=check)
+    except PropagationCancelled:
+        bar.close()
+        print("cancelled; nothing was written", file=sys.stderr)
+        return EXIT_CANCELLED
+    except (MissingWeightsError, EngineUnavailableError) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (CorruptWeightsError, GenPropWeightsError, VideoError, ValueError) as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - one readable line; details in the log
+        bar.close()
+        log.exception("propagation failed")
+        print(f"error: propagation failed: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        reader.close() if hasattr(reader, "close") else None
+    print(f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,57 @@
+"""``python main.py train --config training/configs/tiny_cpu.yaml``: train GenProp's heads.
+
+Multi-GPU / multi-node: ``accelerate launch [--multi_gpu --num_processes N ...] main.py train
+--config training/configs/paper_svd.yaml``. ``--resume latest`` continues from the newest
+complete ``checkpoint-<step>`` in the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli import EXIT_BAD_INPUT, EXIT_OK, command
+
+
+@command("train", "train GenProp's SCE, MPD and task embeddings (accelerate; see docs/training.md)")
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, required=True, help="YAML preset, e.g. training/configs/tiny_cpu.yaml")
+    parser.add_argument("--output-dir", type=Path, default=None, help="override the config's output_dir")
+    parser.add_argument("--max-steps", type=int, default=None, help="override optim.max_steps (changes the LR schedule)")
+    parser.add_argument(
+        "--stop-after", type=int, default=None, metavar="STEP", help="stop at this step, keeping the schedule of max_steps"
+    )
+    parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. optim.learning_rate=1e-4"
+    )
+
+
+@_train_args.runner
+def _train_run(args: argparse.Namespace) -> int:
+    from training.config import ConfigError, load_config, parse_override
+    from training.data import DatasetLayoutError
+    from training.trainer import train
+
+    try:
+        overrides = dict(parse_override(s) for s in args.set)
+        if args.output_dir is not None:
+            overrides["output_dir"] = str(args.output_dir)
+        if args.max_steps is not None:
+            overrides["optim.max_steps"] = args.max_steps
+        config = load_config(args.config, overrides)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        result = train(config, resume=args.resume, stop_after=args.stop_after)
+    except (DatasetLayoutError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    last = result.history[-1]["total"] if result.history else float("nan")
+    print(
+        f"trained to step {result.final_step} in {config.output_dir}: last loss {last:.4f}, "
+        f"{result.samples_per_second:.2f} samples/s"
+    )
+    return EXIT_OK
