@@ -50,7 +50,7 @@ def test_loss_finite_and_decreasing_on_a_fixed_batch(tmp_path: Path) -> None:
         losses.append(terms.total.item())
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.7 * losses[0], losses
-    assert sum(b < a for a, b in zip(losses, losses[1:])) >= 5, losses
+    assert sum(b < a for a, b in zip(losses, losses[1:], strict=False)) >= 5, losses
     # G stayed frozen
     assert all(p.grad is None and not p.requires_grad for p in trainer.comps.model.unet.parameters())
 

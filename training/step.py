@@ -104,9 +104,7 @@ def compute_loss(module: nn.Module, x: StepInputs, cfg: TrainConfig) -> LossTerm
         grad = sce_gradient_loss(out.sce.features, perturbed, x.mask, lc.grad_delta)
     else:
         grad = torch.zeros((), device=x.sample.device)
-    return region_aware_loss(
-        out.sample, x.target, x.mask, grad, out.mask_logits, lc.mask_weight, lc.grad_weight, lc.mpd_weight
-    )
+    return region_aware_loss(out.sample, x.target, x.mask, grad, out.mask_logits, lc.mask_weight, lc.grad_weight, lc.mpd_weight)
 
 
 def step_generator(seed: int, micro_batch: int, rank: int) -> torch.Generator:

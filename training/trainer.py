@@ -252,11 +252,25 @@ class Trainer:
                     elapsed = time.perf_counter() - window_start
                     sps = per_step * window_steps / max(elapsed, 1e-9)
                     logs = {f"loss/{k}": v for k, v in row.items() if k not in ("step", "lr")}
-                    logs.update({"lr": row["lr"], "throughput/samples_per_s": sps, "throughput/data_wait_frac": data_wait / max(elapsed, 1e-9)})
+                    logs.update(
+                        {
+                            "lr": row["lr"],
+                            "throughput/samples_per_s": sps,
+                            "throughput/data_wait_frac": data_wait / max(elapsed, 1e-9),
+                        }
+                    )
                     self.acc.log(logs, step=self.global_step)
                     log.info(
                         "step %d/%d loss %.4f (non-mask %.4f mask %.4f grad %.4f mpd %.4f) lr %.2e %.2f samples/s",
-                        self.global_step, end, row["total"], row["non_mask"], row["mask"], row["grad"], row["mpd"], row["lr"], sps,
+                        self.global_step,
+                        end,
+                        row["total"],
+                        row["non_mask"],
+                        row["mask"],
+                        row["grad"],
+                        row["mpd"],
+                        row["lr"],
+                        sps,
                     )
                     window_start, window_steps, data_wait = time.perf_counter(), 0, 0.0
                 if self.val_items and self.global_step % cfg.logging.validate_every == 0:
@@ -289,8 +303,13 @@ class Trainer:
             if tb is not None:
                 mid = res.preview[len(res.preview) // 2]
                 tb.add_image("val/preview", mid, self.global_step, dataformats="HWC")
-            log.info("validation at step %d: PSNR outside %.2f dB, MPD IoU %.3f (%s)", self.global_step,
-                     res.psnr_outside, res.mask_iou, res.preview_path)
+            log.info(
+                "validation at step %d: PSNR outside %.2f dB, MPD IoU %.3f (%s)",
+                self.global_step,
+                res.psnr_outside,
+                res.mask_iou,
+                res.preview_path,
+            )
             if not math.isfinite(res.psnr_outside):
                 log.warning("validation PSNR is not finite (empty non-edit region?)")
         self.acc.wait_for_everyone()

@@ -35,7 +35,9 @@ def to_uint8(video: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def sample_clip(comps: Components, item: dict[str, torch.Tensor], cfg: TrainConfig, steps: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_clip(
+    comps: Components, item: dict[str, torch.Tensor], cfg: TrainConfig, steps: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Generate one clip for ``item`` (unbatched tensors). Returns (frames [T,3,H,W], mask logits [T,1,h,w])."""
     device = next(comps.model.heads.parameters()).device
     dtype = comps.vae.dtype
@@ -44,7 +46,9 @@ def sample_clip(comps: Components, item: dict[str, torch.Tensor], cfg: TrainConf
     g = torch.Generator().manual_seed(seed)
     sce_lat = encode_video(comps.vae, item["sce_video"][None].to(device, dtype), sf).float()
     cond = item["cond_frame"][None].to(device, dtype)
-    cond_lat = encode_condition(comps.vae, cond + dc.noise_aug_strength * torch.randn(cond.shape, generator=g).to(device, dtype)).float()
+    cond_lat = encode_condition(
+        comps.vae, cond + dc.noise_aug_strength * torch.randn(cond.shape, generator=g).to(device, dtype)
+    ).float()
     embeds = encode_image(comps.image_encoder, cond).float()
     ids = added_time_ids(item["fps"].reshape(1).to(device), dc.motion_bucket_id, dc.noise_aug_strength)
     task = torch.zeros(1, dtype=torch.long, device=device)  # inference runs with Task.NONE
@@ -63,7 +67,9 @@ def sample_clip(comps: Components, item: dict[str, torch.Tensor], cfg: TrainConf
     return frames, logits[0]
 
 
-def validate(comps: Components, items: list[dict[str, torch.Tensor]], cfg: TrainConfig, step: int, out_dir: Path | None) -> ValidationResult:
+def validate(
+    comps: Components, items: list[dict[str, torch.Tensor]], cfg: TrainConfig, step: int, out_dir: Path | None
+) -> ValidationResult:
     """Average PSNRm and MPD IoU over ``items``; the first item's preview is written to ``out_dir``."""
     psnrs, ious, preview = [], [], None
     for n, item in enumerate(items):

@@ -46,9 +46,7 @@ def read_id_png(path: Path) -> np.ndarray:
     """Instance ids from a palette ("P") or grey ("L"/"I") PNG; 255 (VOC/DAVIS void) -> 0."""
     with Image.open(path) as img:
         if img.mode not in ("P", "L", "I", "I;16"):
-            raise DatasetLayoutError(
-                f"{path}: mask PNGs must hold instance ids (palette or grey), got mode {img.mode!r}"
-            )
+            raise DatasetLayoutError(f"{path}: mask PNGs must hold instance ids (palette or grey), got mode {img.mode!r}")
         ids = np.asarray(img).astype(np.int32)
     ids[ids == 255] = 0
     return ids

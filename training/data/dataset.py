@@ -71,12 +71,18 @@ class PairDataset(Dataset):
         perm = np.random.default_rng([self.seed, 1, epoch]).permutation(len(self.clips))
         return self.clips[int(perm[pos])]
 
-    def _load(self, clip: ClipEntry, rng: np.random.Generator, bucket_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    def _load(
+        self, clip: ClipEntry, rng: np.random.Generator, bucket_rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         cfg = self.config
         idx, fps = frame_indices(len(clip), clip.fps, cfg.num_frames, cfg.fps, rng)
         frames, ids = clip.frames(idx), clip.masks(idx)
         h, w = frames.shape[1:3]
-        bucket = choose_bucket(w, h, cfg.buckets) if len(cfg.buckets) == 1 else tuple(cfg.buckets[int(bucket_rng.integers(len(cfg.buckets)))])
+        bucket = (
+            choose_bucket(w, h, cfg.buckets)
+            if len(cfg.buckets) == 1
+            else tuple(cfg.buckets[int(bucket_rng.integers(len(cfg.buckets)))])
+        )
         scale, x0, y0 = crop_box(w, h, bucket, rng)
         flip = bool(rng.random() < cfg.hflip_p)
         frames, ids = apply_spatial(frames, ids, bucket, scale, x0, y0, flip)
@@ -98,7 +104,9 @@ class PairDataset(Dataset):
         m[:, y : y + bh, x : x + bw] = True
         return m
 
-    def _donor(self, k: int, rng: np.random.Generator, bucket_rng_seed: list[int], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _donor(
+        self, k: int, rng: np.random.Generator, bucket_rng_seed: list[int], shape: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A second clip's object (tracked or first-frame mask), or a still from the pool."""
         cfg = self.config
         t, h, w = shape[:3]
@@ -161,7 +169,9 @@ class ResumableSampler(Sampler[int]):
     disjoint across ranks, and resuming needs only ``start_batch``.
     """
 
-    def __init__(self, batch_size: int, start_batch: int = 0, rank: int = 0, world: int = 1, num_batches: int | None = None) -> None:
+    def __init__(
+        self, batch_size: int, start_batch: int = 0, rank: int = 0, world: int = 1, num_batches: int | None = None
+    ) -> None:
         self.batch_size, self.start_batch, self.rank, self.world = batch_size, start_batch, rank, world
         self.num_batches = num_batches
 

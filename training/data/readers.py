@@ -133,9 +133,7 @@ def read_folder(root: str | Path, fps: float | None = None) -> list[ClipEntry]:
         if bad:
             raise DatasetLayoutError(f"{mask_dir}: mask for frame {bad[0]} but {item.name} has {n} frames")
         if numbered:
-            clips.append(
-                VideoMaskClip(name, item, [num for num, _ in numbered], [p for _, p in numbered], clip_fps)
-            )
+            clips.append(VideoMaskClip(name, item, [num for num, _ in numbered], [p for _, p in numbered], clip_fps))
     return clips
 
 

@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 
 
-def frame_indices(available: int, source_fps: float, num_frames: int, target_fps: float, rng: np.random.Generator) -> tuple[list[int], float]:
+def frame_indices(
+    available: int, source_fps: float, num_frames: int, target_fps: float, rng: np.random.Generator
+) -> tuple[list[int], float]:
     """``num_frames`` indices at about ``target_fps`` from ``available`` frames at ``source_fps``.
 
     The stride is ``round(source_fps / target_fps)``, lowered until the window fits; a clip
