@@ -37,12 +37,12 @@ def display_problem() -> str | None:
 def _gui_run(args: argparse.Namespace) -> int:
     problem = display_problem()
     if problem:
+        from app.cli import COMMANDS
+
+        lines = [f"  python main.py {name} --help".ljust(38) + cmd.help for name, cmd in sorted(COMMANDS.items())]
         print(
             f"GenProp Studio cannot open its window: {problem}.\n"
-            "Headless alternatives:\n"
-            "  python main.py info CLIP          what the app knows about a clip\n"
-            "  python main.py propagate --help   propagate a first-frame edit from the command line\n"
-            "  python main.py evaluate --help    run the evaluation on a test set\n"
+            "Headless alternatives:\n" + "\n".join(lines) + "\n"
             "Or run the GUI under a virtual display: xvfb-run python main.py",
             file=sys.stderr,
         )

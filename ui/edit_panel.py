@@ -229,8 +229,9 @@ class EditPanel(QWidget):
             raise ValueError("no clip is open")
         selector.set_image(self.frame)
         reason = getattr(selector, "reason", "")
-        status = f"{type(selector).__name__.replace('Selector', '')}" + (f" (fallback: {reason})" if getattr(selector, "is_fallback", False) or reason else "")
-        return selector, status
+        name = type(selector).__name__.replace("Selector", "").replace("Sam2", "SAM2")
+        status = f"{name} (fallback)" if reason else name
+        return selector, f"{status}\n{reason}" if reason else status
 
     def set_tool(self, tool: str) -> None:
         self.canvas.set_tool(tool)
@@ -261,7 +262,9 @@ class EditPanel(QWidget):
             self.first_frame_ready.emit()
         elif tag == "selector":
             self.selector, self.selector_status = value  # type: ignore[misc]
-            self.selector_label.setText(f"Selector: {self.selector_status}")
+            headline, _, reason = self.selector_status.partition("\n")
+            self.selector_label.setText(f"Selector: {headline}")
+            self.selector_label.setToolTip(reason or headline)
         elif isinstance(tag, tuple) and tag[0] == "predict":
             self._push_selection(tag[1], value, "Select object")  # type: ignore[arg-type]
         elif tag == "compose":

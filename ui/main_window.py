@@ -47,6 +47,7 @@ from ui.job_panel import JobPanel
 from ui.review_view import ReviewView
 from ui.theme import THEMES, apply_theme
 from ui.timeline import Timeline
+from ui.undo import AddOperationCommand
 from ui.workers import JobWorker
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open recent")
         self._fill_recent_menu()
         m.addAction(self._action("Open project…", QKeySequence("Ctrl+Shift+O"), self.open_project_dialog))
+        m.addAction(self._action("Import edit file…", None, self.import_edit_dialog))
         m.addAction(self._action("Save project", QKeySequence.StandardKey.Save, self.save_project))
         m.addAction(self._action("Save project as…", QKeySequence("Ctrl+Shift+S"), lambda: self.save_project(ask=True)))
         m.addSeparator()
@@ -403,6 +405,30 @@ class MainWindow(QMainWindow):
         self.undo_stack.setClean()
         self.statusBar().showMessage(f"saved {folder}", 5000)
         self._update_title()
+        return True
+
+    def import_edit_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import edit file", "", "Edit files (*.json)")
+        if path:
+            self.import_edit(Path(path))
+
+    def import_edit(self, path: Path) -> bool:
+        """Append an edit file's operations (the CLI's format) as undoable edits."""
+        from engine.edits import EditFileError, load_edit
+
+        try:
+            spec, _ = load_edit(path)
+        except EditFileError as exc:
+            show_error(self, "Cannot import edit", str(exc))
+            return False
+        frame = self.edit_panel.frame
+        if frame is not None and spec.frame_size is not None and spec.frame_size != (frame.shape[1], frame.shape[0]):
+            show_error(self, "Cannot import edit", f"{path.name} was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame; this clip is {frame.shape[1]}x{frame.shape[0]}")
+            return False
+        self.undo_stack.beginMacro(f"Import {path.name}")
+        for op in spec.operations:
+            self.undo_stack.push(AddOperationCommand(self.project, op))
+        self.undo_stack.endMacro()
         return True
 
     def open_project_dialog(self) -> None:

@@ -151,7 +151,8 @@ class ReviewView(QWidget):
         result = self.current
         if result is None:
             return
-        self.timeline.show_position(index, f"{index / result.fps:09.3f} s")
+        seconds = index / result.fps
+        self.timeline.show_position(index, f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}")
         if self.reader is not None and self._loader is not None and self.mode_box.currentText() != "Result":
             self._loader.request(min(index, len(self.reader) - 1))
         self.refresh()
