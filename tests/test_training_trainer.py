@@ -101,3 +101,33 @@ def test_crash_during_checkpoint_write_keeps_last_good(tmp_path: Path, monkeypat
 def test_resume_from_a_path_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
         ckpt.resolve_resume(tmp_path, str(tmp_path / "nope"))
+
+
+@pytest.mark.slow
+def test_process_killed_mid_checkpoint_resumes_from_last_good(tmp_path: Path) -> None:
+    """A real process dies (os._exit) after writing checkpoint-2's files but before the rename."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from training import checkpoint as ckpt
+from training.trainer import Trainer
+from tests.test_training_trainer import tiny_config
+from pathlib import Path
+cfg = tiny_config(Path({str(tmp_path)!r}), **{{"optim.max_steps": 3}})
+real = ckpt._fsync_tree
+def fsync_then_die(folder):
+    real(folder)
+    if folder.name == "checkpoint-2.tmp":
+        os._exit(9)
+ckpt._fsync_tree = fsync_then_die
+Trainer(cfg).run()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr[-2000:]
+    assert (tmp_path / "checkpoint-2.tmp" / ckpt.STATE_FILE).is_file()
+    assert ckpt.latest_checkpoint(tmp_path) == tmp_path / "checkpoint-1"
+    result = Trainer(tiny_config(tmp_path, **{"optim.max_steps": 3}), resume="latest").run()
+    assert [r["step"] for r in result.history] == [2, 3]
