@@ -12,6 +12,13 @@ import os
 import sys
 from pathlib import Path
 
+# Our packages must win over same-named ones in site-packages: sam2 installs a
+# top-level ``training`` package, which would shadow ours when the app is started
+# from another directory (e.g. through the ``genprop-studio`` entry point).
+_ROOT = str(Path(__file__).resolve().parent)
+if sys.path[:1] != [_ROOT]:
+    sys.path.insert(0, _ROOT)
+
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, Command, build_parser, load_command_modules
 from app.logging_setup import setup_logging
 

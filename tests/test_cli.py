@@ -84,3 +84,15 @@ def test_logging_goes_to_a_rotating_file(tmp_path: Path) -> None:
     log_file = tmp_path / "home" / "logs" / "genprop-studio.log"
     assert log_file.exists() and "command line" in log_file.read_text()
     assert "DEBUG" in result.stderr  # --verbose mirrors details on the console
+
+
+def test_entry_point_from_another_directory_uses_our_training_package(tmp_path: Path) -> None:
+    """sam2 ships a top-level ``training`` package; ours must still be the one imported."""
+    code = "import runpy, sys; sys.argv = ['genprop-studio', 'train', '--help']; import main; sys.exit(main.main())"
+    env = {**os.environ, "PYTHONPATH": ""}
+    result = subprocess.run([sys.executable, "-c", f"import sys; sys.path.append({str(ROOT)!r}); " + code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "--config" in result.stdout
+    probe = "import sys; sys.path.append(%r); import main, training; print(training.__file__)" % str(ROOT)
+    where = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    assert where.stdout.strip().startswith(str(ROOT)), where.stdout + where.stderr
