@@ -192,6 +192,8 @@ class MainWindow(QMainWindow):
         p.addAction(self._action("Next frame", QKeySequence(Qt.Key.Key_Right), lambda: self.timeline.step(1)))
         p.addAction(self._action("First frame", QKeySequence(Qt.Key.Key_Home), lambda: self.timeline.seek(0)))
         p.addAction(self._action("Last frame", QKeySequence(Qt.Key.Key_End), lambda: self.timeline.seek(10**9)))
+        tools = self.menuBar().addMenu("&Tools")
+        tools.addAction(self._action("Models…", None, self.show_model_manager))
         h = self.menuBar().addMenu("&Help")
         h.addAction(self._action("Keyboard shortcuts", QKeySequence(Qt.Key.Key_F1), self.show_shortcuts, "help"))
         h.addAction(self._action("Where are my logs?", None, self.show_log_location))
@@ -508,6 +510,21 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in SHORTCUTS)
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def show_model_manager(self) -> None:
+        from ui.model_manager_dialog import ModelManagerDialog
+
+        dialog = ModelManagerDialog(user_dirs().ensure().models, self)
+        dialog.finished.connect(lambda _r: self._refresh_engines())
+        dialog.open()
+
+    def _refresh_engines(self) -> None:
+        """Weights may have appeared: re-check which engines can run."""
+        current = self.engine_panel.engine
+        self.engine_panel.engine_box.clear()
+        self.engine_panel._fill_engines()
+        self.engine_panel.set_settings(current, self.engine_panel.options())
+        self._update_actions()
 
     def show_log_location(self) -> None:
         QMessageBox.information(self, "Logs", f"The log file is in:\n{user_dirs().logs}\nPlease attach it to bug reports.")
