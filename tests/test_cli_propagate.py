@@ -32,8 +32,23 @@ def inputs(tmp_path: Path) -> dict[str, Path]:
 
 def test_classic_run_writes_video_and_masks(inputs: dict[str, Path], tmp_path: Path) -> None:
     out, masks = tmp_path / "out.mp4", tmp_path / "masks"
-    code = main(["propagate", "--video", str(inputs["video"]), "--edited-frame", str(inputs["edited"]),
-                 "--mask", str(inputs["mask"]), "--engine", "classic", "--out", str(out), "--masks-out", str(masks)])
+    code = main(
+        [
+            "propagate",
+            "--video",
+            str(inputs["video"]),
+            "--edited-frame",
+            str(inputs["edited"]),
+            "--mask",
+            str(inputs["mask"]),
+            "--engine",
+            "classic",
+            "--out",
+            str(out),
+            "--masks-out",
+            str(masks),
+        ]
+    )
     assert code == EXIT_OK
     reader = open_video(out)
     assert len(reader) == 6 and reader.size == (32, 24) and abs(reader.fps - 10.0) < 1e-6
@@ -63,8 +78,21 @@ def test_bad_input_exit_code(inputs: dict[str, Path], tmp_path: Path, change: di
 def test_missing_weights_is_bad_input(inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-    code = main(["propagate", "--video", str(inputs["video"]), "--edited-frame", str(inputs["edited"]),
-                 "--engine", "genprop", "--svd", str(tmp_path / "no-svd"), "--out", str(tmp_path / "o.mp4")])
+    code = main(
+        [
+            "propagate",
+            "--video",
+            str(inputs["video"]),
+            "--edited-frame",
+            str(inputs["edited"]),
+            "--engine",
+            "genprop",
+            "--svd",
+            str(tmp_path / "no-svd"),
+            "--out",
+            str(tmp_path / "o.mp4"),
+        ]
+    )
     assert code == EXIT_BAD_INPUT
     assert "SVD" in capsys.readouterr().err
 
@@ -83,8 +111,21 @@ def test_ctrl_c_cancels_cleanly(inputs: dict[str, Path], tmp_path: Path, monkeyp
 
     monkeypatch.setattr(propagate._Bar, "__call__", press_ctrl_c)
     out = tmp_path / "out.mp4"
-    code = main(["propagate", "--video", str(inputs["video"]), "--edited-frame", str(inputs["edited"]),
-                 "--engine", "classic", "--out", str(out), "--masks-out", str(tmp_path / "m")])
+    code = main(
+        [
+            "propagate",
+            "--video",
+            str(inputs["video"]),
+            "--edited-frame",
+            str(inputs["edited"]),
+            "--engine",
+            "classic",
+            "--out",
+            str(out),
+            "--masks-out",
+            str(tmp_path / "m"),
+        ]
+    )
     assert code == EXIT_CANCELLED and sent
     assert not out.exists() and not (tmp_path / "m").exists()
     assert list(tmp_path.glob("*.tmp*")) == []
@@ -96,10 +137,37 @@ def test_genprop_from_saved_tiny_checkpoint(inputs: dict[str, Path], tmp_path: P
 
     GenPropPipeline.from_components(**tiny_components(0)).save_pretrained(tmp_path / "svd")
     out = tmp_path / "gp.mp4"
-    code = main(["propagate", "--video", str(inputs["video"]), "--edited-frame", str(inputs["edited"]),
-                 "--mask", str(inputs["mask"]), "--engine", "genprop", "--svd", str(tmp_path / "svd"),
-                 "--weights", str(tmp_path / "svd" / "genprop"), "--steps", "2", "--long-side", "32",
-                 "--window", "4", "--overlap", "1", "--device", "cpu", "--out", str(out), "--masks-out", str(tmp_path / "gm")])
+    code = main(
+        [
+            "propagate",
+            "--video",
+            str(inputs["video"]),
+            "--edited-frame",
+            str(inputs["edited"]),
+            "--mask",
+            str(inputs["mask"]),
+            "--engine",
+            "genprop",
+            "--svd",
+            str(tmp_path / "svd"),
+            "--weights",
+            str(tmp_path / "svd" / "genprop"),
+            "--steps",
+            "2",
+            "--long-side",
+            "32",
+            "--window",
+            "4",
+            "--overlap",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--masks-out",
+            str(tmp_path / "gm"),
+        ]
+    )
     assert code == EXIT_OK
     reader = open_video(out)
     assert len(reader) == 6 and reader.size == (32, 24)
@@ -110,6 +178,21 @@ def test_help_explains_every_option(capsys) -> None:  # type: ignore[no-untyped-
     with pytest.raises(SystemExit):
         main(["propagate", "--help"])
     text = capsys.readouterr().out
-    for flag in ("--video", "--edit", "--edited-frame", "--mask", "--task", "--engine", "--out", "--masks-out",
-                 "--weights", "--svd", "--steps", "--seed", "--device", "--memory", "Exit codes"):
+    for flag in (
+        "--video",
+        "--edit",
+        "--edited-frame",
+        "--mask",
+        "--task",
+        "--engine",
+        "--out",
+        "--masks-out",
+        "--weights",
+        "--svd",
+        "--steps",
+        "--seed",
+        "--device",
+        "--memory",
+        "Exit codes",
+    ):
         assert flag in text

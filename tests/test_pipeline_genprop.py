@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.engines.base import PropagationCancelled
-from engine.genprop.weights import CorruptWeightsError, MissingWeightsError, WEIGHTS_NAME
+from engine.genprop.weights import WEIGHTS_NAME, CorruptWeightsError, MissingWeightsError
 from engine.pipelines import GenPropPipeline, StepReport
 from engine.pipelines.dummy import tiny_components
 from engine.pipelines.weights_locator import locate_genprop, locate_svd
@@ -88,8 +88,14 @@ def test_untrained_heads_match_diffusers_svd(components: dict) -> None:
         video, edited, num_inference_steps=2, generator=torch.Generator().manual_seed(0), window_size=4
     )
     ref = StableVideoDiffusionPipeline(**c)(
-        PIL.Image.fromarray(edited), height=SIZE, width=SIZE, num_frames=4, num_inference_steps=2,
-        generator=torch.Generator().manual_seed(0), output_type="np", decode_chunk_size=4,
+        PIL.Image.fromarray(edited),
+        height=SIZE,
+        width=SIZE,
+        num_frames=4,
+        num_inference_steps=2,
+        generator=torch.Generator().manual_seed(0),
+        output_type="np",
+        decode_chunk_size=4,
     ).frames[0]
     assert np.abs(ours.frames.astype(np.float64) - ref * 255).max() <= 0.5001
 

@@ -22,7 +22,7 @@ from engine.pipelines.windows import overlap_weights, plan_windows
 def test_twenty_frames_window_eight_overlap_one_chain_on_last_frame() -> None:
     windows = plan_windows(20, 8, overlap=1)
     assert [(w.start, w.stop) for w in windows] == [(0, 8), (7, 15), (14, 20)]
-    for prev, cur in zip(windows, windows[1:]):
+    for prev, cur in zip(windows, windows[1:], strict=False):
         assert cur.start == prev.stop - 1  # starts on the previous window's last frame
     covered = set().union(*(range(w.start, w.stop) for w in windows))
     assert covered == set(range(20))
@@ -34,7 +34,7 @@ def test_windows_cover_clip_and_overlap(n: int, size: int, overlap: int) -> None
     assert windows[0].start == 0 and windows[-1].stop == n
     assert all(w.length <= size for w in windows)
     assert all(w.length >= min(n, overlap + 1) for w in windows)
-    for prev, cur in zip(windows, windows[1:]):
+    for prev, cur in zip(windows, windows[1:], strict=False):
         assert cur.start == prev.stop - overlap
 
 

@@ -37,29 +37,81 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
         "GENPROP_SVD_PATH/GENPROP_WEIGHTS_PATH, then the app's models folder, then the Hugging Face cache."
     )
     io = p.add_argument_group("input and output")
-    io.add_argument("--video", required=True, type=Path, metavar="IN", help="the clip: a video file or a folder of numbered frames")
-    io.add_argument("--edit", type=Path, metavar="EDIT", help="an edit file (JSON with PNG assets, see docs/edit_format.md) made on frame 1")
-    io.add_argument("--edited-frame", type=Path, metavar="PNG", help="instead of --edit: frame 1 as edited, same size as the clip")
-    io.add_argument("--mask", type=Path, metavar="PNG", help="with --edited-frame: the edited region (white); default: pixels that differ from frame 1")
-    io.add_argument("--task", choices=TASK_CHOICES, default="copy_paste", help="with --edited-frame: what kind of edit it is (mask_and_fill = removal) (default: %(default)s)")
-    io.add_argument("--out", required=True, type=Path, metavar="OUT.mp4", help="output video (.mp4 .mov .mkv .webm .avi); the source audio is kept")
+    io.add_argument(
+        "--video", required=True, type=Path, metavar="IN", help="the clip: a video file or a folder of numbered frames"
+    )
+    io.add_argument(
+        "--edit", type=Path, metavar="EDIT", help="an edit file (JSON with PNG assets, see docs/edit_format.md) made on frame 1"
+    )
+    io.add_argument(
+        "--edited-frame", type=Path, metavar="PNG", help="instead of --edit: frame 1 as edited, same size as the clip"
+    )
+    io.add_argument(
+        "--mask",
+        type=Path,
+        metavar="PNG",
+        help="with --edited-frame: the edited region (white); default: pixels that differ from frame 1",
+    )
+    io.add_argument(
+        "--task",
+        choices=TASK_CHOICES,
+        default="copy_paste",
+        help="with --edited-frame: what kind of edit it is (mask_and_fill = removal) (default: %(default)s)",
+    )
+    io.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="OUT.mp4",
+        help="output video (.mp4 .mov .mkv .webm .avi); the source audio is kept",
+    )
     io.add_argument("--masks-out", type=Path, metavar="DIR", help="also write the per-frame edit masks as a PNG sequence here")
     io.add_argument("--fps", type=float, default=None, help="frame rate for a frame-folder input (default 24)")
     io.add_argument("--lossless", action="store_true", help="encode the output losslessly")
     eng = p.add_argument_group("engine")
-    eng.add_argument("--engine", choices=ENGINE_CHOICES, default="genprop", help="genprop needs SVD + GenProp weights; genprop-training-free needs SVD only; classic needs nothing (default: %(default)s)")
-    eng.add_argument("--weights", type=Path, metavar="DIR", help="GenProp weights folder (config.json + diffusion_pytorch_model.safetensors)")
-    eng.add_argument("--svd", metavar="PATH", help="SVD weights: a diffusers folder or a hub id (offline: must be in the HF cache)")
+    eng.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default="genprop",
+        help="genprop needs SVD + GenProp weights; genprop-training-free needs SVD only; classic needs nothing (default: %(default)s)",
+    )
+    eng.add_argument(
+        "--weights", type=Path, metavar="DIR", help="GenProp weights folder (config.json + diffusion_pytorch_model.safetensors)"
+    )
+    eng.add_argument(
+        "--svd", metavar="PATH", help="SVD weights: a diffusers folder or a hub id (offline: must be in the HF cache)"
+    )
     eng.add_argument("--steps", type=int, default=25, help="denoising steps (genprop engines) (default: %(default)s)")
-    eng.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same result (default: %(default)s)")
+    eng.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed gives the same result (default: %(default)s)"
+    )
     eng.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    eng.add_argument("--memory", choices=MEMORY_CHOICES, default="auto", help="precision/offload mode; auto picks by free GPU memory (see docs/pipeline.md) (default: %(default)s)")
-    eng.add_argument("--long-side", type=int, default=512, help="the model works at this long side (pixels); results come back at the clip's size (default: %(default)s)")
+    eng.add_argument(
+        "--memory",
+        choices=MEMORY_CHOICES,
+        default="auto",
+        help="precision/offload mode; auto picks by free GPU memory (see docs/pipeline.md) (default: %(default)s)",
+    )
+    eng.add_argument(
+        "--long-side",
+        type=int,
+        default=512,
+        help="the model works at this long side (pixels); results come back at the clip's size (default: %(default)s)",
+    )
     eng.add_argument("--window", type=int, default=None, help="frames per model call (default: the model's own, 14 or 25)")
-    eng.add_argument("--overlap", type=int, default=2, help="frames shared by consecutive windows, blended (default: %(default)s)")
+    eng.add_argument(
+        "--overlap", type=int, default=2, help="frames shared by consecutive windows, blended (default: %(default)s)"
+    )
     eng.add_argument("--no-keep-original", action="store_true", help="do not force source pixels outside the edit mask")
-    eng.add_argument("--feather", type=int, default=8, help="pixels by which the edit mask is grown and softened for keep-original (default: %(default)s)")
-    eng.add_argument("--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)")
+    eng.add_argument(
+        "--feather",
+        type=int,
+        default=8,
+        help="pixels by which the edit mask is grown and softened for keep-original (default: %(default)s)",
+    )
+    eng.add_argument(
+        "--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)"
+    )
 
 
 def _read_png(path: Path, what: str, grey: bool = False) -> np.ndarray:
@@ -151,10 +203,18 @@ def run_propagate(args: argparse.Namespace) -> int:
         from app.paths import user_dirs
 
         options = {
-            "svd": args.svd, "weights": None if args.weights is None else str(args.weights),
-            "model_dirs": [str(user_dirs().models)], "steps": args.steps, "seed": args.seed,
-            "device": args.device, "memory": args.memory, "long_side": args.long_side, "window": args.window,
-            "overlap": args.overlap, "keep_original": not args.no_keep_original, "feather": args.feather,
+            "svd": args.svd,
+            "weights": None if args.weights is None else str(args.weights),
+            "model_dirs": [str(user_dirs().models)],
+            "steps": args.steps,
+            "seed": args.seed,
+            "device": args.device,
+            "memory": args.memory,
+            "long_side": args.long_side,
+            "window": args.window,
+            "overlap": args.overlap,
+            "keep_original": not args.no_keep_original,
+            "feather": args.feather,
             "injection_weight": args.injection_weight,
         }
     cancel = CancelToken()

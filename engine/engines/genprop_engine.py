@@ -175,7 +175,9 @@ class _GenPropEngineBase(Engine):
         _GenPropEngineBase.model_dirs = [str(f) for f in folders]
 
     @classmethod
-    def locate(cls, svd: str | None = None, weights: str | None = None, extra_dirs: Sequence[str] = ()) -> tuple[Located, Located]:
+    def locate(
+        cls, svd: str | None = None, weights: str | None = None, extra_dirs: Sequence[str] = ()
+    ) -> tuple[Located, Located]:
         dirs = [*extra_dirs, *cls.model_dirs]
         svd_loc = locate_svd(svd, dirs)
         return svd_loc, locate_genprop(weights, dirs, svd_folder=svd_loc.path)
@@ -284,9 +286,14 @@ class _GenPropEngineBase(Engine):
             stage = "denoising" if r.stage == "denoising" else "decoding"
             report(
                 Progress(
-                    stage, track_units + r.done, total,
+                    stage,
+                    track_units + r.done,
+                    total,
                     f"window {r.window + 1}/{r.num_windows}, step {r.step}/{r.num_steps}",
-                    window=r.window, num_windows=r.num_windows, step=r.step, num_steps=r.num_steps,
+                    window=r.window,
+                    num_windows=r.num_windows,
+                    step=r.step,
+                    num_steps=r.num_steps,
                 )
             )
 
@@ -299,18 +306,42 @@ class _GenPropEngineBase(Engine):
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
             return pipe(
-                video_model, edited_model, region_masks=region_model, num_inference_steps=opts.steps,
-                window_size=window, overlap=overlap, min_guidance_scale=opts.min_guidance,
-                max_guidance_scale=opts.max_guidance, fps=opts.fps_id, motion_bucket_id=opts.motion_bucket_id,
-                noise_aug_strength=opts.noise_aug_strength, injection_weight=opts.injection_weight,
-                decode_chunk_size=current.decode_chunk_size, generator=generator, callback=on_step, frame_sink=sink,
+                video_model,
+                edited_model,
+                region_masks=region_model,
+                num_inference_steps=opts.steps,
+                window_size=window,
+                overlap=overlap,
+                min_guidance_scale=opts.min_guidance,
+                max_guidance_scale=opts.max_guidance,
+                fps=opts.fps_id,
+                motion_bucket_id=opts.motion_bucket_id,
+                noise_aug_strength=opts.noise_aug_strength,
+                injection_weight=opts.injection_weight,
+                decode_chunk_size=current.decode_chunk_size,
+                generator=generator,
+                callback=on_step,
+                frame_sink=sink,
                 use_heads=not training_free,
             )
 
-        report(Progress("denoising", track_units, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps))
+        report(
+            Progress("denoising", track_units, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps)
+        )
         with timer.stage("generate"):
             out = run_with_oom_retry(job, plan, device)
-        report(Progress("done", total, total, "done", window=num_windows - 1, num_windows=num_windows, step=opts.steps, num_steps=opts.steps))
+        report(
+            Progress(
+                "done",
+                total,
+                total,
+                "done",
+                window=num_windows - 1,
+                num_windows=num_windows,
+                step=opts.steps,
+                num_steps=opts.steps,
+            )
+        )
         message = (
             "GenProp (SCE + MPD) ran."
             if not training_free
@@ -319,7 +350,11 @@ class _GenPropEngineBase(Engine):
         )
         log.info(message)
         return PropagationResult(
-            frames=out_frames, masks=out_masks, fps=clip.fps, engine=self.name, mode=mode,
+            frames=out_frames,
+            masks=out_masks,
+            fps=clip.fps,
+            engine=self.name,
+            mode=mode,
             extras={
                 "message": message,
                 "memory": plan.describe(),
@@ -333,8 +368,14 @@ class _GenPropEngineBase(Engine):
         )
 
     def _track_masks(
-        self, clip: FrameSource, edit: FirstFrameEdit, opts: GenPropOptions, n: int,
-        cancel: CancelToken, report: ProgressCallback, total: int,
+        self,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        opts: GenPropOptions,
+        n: int,
+        cancel: CancelToken,
+        report: ProgressCallback,
+        total: int,
     ) -> tuple[np.ndarray, str]:
         """The edit mask through the clip, at canvas size: the classic engine's tracked masks."""
         try:

@@ -67,7 +67,7 @@ def tiny_components(seed: int = 0, *, randomize_heads: bool = False) -> dict[str
     if randomize_heads:
         gen = torch.Generator().manual_seed(seed + 1)
         with torch.no_grad():
-            for name, p in heads.named_parameters():
+            for p in heads.parameters():
                 if not p.any():
                     p.copy_(torch.randn(p.shape, generator=gen) * 0.05)
     for module in (unet, vae, image_encoder, heads):

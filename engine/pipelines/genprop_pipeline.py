@@ -166,9 +166,13 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             text = str(exc)
             if path.exists() and any(k in text.lower() for k in ("safetensor", "header", "deserializ", "invalid")):
                 raise CorruptWeightsError(f"SVD weights in {path.resolve()} could not be read: {text}") from exc
-            where = str(path.resolve()) if path.exists() else (
-                f"the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})"
-                + ("" if local_files_only else " and online")
+            where = (
+                str(path.resolve())
+                if path.exists()
+                else (
+                    f"the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')})"
+                    + ("" if local_files_only else " and online")
+                )
             )
             raise MissingWeightsError(f"Could not load SVD {str(svd_path)!r} from {where}: {text}") from exc
         if genprop_weights is not None:
@@ -340,8 +344,15 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         decode_chunk_size = int(decode_chunk_size or window_size)
         # 1. Validate inputs.
         n, height, width = self.check_genprop_inputs(
-            video, edited_frame, region_masks, num_inference_steps, window_size, overlap,
-            float(injection_weight), decode_chunk_size, use_heads,
+            video,
+            edited_frame,
+            region_masks,
+            num_inference_steps,
+            window_size,
+            overlap,
+            float(injection_weight),
+            decode_chunk_size,
+            use_heads,
         )
         heads = self.heads if use_heads else None
         mode = MODE_GENPROP if heads is not None else MODE_TRAINING_FREE
@@ -430,15 +441,23 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                     model_input = torch.cat([model_input, image_latents], dim=2)
                     if model is not None:
                         out = model(
-                            model_input, t, image_embeddings, added_time_ids,
-                            original_latents=sce_input, task=task, injection_weight=float(injection_weight),
+                            model_input,
+                            t,
+                            image_embeddings,
+                            added_time_ids,
+                            original_latents=sce_input,
+                            task=task,
+                            injection_weight=float(injection_weight),
                             predict_mask=step == len(timesteps) - 1,
                         )
                         noise_pred, mask_logits = out.sample, out.mask_logits if out.mask_logits is not None else mask_logits
                     else:
                         noise_pred = self.unet(
-                            model_input, t, encoder_hidden_states=image_embeddings,
-                            added_time_ids=added_time_ids, return_dict=False,
+                            model_input,
+                            t,
+                            encoder_hidden_states=image_embeddings,
+                            added_time_ids=added_time_ids,
+                            return_dict=False,
                         )[0]
                     if do_cfg:
                         uncond, cond = noise_pred.chunk(2)

@@ -67,7 +67,9 @@ def is_genprop_folder(folder: Path) -> bool:
     return (folder / CONFIG_NAME).is_file() and (folder / WEIGHTS_NAME).is_file()
 
 
-def _candidates(explicit: str | os.PathLike[str] | None, env_value: str | None, model_dirs: Sequence[Path], names: Sequence[str]) -> list[tuple[str, Path]]:
+def _candidates(
+    explicit: str | os.PathLike[str] | None, env_value: str | None, model_dirs: Sequence[Path], names: Sequence[str]
+) -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
     if explicit is not None:
         out.append(("explicit", Path(explicit).expanduser()))
@@ -99,8 +101,15 @@ def locate_svd(
     """Find an SVD pipeline folder. ``explicit`` may also be a hub id (``owner/name``)."""
     env = os.environ if env is None else env
     searched: list[str] = []
-    explicit_is_id = explicit is not None and not Path(explicit).expanduser().exists() and str(explicit).count("/") == 1 and not str(explicit).startswith((".", "/", "~"))
-    for source, folder in _candidates(None if explicit_is_id else explicit, env.get(SVD_ENV), [Path(d) for d in model_dirs], SVD_FOLDER_NAMES):
+    explicit_is_id = (
+        explicit is not None
+        and not Path(explicit).expanduser().exists()
+        and str(explicit).count("/") == 1
+        and not str(explicit).startswith((".", "/", "~"))
+    )
+    for source, folder in _candidates(
+        None if explicit_is_id else explicit, env.get(SVD_ENV), [Path(d) for d in model_dirs], SVD_FOLDER_NAMES
+    ):
         searched.append(str(folder))
         if is_svd_folder(folder):
             return Located("svd", folder, tuple(searched), source)
