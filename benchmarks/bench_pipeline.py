@@ -169,7 +169,7 @@ def render(args: argparse.Namespace, ratio: dict[str, float], rows: list[dict[st
         f"Largest pixel difference between the two outputs (zero-initialised SCE): {ratio['max_pixel_diff']:.2f} "
         "(0.5 = rounding only).",
         "",
-        f"### Peak memory vs clip length (window {args.window}, overlap 2, {args.size}x{args.size}, {args.steps} steps, frames streamed to a sink)",
+        f"### Peak memory vs clip length (window {args.window}, overlap 2, {args.mem_size}x{args.mem_size}, 2 steps, frames streamed to a sink)",
         "",
         "| frames | windows | peak RSS after warm-up window (MiB) | peak RSS after run (MiB) | seconds |",
         "|---|---|---|---|---|",
@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [4, 8] if args.quick else [8, 24, 48]
     t0 = time.perf_counter()
     ratio = time_ratio(args.size, args.frames, args.steps, args.repeats)
-    rows = memory_vs_length(lengths, 32 if args.quick else 48, args.window, 2)
+    args.mem_size = 32 if args.quick else 48
+    rows = memory_vs_length(lengths, args.mem_size, args.window, 2)
     text = render(args, ratio, rows, time.perf_counter() - t0)
     print(text)
     if not args.quick:
