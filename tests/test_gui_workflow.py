@@ -231,3 +231,31 @@ def test_no_threads_left_running(qtbot, tmp_path: Path) -> None:  # type: ignore
     # Python-level threads (Qt threads show up as never-ending "dummy" entries; skip those)
     leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
     assert leftover == []
+
+
+def test_layer_from_selection_is_placed_where_dragged(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    panel = window.edit_panel
+    coin = np.zeros((320, 568), np.uint8)
+    coin[120:160, 425:485] = 255
+    panel.set_selection(coin)
+    panel.cut_layer_button.click()
+    assert panel.layer is not None and window.canvas.tool == "move"
+    window.canvas._layer_item.setPos(150.0, 200.0)  # what a drag with the Move tool does
+    panel.layer_scale.setValue(1.5)
+    panel.layer_rotation.setValue(30.0)
+    panel.flip_h.setChecked(True)
+    with qtbot.waitSignal(panel.edit_changed, timeout=20000):
+        panel.insert_button.click()
+    spec = window.project.operations[-1]
+    assert spec.op == "insert" and (spec.x, spec.y) == (150.0, 200.0)
+    assert spec.scale == 1.5 and spec.rotation == 30.0 and spec.flip_h
+    op = panel.edit.operations[-1]
+    ys, xs = np.nonzero(op.mask)
+    assert abs(xs.mean() - 150) < 6 and abs(ys.mean() - 200) < 6  # the layer landed where it was dropped
+    assert panel.layer is None and window.canvas._layer_item is None
+    with qtbot.waitSignal(panel.edit_changed, timeout=20000):
+        panel.aspect.setCurrentText("margins (px)")
+        panel.margin.setValue(20)
+        panel.outpaint_button.click()
+    assert panel.edit.edited_frame.shape == (360, 608, 3) and panel.edit.canvas_offset == (20, 20)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsView
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixmapItem, QGraphicsRectItem, QGraphicsView
 
 from ui.frame_view import FrameView
 
-TOOLS = ("pan", "select", "box", "brush", "erase")
+TOOLS = ("pan", "select", "box", "brush", "erase", "move")
 
 
 def mask_overlay(mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> QImage:
@@ -50,6 +50,7 @@ class EditCanvas(FrameView):
         self.labels: list[int] = []
         self.mask: np.ndarray | None = None
         self._stroke_before: np.ndarray | None = None
+        self._layer_item: QGraphicsPixmapItem | None = None
         self.brush_radius = 12
         self.overlay_colour = (0, 200, 255)
         self.overlay_opacity = 0.45
@@ -61,7 +62,8 @@ class EditCanvas(FrameView):
             raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
         self.tool = tool
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag)
-        self.setCursor(Qt.CursorShape.CrossCursor if tool != "pan" else Qt.CursorShape.OpenHandCursor)
+        cursor = {"pan": Qt.CursorShape.OpenHandCursor, "move": Qt.CursorShape.SizeAllCursor}.get(tool, Qt.CursorShape.CrossCursor)
+        self.setCursor(cursor)
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Show ``mask`` (the working selection) over the frame."""
@@ -70,6 +72,33 @@ class EditCanvas(FrameView):
             self._overlay.setPixmap(QPixmap())
         else:
             self._overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.overlay_colour, self.overlay_opacity)))
+
+    # ------------------------------------------------------------ layer preview
+    def show_layer(self, rgba: np.ndarray, x: float, y: float, scale: float, rotation: float, flip_h: bool, flip_v: bool, opacity: float) -> None:
+        """Preview a layer to insert; drag it with the Move tool (its centre is the position)."""
+        if self._layer_item is None:
+            self._layer_item = QGraphicsPixmapItem()
+            self._layer_item.setZValue(3)
+            self._layer_item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, True)
+            self.scene().addItem(self._layer_item)
+        h, w = rgba.shape[:2]
+        image = QImage(np.ascontiguousarray(rgba).data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+        self._layer_item.setPixmap(QPixmap.fromImage(image))
+        self._layer_item.setOffset(-w / 2, -h / 2)
+        # flips first, then scale and (counter-clockwise) rotation, as engine.edits.layers does
+        self._layer_item.setTransform(QTransform().rotate(-rotation).scale(scale * (-1 if flip_h else 1), scale * (-1 if flip_v else 1)))
+        self._layer_item.setOpacity(opacity)
+        self._layer_item.setPos(x, y)
+
+    def layer_position(self) -> tuple[float, float] | None:
+        if self._layer_item is None:
+            return None
+        return self._layer_item.pos().x(), self._layer_item.pos().y()
+
+    def hide_layer(self) -> None:
+        if self._layer_item is not None:
+            self.scene().removeItem(self._layer_item)
+            self._layer_item = None
 
     def clear_prompts(self) -> None:
         self.points, self.labels = [], []
@@ -115,8 +144,8 @@ class EditCanvas(FrameView):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         p = self.mapToScene(event.position().toPoint())
-        if self.tool == "pan" or not self._inside(p):
-            super().mousePressEvent(event)
+        if self.tool in ("pan", "move") or not self._inside(p):
+            super().mousePressEvent(event)  # the Move tool lets the layer item take the drag
             return
         if self.tool == "select":
             negative = event.button() == Qt.MouseButton.RightButton or bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)

@@ -34,7 +34,7 @@ from app.project import Project
 from engine.edit import FirstFrameEdit
 from engine.edits import masks as mask_ops
 from engine.edits.insert import InsertSpec
-from engine.edits.layers import load_layer_png
+from engine.edits.layers import cut_layer, load_layer_png
 from engine.edits.outpaint import OutpaintSpec
 from engine.edits.recolour import RecolourSpec
 from engine.edits.remove import RemoveSpec
@@ -49,6 +49,7 @@ from ui.workers import LatestOnlyRunner
 log = logging.getLogger(__name__)
 
 ASPECTS = ("16:9", "4:3", "1:1", "9:16", "21:9")
+MARGINS = "margins (px)"
 
 
 def describe_spec(spec: OpSpec) -> str:
@@ -86,6 +87,7 @@ class EditPanel(QWidget):
         self.runner.done.connect(self._on_done)
         self.runner.error.connect(lambda _tag, msg: self.error.emit("Edit failed", msg))
         self._target_colour = QColor(220, 40, 40)
+        self.layer: np.ndarray | None = None
         self._build()
         canvas.points_changed.connect(self._on_points)
         canvas.box_drawn.connect(self._on_box)
@@ -107,7 +109,8 @@ class EditPanel(QWidget):
             "brush": "Paint the selection (shadows, reflections)",
             "erase": "Erase from the selection",
         }
-        for tool in ("pan", "select", "box", "brush", "erase"):
+        tips["move"] = "Drag the layer being inserted"
+        for tool in ("pan", "select", "box", "brush", "erase", "move"):
             button = QToolButton()
             button.setText(tool.capitalize())
             button.setCheckable(True)
@@ -177,21 +180,71 @@ class EditPanel(QWidget):
         self.track_button.setToolTip("Propagate the selection as a mask (colour fill) without changing the frame's look")
         self.track_button.clicked.connect(self.add_track)
         form.addRow(self.track_button)
+        layer_row = QHBoxLayout()
+        self.load_layer_button = QPushButton("Layer from PNG…")
+        self.load_layer_button.setToolTip("Load an image with alpha to insert (drag it with Move)")
+        self.load_layer_button.clicked.connect(lambda: self.load_layer(None))
+        self.cut_layer_button = QPushButton("Layer from selection")
+        self.cut_layer_button.setToolTip("Cut the selected object out of frame 1 as a layer to place elsewhere")
+        self.cut_layer_button.clicked.connect(self.cut_selection_layer)
+        layer_row.addWidget(self.load_layer_button)
+        layer_row.addWidget(self.cut_layer_button)
+        form.addRow(layer_row)
+        self.layer_scale = QDoubleSpinBox()
+        self.layer_scale.setRange(0.05, 10.0)
+        self.layer_scale.setSingleStep(0.05)
+        self.layer_scale.setValue(1.0)
+        self.layer_rotation = QDoubleSpinBox()
+        self.layer_rotation.setRange(-180.0, 180.0)
+        self.layer_rotation.setSuffix("°")
+        self.layer_opacity = QDoubleSpinBox()
+        self.layer_opacity.setRange(0.0, 1.0)
+        self.layer_opacity.setSingleStep(0.05)
+        self.layer_opacity.setValue(1.0)
+        self.layer_feather = QDoubleSpinBox()
+        self.layer_feather.setRange(0.0, 50.0)
+        self.layer_feather.setValue(1.0)
+        flips = QHBoxLayout()
+        self.flip_h = QToolButton()
+        self.flip_h.setText("Flip ↔")
+        self.flip_h.setCheckable(True)
+        self.flip_v = QToolButton()
+        self.flip_v.setText("Flip ↕")
+        self.flip_v.setCheckable(True)
+        flips.addWidget(self.flip_h)
+        flips.addWidget(self.flip_v)
+        for w in (self.layer_scale, self.layer_rotation, self.layer_opacity):
+            w.valueChanged.connect(lambda _v: self._preview_layer())
+        for b in (self.flip_h, self.flip_v):
+            b.toggled.connect(lambda _v: self._preview_layer())
+        form.addRow("Layer scale", self.layer_scale)
+        form.addRow("Layer rotation", self.layer_rotation)
+        form.addRow("Layer opacity", self.layer_opacity)
+        form.addRow("Edge feather (px)", self.layer_feather)
+        form.addRow(flips)
         insert_row = QHBoxLayout()
-        self.insert_button = QPushButton("Insert PNG…")
-        self.insert_button.clicked.connect(lambda: self.add_insert(None))
-        self.replace_button = QPushButton("Replace with PNG…")
-        self.replace_button.clicked.connect(lambda: self.add_replace(None))
+        self.insert_button = QPushButton("Insert layer")
+        self.insert_button.setToolTip("Place the layer where it is shown")
+        self.insert_button.clicked.connect(self.add_insert)
+        self.replace_button = QPushButton("Replace selection with layer")
+        self.replace_button.setToolTip("Remove the selected object and place the layer")
+        self.replace_button.clicked.connect(self.add_replace)
         insert_row.addWidget(self.insert_button)
         insert_row.addWidget(self.replace_button)
         form.addRow(insert_row)
         outpaint_row = QHBoxLayout()
         self.aspect = QComboBox()
-        self.aspect.addItems(ASPECTS)
+        self.aspect.addItems([*ASPECTS, MARGINS])
+        self.aspect.setToolTip("Extend to an aspect ratio, or by the same margin on every side")
+        self.margin = QSpinBox()
+        self.margin.setRange(1, 2000)
+        self.margin.setValue(32)
+        self.margin.setSuffix(" px")
         self.outpaint_button = QPushButton("Outpaint")
-        self.outpaint_button.setToolTip("Extend the canvas to the chosen aspect ratio")
+        self.outpaint_button.setToolTip("Extend the canvas; the new area is filled for frame 1 and propagated")
         self.outpaint_button.clicked.connect(lambda: self.add_outpaint(self.aspect.currentText()))
         outpaint_row.addWidget(self.aspect)
+        outpaint_row.addWidget(self.margin)
         outpaint_row.addWidget(self.outpaint_button)
         form.addRow("Canvas", outpaint_row)
         layout.addWidget(ops)
@@ -316,36 +369,83 @@ class EditPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Layer image (PNG with alpha)", "", "Images (*.png *.webp *.jpg)")
         return Path(path) if path else None
 
-    def add_insert(self, png: Path | None) -> None:
+    def load_layer(self, png: Path | None) -> bool:
+        """Load a PNG as the layer to place, centred on the selection (or the frame)."""
         png = png or self._ask_png()
         if png is None or self.frame is None:
-            return
+            return False
         try:
             layer = load_layer_png(png)
         except (OSError, ValueError) as exc:
             self.error.emit("Cannot load layer", f"{png}: {exc}")
-            return
-        centre = None
+            return False
+        centre = (self.frame.shape[1] / 2, self.frame.shape[0] / 2)
         if self.selection is not None and self.selection.any():
             ys, xs = np.nonzero(self.selection)
             centre = (float(xs.mean()), float(ys.mean()))
-        self._add(InsertSpec(layer=layer, x=centre[0] if centre else None, y=centre[1] if centre else None))
+        self._set_layer(layer, centre)
+        return True
 
-    def add_replace(self, png: Path | None) -> None:
-        if self.selection is None:
+    def cut_selection_layer(self) -> None:
+        """The selected object becomes the layer (e.g. to duplicate it elsewhere)."""
+        if self.frame is None or self.selection is None or not self.selection.any():
             return
-        png = png or self._ask_png()
-        if png is None:
+        layer, (cx, cy) = cut_layer(self.frame, self.selection)
+        self._set_layer(layer, (cx + 0.1 * self.frame.shape[1], cy))
+
+    def _set_layer(self, layer: np.ndarray, centre: tuple[float, float]) -> None:
+        self.layer = layer
+        self._layer_pos = centre
+        self._preview_layer()
+        self.set_tool("move")
+        self._update_enabled()
+
+    def _preview_layer(self) -> None:
+        if self.layer is None:
             return
-        try:
-            layer = load_layer_png(png)
-        except (OSError, ValueError) as exc:
-            self.error.emit("Cannot load layer", f"{png}: {exc}")
+        pos = self.canvas.layer_position() or self._layer_pos
+        self.canvas.show_layer(
+            self.layer, pos[0], pos[1], self.layer_scale.value(), self.layer_rotation.value(), self.flip_h.isChecked(), self.flip_v.isChecked(), self.layer_opacity.value()
+        )
+
+    def placement(self) -> dict:
+        """The layer's placement as shown on the canvas (InsertSpec fields)."""
+        x, y = self.canvas.layer_position() or self._layer_pos
+        return {
+            "x": float(x),
+            "y": float(y),
+            "scale": self.layer_scale.value(),
+            "rotation": self.layer_rotation.value(),
+            "flip_h": self.flip_h.isChecked(),
+            "flip_v": self.flip_v.isChecked(),
+            "opacity": self.layer_opacity.value(),
+            "feather": self.layer_feather.value(),
+        }
+
+    def _layer_done(self) -> None:
+        self.layer = None
+        self.canvas.hide_layer()
+        self._update_enabled()
+
+    def add_insert(self) -> None:
+        if self.layer is None or self.frame is None:
             return
-        self._add(ReplaceSpec(mask=self.selection.copy(), layer=layer))
+        self._add(InsertSpec(layer=self.layer, **self.placement()))
+        self._layer_done()
+
+    def add_replace(self) -> None:
+        if self.layer is None or self.selection is None:
+            return
+        self._add(ReplaceSpec(mask=self.selection.copy(), layer=self.layer, **self.placement()))
+        self._layer_done()
 
     def add_outpaint(self, aspect: str) -> None:
-        if self.frame is not None:
+        if self.frame is None:
+            return
+        if aspect == MARGINS:
+            m = self.margin.value()
+            self._add(OutpaintSpec(left=m, top=m, right=m, bottom=m))
+        else:
             self._add(OutpaintSpec(aspect=aspect))
 
     def delete_selected_edit(self) -> None:
@@ -375,9 +475,12 @@ class EditPanel(QWidget):
 
     def _update_enabled(self) -> None:
         has_sel = self.selection is not None and bool(self.selection.any())
-        for button in (self.remove_button, self.recolour_button, self.target_button, self.track_button, self.replace_button):
+        has_layer = self.layer is not None
+        for button in (self.remove_button, self.recolour_button, self.target_button, self.track_button, self.cut_layer_button):
             button.setEnabled(has_sel)
-        self.insert_button.setEnabled(self.frame is not None)
+        self.replace_button.setEnabled(has_sel and has_layer)
+        self.insert_button.setEnabled(has_layer and self.frame is not None)
+        self.load_layer_button.setEnabled(self.frame is not None)
         self.outpaint_button.setEnabled(self.frame is not None)
 
     def shutdown(self) -> None:

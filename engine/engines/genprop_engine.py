@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.edit import FirstFrameEdit
+from engine.tasks import Task
 from engine.engines.base import (
     CancelToken,
     Engine,
@@ -318,6 +319,8 @@ class _GenPropEngineBase(Engine):
                 motion_bucket_id=opts.motion_bucket_id,
                 noise_aug_strength=opts.noise_aug_strength,
                 injection_weight=opts.injection_weight,
+                # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
+                task=edit.task if not training_free else Task.NONE,
                 decode_chunk_size=current.decode_chunk_size,
                 generator=generator,
                 callback=on_step,
