@@ -95,3 +95,48 @@ def describe_progress(p: Progress) -> str:
     if p.message:
         parts.append(p.message)
     return " · ".join(parts)
+
+
+class ClipPrefix:
+    """The first ``count`` frames of a clip, as a FrameSource (attention runs one window)."""
+
+    def __init__(self, clip: FrameSource, count: int) -> None:
+        if count < 2:
+            raise ValueError(f"a clip prefix needs at least 2 frames, got {count}")
+        self._clip, self._count = clip, min(count, len(clip))
+
+    @property
+    def fps(self) -> float:
+        return self._clip.fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._clip.size
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if not -self._count <= index < self._count:
+            raise IndexError(f"frame {index} out of range (prefix of {self._count} frames)")
+        return self._clip[index % self._count]
+
+
+@dataclass
+class AttentionJob:
+    """Re-run the first window of a GenProp result, recording attention for a region."""
+
+    engine: str
+    clip: FrameSource
+    edit: FirstFrameEdit
+    options: dict[str, Any]
+    query: np.ndarray  # [H, W] mask on the edited canvas
+    frames: int  # the first window's length (from the result's extras)
+
+    def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Any:
+        if not self.engine.startswith("genprop"):
+            raise ValueError(f"attention maps exist only for the GenProp engines, not {self.engine!r}")
+        engine_cls = get_engine(self.engine)
+        options = {**self.options, "attention_query": self.query, "window": self.frames}
+        result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
+        return result.extras["attention"]

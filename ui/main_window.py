@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app import recovery
 from app.document import ClipDocument
-from app.jobs import ExportJob, PropagationJob
+from app.jobs import AttentionJob, ExportJob, PropagationJob
 from app.paths import user_dirs
 from app.project import Project, ProjectError
 from app.settings import Settings
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         clip_layout.addWidget(self.timeline)
         self.canvas = EditCanvas()
         self.review = ReviewView()
+        self.review.attention_requested.connect(self.record_attention)
         self.tabs = QTabWidget()
         self.tabs.addTab(clip_tab, "Clip")
         self.tabs.addTab(self.canvas, "Edit frame 1")
@@ -350,6 +351,16 @@ class MainWindow(QMainWindow):
     def _propagation_done(self, result: PropagationResult) -> None:
         self.project.add_result(result)
         self.tabs.setCurrentWidget(self.review)
+
+    def record_attention(self, query) -> None:  # type: ignore[no-untyped-def]
+        """Re-run the first window of the current GenProp result, recording attention for ``query``."""
+        result, edit = self.review.current, self.edit_panel.edit
+        if result is None or edit is None or self.document is None or self.job_panel.busy:
+            return
+        windows = result.extras.get("windows") or [(0, len(result.frames))]
+        options = dict(self.project.engine.options) if self.project.engine.engine == result.engine else {}
+        job = AttentionJob(result.engine, self.document.reader, edit, options, query, frames=int(windows[0][1]))
+        self._start(JobWorker(job, "attention"), "Attention maps", self.review.set_attention)
 
     def export_dialog(self, kind: str) -> None:
         if self.review.current is None:

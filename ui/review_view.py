@@ -6,10 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from engine.engines.base import PropagationResult
+from engine.engines.genprop_attention import AttentionResult
 from engine.video import Reader
 from ui.frame_loader import FrameLoader, frame_array
 from ui.frame_view import FrameView
@@ -43,6 +44,27 @@ def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def heat(frame: np.ndarray, weights: np.ndarray, opacity: float = 0.55) -> np.ndarray:
+    """Draw a 0..1 attention map over a frame (JET colours where attention is high)."""
+    colours = cv2.cvtColor(cv2.applyColorMap((weights * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    alpha = (opacity * np.clip(weights, 0, 1) ** 0.5)[..., None]
+    return (frame * (1 - alpha) + colours * alpha).astype(np.uint8)
+
+
+class _ClickableView(FrameView):
+    """A FrameView that reports clicks in image pixels (for attention queries)."""
+
+    clicked = Signal(float, float)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            p = self.mapToScene(event.position().toPoint())
+            self.clicked.emit(p.x(), p.y())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
 def compose_view(mode: str, original: np.ndarray, result: np.ndarray, mask: np.ndarray | None, wipe: float, overlay: float) -> np.ndarray:
     """The displayed image for a review mode (pure; tested without Qt)."""
     shown = result if mask is None or overlay <= 0 else tint(result, mask, (255, 60, 200), overlay)
@@ -68,6 +90,7 @@ class ReviewView(QWidget):
     """Plays a result against the original clip."""
 
     frame_shown = Signal(int)
+    attention_requested = Signal(object)  # [H, W] uint8 query mask on the result canvas
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,7 +98,9 @@ class ReviewView(QWidget):
         self.reader: Reader | None = None
         self._loader: FrameLoader | None = None
         self._original: tuple[int, np.ndarray] | None = None
-        self.view = FrameView()
+        self.attention: AttentionResult | None = None
+        self.view = _ClickableView()
+        self.view.clicked.connect(self._on_click)
         self.timeline = Timeline()
         self.timeline.frame_requested.connect(self.show_frame)
         self.result_box = QComboBox()
@@ -99,12 +124,28 @@ class ReviewView(QWidget):
         self.opacity.setToolTip("Mask overlay opacity")
         self.opacity.valueChanged.connect(lambda _v: self.refresh())
         self.info = QLabel("No result yet: edit the first frame, then Propagate.")
+        self.attention_check = QCheckBox("Attention")
+        self.attention_check.setToolTip("GenProp results: Shift+click a point to see where G attends from there, per layer and denoising step")
+        self.attention_check.toggled.connect(lambda _v: self.refresh())
+        self.layer_box = QComboBox()
+        self.layer_box.setToolTip("Attention layer of G")
+        self.layer_box.setMinimumContentsLength(18)
+        self.layer_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.step_box = QSpinBox()
+        self.step_box.setPrefix("step ")
+        self.step_box.setToolTip("Denoising step of the recorded maps")
+        self.step_box.valueChanged.connect(lambda _v: self.refresh())
         bar = QHBoxLayout()
         for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("Wipe"), self.wipe, self.mask_check, self.opacity):
             bar.addWidget(w)
+        attention_bar = QHBoxLayout()
+        for w in (self.attention_check, self.layer_box, self.step_box):
+            attention_bar.addWidget(w)
+        attention_bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addLayout(attention_bar)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
         layout.addWidget(self.info)
@@ -135,8 +176,39 @@ class ReviewView(QWidget):
         i = self.result_box.currentIndex()
         return self.results[i][1] if 0 <= i < len(self.results) else None
 
-    def _result_changed(self) -> None:
+    def _on_click(self, x: float, y: float) -> None:
         result = self.current
+        if result is None or not self.attention_check.isEnabled():
+            return
+        h, w = result.frames.shape[1:3]
+        if not (0 <= x < w and 0 <= y < h):
+            return
+        query = np.zeros((h, w), np.uint8)
+        cv2.circle(query, (int(x), int(y)), max(2, min(w, h) // 24), 255, -1)
+        self.attention_requested.emit(query)
+
+    def set_attention(self, attention: AttentionResult | None) -> None:
+        self.attention = attention
+        self.layer_box.blockSignals(True)
+        self.layer_box.clear()
+        if attention is not None:
+            self.layer_box.addItems(sorted(attention.spatial))
+            self.step_box.setRange(0, max(0, attention.num_steps - 1))
+            self.step_box.setValue(max(0, attention.num_steps - 1))
+            self.attention_check.setChecked(True)
+        self.layer_box.blockSignals(False)
+        self.refresh()
+
+    def _result_changed(self) -> None:
+        self.set_attention(None)
+        result = self.current
+        genprop = result is not None and result.engine.startswith("genprop")
+        self.attention_check.setEnabled(genprop)
+        self.attention_check.setToolTip(
+            "Shift+click a point of the result to record G's attention from there (re-runs the first window)"
+            if genprop
+            else "Attention maps exist for GenProp results only"
+        )
         if result is None:
             self.timeline.set_clip(0, 24)
             self.view.clear()
@@ -174,7 +246,12 @@ class ReviewView(QWidget):
                 return
         original = self._original[1] if self._original is not None else result.frames[index]
         mask = result.masks[index] if self.mask_check.isChecked() else None
-        image = compose_view(mode, original, result.frames[index], mask, self.wipe.value() / 100, self.opacity.value() / 100)
+        shown = result.frames[index]
+        if self.attention is not None and self.attention_check.isChecked() and self.layer_box.currentText():
+            frames = self.attention.spatial[self.layer_box.currentText()].shape[1]
+            if index < frames:
+                shown = heat(shown, self.attention.overlay(self.layer_box.currentText(), self.step_box.value(), index))
+        image = compose_view(mode, original, shown, mask, self.wipe.value() / 100, self.opacity.value() / 100)
         self.view.show_image(qimage_from_rgb(image))
         self.frame_shown.emit(index)
 

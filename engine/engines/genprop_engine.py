@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from engine.edit import FirstFrameEdit
+from engine.engines.genprop_attention import collect, record_attention
 from engine.tasks import Task
 from engine.engines.base import (
     CancelToken,
@@ -82,6 +83,8 @@ class GenPropOptions:
     noise_aug_strength: float = 0.02
     mask_tracker: str = "flow"
     sam2_checkpoint: str | None = None
+    #: ``[H, W]`` mask on the edited canvas: record G's attention for this region (one window).
+    attention_query: Any = None
 
     @classmethod
     def from_dict(cls, options: dict[str, Any] | None) -> GenPropOptions:
@@ -301,9 +304,28 @@ class _GenPropEngineBase(Engine):
         edited_model = space.to_model(edit.edited_frame)
         video_model = _InModelSpace(canvas, space)
 
+        attention_maps: dict | None = None
+        if opts.attention_query is not None:
+            query = np.asarray(opts.attention_query)
+            if query.shape != (ch, cw) or not query.any():
+                raise ValueError(f"attention_query must be a non-empty [{ch}, {cw}] mask on the edited canvas, got {query.shape}")
+            if num_windows != 1:
+                raise ValueError(f"attention maps are recorded for one window: pass at most {window} frames, got {n}")
+
         def job(current: MemoryPlan) -> Any:
+            nonlocal attention_maps
             if current is not plan:
                 pipe.apply_memory_plan(current, device)
+            if opts.attention_query is not None:
+                query_model = space.to_model((np.asarray(opts.attention_query) > 0).astype(np.uint8) * 255, mask=True)
+                latent = (space.model_height // pipe.vae_scale_factor, space.model_width // pipe.vae_scale_factor)
+                with record_attention(pipe.unet, query_model, n, latent) as maps:
+                    out = run_pipe(current)
+                attention_maps = dict(maps)
+                return out
+            return run_pipe(current)
+
+        def run_pipe(current: MemoryPlan) -> Any:
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
             return pipe(
@@ -366,6 +388,7 @@ class _GenPropEngineBase(Engine):
                 "conditioning": list(out.conditioning),
                 "mask_source": mask_source or "mpd",
                 "pipeline_timings": dict(out.timings),
+                **({"attention": collect(attention_maps, opts.steps, space)} if attention_maps is not None else {}),
             },
             timings=timer.timings,
         )

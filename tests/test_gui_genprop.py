@@ -1,0 +1,76 @@
+"""GenProp in the app: weights found on disk, propagate, MPD overlay, attention on Shift+click."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from app import recovery  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from engine.pipelines.dummy import tiny_components  # noqa: E402
+from engine.pipelines.genprop_pipeline import GenPropPipeline  # noqa: E402
+from tests.video_factory import encode, moving_frames  # noqa: E402
+from ui.frame_loader import frame_array  # noqa: E402
+from ui.main_window import MainWindow  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def tiny_svd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny random SVD + trained-looking GenProp heads saved where the locator looks."""
+    components = tiny_components(0, randomize_heads=True)
+    heads = components.pop("heads")
+    folder = tmp_path / "svd"
+    GenPropPipeline.from_components(heads=heads, **components).save_pretrained(folder)
+    monkeypatch.setenv("GENPROP_SVD_PATH", str(folder))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return folder
+
+
+def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    recovery.discard()
+    clip = encode(tmp_path / "clip.mp4", moving_frames(6, 96, 64), "libx264", fps=12)
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=20000):
+        win.open_clip(clip)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:40, 30:60] = 255
+    win.edit_panel.set_selection(mask)
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=20000):
+        win.edit_panel.add_recolour()
+
+    win.engine_panel.set_settings("genprop", {"steps": 2, "long_side": 64, "max_guidance": 2.0, "feather": 2})
+    assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
+    with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
+        win.propagate()
+    assert finished.args == ["succeeded"]
+    result = win.review.current
+    assert result.engine == "genprop" and result.mode == "genprop"
+    assert result.frames.shape == (6, 64, 96, 3) and result.masks.shape == (6, 64, 96)  # MPD masks at frame size
+    assert win.review.attention_check.isEnabled()
+
+    # Shift+click on the result: the first window is re-run with the attention recorder
+    win.review.mode_box.setCurrentText("Result")
+    win.review.view.fit()
+    pos = win.review.view.mapFromScene(45, 30)
+    with qtbot.waitSignal(win.job_finished, timeout=240000) as recorded:
+        qtbot.mouseClick(win.review.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, pos)
+    assert recorded.args == ["succeeded"]
+    attention = win.review.attention
+    assert attention is not None and win.review.layer_box.count() >= 2 and attention.num_steps == 2
+    win.review.mask_check.setChecked(False)
+    win.review.attention_check.setChecked(False)
+    plain = frame_array(win.review.view.current_image())
+    win.review.attention_check.setChecked(True)
+    with_heat = frame_array(win.review.view.current_image())
+    assert (plain != with_heat).any()  # the heat map is drawn over the frame
+    win.close()
