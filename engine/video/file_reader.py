@@ -24,6 +24,7 @@ import numpy as np
 from engine.video.cache import FrameCache
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
+from engine.video.source import frame_index
 
 log = logging.getLogger(__name__)
 
@@ -227,11 +228,7 @@ class VideoFileReader:
         return [(p - self._pts[0]) * tb for p in self._pts]
 
     def __getitem__(self, index: int) -> np.ndarray:
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"frame {index} out of range: {self.path.name} has {n} frames")
+        index = frame_index(index, len(self), self.path.name)
         cached = self._cache.get(index)
         if cached is not None:
             return cached

@@ -17,6 +17,7 @@ import numpy as np
 from engine.video.cache import FrameCache
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
+from engine.video.source import frame_index
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _NUMBER = re.compile(r"(\d+)(?=\.[^.]+$)")
@@ -133,11 +134,7 @@ class FrameFolderReader:
         return [i / self.info.fps for i in range(len(self))]
 
     def __getitem__(self, index: int) -> np.ndarray:
-        n = len(self)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(f"frame {index} out of range: {self.path.name} has {n} frames")
+        index = frame_index(index, len(self), self.path.name)
         cached = self._cache.get(index)
         if cached is not None:
             return cached

@@ -29,6 +29,15 @@ class FrameSource(Protocol):
     def __getitem__(self, index: int) -> np.ndarray: ...
 
 
+def frame_index(index: int, count: int, name: str) -> int:
+    """Python-style index (negative counts from the end) checked against ``count``."""
+    if index < 0:
+        index += count
+    if not 0 <= index < count:
+        raise IndexError(f"frame {index} out of range: {name} has {count} frames")
+    return index
+
+
 class ArrayClip:
     """A clip held in memory (tests, engines' outputs, procedural data)."""
 
@@ -59,9 +68,7 @@ class ArrayClip:
         return len(self._frames)
 
     def __getitem__(self, index: int) -> np.ndarray:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"frame {index} out of range (clip has {len(self)} frames)")
-        return np.asarray(self._frames[index])
+        return np.asarray(self._frames[frame_index(index, len(self), "the clip")])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(len(self)):
