@@ -110,3 +110,20 @@ def test_no_worker_threads_left_after_close(qtbot) -> None:  # type: ignore[no-u
     # Qt threads appear in threading.enumerate() as never-ending "dummy" entries: skip those
     new = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
     assert new == []
+
+
+@pytest.mark.filterwarnings("ignore:Function.*QDragEnterEvent:DeprecationWarning")  # Qt has no other constructor
+def test_drag_and_drop_opens_the_clip(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(SAMPLE_CLIP))])
+    enter = QDragEnterEvent(QPointF(window.rect().center()).toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.clip_opened, timeout=10000) as opened:
+        window.dropEvent(drop)
+    assert opened.args == [str(SAMPLE_CLIP)]
+    assert window.document is not None and window.document.frame_count == 90
