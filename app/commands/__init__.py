@@ -2,3 +2,4 @@
 
 from app.commands import propagate as propagate  # noqa: F401
 from app.commands import train as train  # noqa: F401
+from app.commands import evaluate as evaluate  # noqa: F401
