@@ -155,7 +155,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         try:
             pipe = super().from_pretrained(
                 source,
-                torch_dtype=torch_dtype,
+                dtype=torch_dtype,
                 variant=variant,
                 use_safetensors=True,
                 local_files_only=local_files_only,
