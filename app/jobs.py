@@ -92,7 +92,7 @@ def describe_progress(p: Progress) -> str:
         parts.append(f"window {p.window + 1}/{p.num_windows}")
     if p.step is not None and p.num_steps:
         parts.append(f"step {p.step + 1}/{p.num_steps}")
-    if p.message:
+    if p.message and not p.message.startswith(p.stage):
         parts.append(p.message)
     return " · ".join(parts)
 

@@ -19,11 +19,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -99,7 +101,7 @@ class EditPanel(QWidget):
         layout = QVBoxLayout(self)
         tools = QGroupBox("Select")
         tools_layout = QVBoxLayout(tools)
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
         tips = {
@@ -110,14 +112,15 @@ class EditPanel(QWidget):
             "erase": "Erase from the selection",
         }
         tips["move"] = "Drag the layer being inserted"
-        for tool in ("pan", "select", "box", "brush", "erase", "move"):
+        for i, tool in enumerate(("pan", "select", "box", "brush", "erase", "move")):
             button = QToolButton()
             button.setText(tool.capitalize())
             button.setCheckable(True)
             button.setToolTip(tips[tool])
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.clicked.connect(lambda _=False, t=tool: self.set_tool(t))
             group.addButton(button)
-            row.addWidget(button)
+            row.addWidget(button, i // 3, i % 3)
             self.tool_buttons[tool] = button
         tools_layout.addLayout(row)
         size_row = QFormLayout()
@@ -127,16 +130,16 @@ class EditPanel(QWidget):
         self.brush_size.valueChanged.connect(lambda v: setattr(self.canvas, "brush_radius", v))
         size_row.addRow("Brush radius", self.brush_size)
         tools_layout.addLayout(size_row)
-        refine = QHBoxLayout()
-        for text, fn in (
+        refine = QGridLayout()
+        for i, (text, fn) in enumerate((
             ("Grow", lambda m: mask_ops.grow(m, 3)),
             ("Shrink", lambda m: mask_ops.shrink(m, 3)),
             ("Fill holes", mask_ops.fill_holes),
             ("Largest", mask_ops.keep_largest_component),
-        ):
+        )):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, f=fn, t=text: self._refine(f, t))
-            refine.addWidget(button)
+            refine.addWidget(button, i // 2, i % 2)
         tools_layout.addLayout(refine)
         clear = QPushButton("Clear selection")
         clear.clicked.connect(self.clear_selection)
@@ -180,7 +183,7 @@ class EditPanel(QWidget):
         self.track_button.setToolTip("Propagate the selection as a mask (colour fill) without changing the frame's look")
         self.track_button.clicked.connect(self.add_track)
         form.addRow(self.track_button)
-        layer_row = QHBoxLayout()
+        layer_row = QVBoxLayout()
         self.load_layer_button = QPushButton("Layer from PNG…")
         self.load_layer_button.setToolTip("Load an image with alpha to insert (drag it with Move)")
         self.load_layer_button.clicked.connect(lambda: self.load_layer(None))
@@ -222,7 +225,7 @@ class EditPanel(QWidget):
         form.addRow("Layer opacity", self.layer_opacity)
         form.addRow("Edge feather (px)", self.layer_feather)
         form.addRow(flips)
-        insert_row = QHBoxLayout()
+        insert_row = QVBoxLayout()
         self.insert_button = QPushButton("Insert layer")
         self.insert_button.setToolTip("Place the layer where it is shown")
         self.insert_button.clicked.connect(self.add_insert)
@@ -232,7 +235,7 @@ class EditPanel(QWidget):
         insert_row.addWidget(self.insert_button)
         insert_row.addWidget(self.replace_button)
         form.addRow(insert_row)
-        outpaint_row = QHBoxLayout()
+        outpaint_row = QGridLayout()
         self.aspect = QComboBox()
         self.aspect.addItems([*ASPECTS, MARGINS])
         self.aspect.setToolTip("Extend to an aspect ratio, or by the same margin on every side")
@@ -243,9 +246,9 @@ class EditPanel(QWidget):
         self.outpaint_button = QPushButton("Outpaint")
         self.outpaint_button.setToolTip("Extend the canvas; the new area is filled for frame 1 and propagated")
         self.outpaint_button.clicked.connect(lambda: self.add_outpaint(self.aspect.currentText()))
-        outpaint_row.addWidget(self.aspect)
-        outpaint_row.addWidget(self.margin)
-        outpaint_row.addWidget(self.outpaint_button)
+        outpaint_row.addWidget(self.aspect, 0, 0)
+        outpaint_row.addWidget(self.margin, 0, 1)
+        outpaint_row.addWidget(self.outpaint_button, 1, 0, 1, 2)
         form.addRow("Canvas", outpaint_row)
         layout.addWidget(ops)
 

@@ -142,7 +142,9 @@ class MainWindow(QMainWindow):
         dock.setObjectName(name)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(widget)
+        scroll.setMinimumWidth(widget.minimumSizeHint().width() + 24)
         dock.setWidget(scroll)
         self.addDockWidget(area, dock)
         return dock
