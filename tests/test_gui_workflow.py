@@ -259,3 +259,12 @@ def test_layer_from_selection_is_placed_where_dragged(qtbot, window: MainWindow)
         panel.margin.setValue(20)
         panel.outpaint_button.click()
     assert panel.edit.edited_frame.shape == (360, 608, 3) and panel.edit.canvas_offset == (20, 20)
+
+
+def test_try_the_sample_edit_in_one_click(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    assert "open a clip first" in window.engine_panel.propagate_button.toolTip()
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=30000):
+        window.sample_edit_action.trigger()
+    assert [s.op for s in window.project.operations] == ["recolour"]
+    assert window.engine_panel.propagate_button.isEnabled()
+    assert "Propagate" in window.engine_panel.propagate_button.toolTip()

@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
         m.addAction(self._action("Open project…", QKeySequence("Ctrl+Shift+O"), self.open_project_dialog))
         m.addAction(self._action("Import edit file…", None, self.import_edit_dialog))
+        self.sample_edit_action = self._action("Try the sample edit (recolour the coin)", None, self.try_sample_edit)
+        m.addAction(self.sample_edit_action)
         m.addAction(self._action("Save project", QKeySequence.StandardKey.Save, self.save_project))
         m.addAction(self._action("Save project as…", QKeySequence("Ctrl+Shift+S"), lambda: self.save_project(ask=True)))
         m.addSeparator()
@@ -446,6 +448,17 @@ class MainWindow(QMainWindow):
         self.undo_stack.endMacro()
         return True
 
+    def try_sample_edit(self) -> None:
+        """Open the bundled sample with its ready first-frame edit: a demo in one click."""
+        from app.paths import RESOURCES, SAMPLE_CLIP
+
+        if self.document is None or self.document.path != SAMPLE_CLIP.resolve():
+            if not self.open_clip(SAMPLE_CLIP):
+                return
+        if not self.project.operations:
+            self.import_edit(RESOURCES / "samples" / "coin_edit" / "edit.json")
+        self.tabs.setCurrentWidget(self.canvas)
+
     def open_project_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open project folder")
         if folder:
@@ -500,7 +513,16 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_result and not busy)
         can_run = self.document is not None and self.edit_panel.edit is not None and not busy
         self.propagate_action.setEnabled(can_run)
-        self.engine_panel.propagate_button.setEnabled(can_run and get_available(self.engine_panel.engine))
+        available = get_available(self.engine_panel.engine)
+        self.engine_panel.propagate_button.setEnabled(can_run and available)
+        why = (
+            "open a clip first" if self.document is None
+            else "a job is running" if busy
+            else "edit frame 1 first: select an object and apply an edit (or File → Try the sample edit)" if self.edit_panel.edit is None
+            else "this engine cannot run here (see the reason above)" if not available
+            else "Propagate the first-frame edit through the whole clip (Ctrl+R)"
+        )
+        self.engine_panel.propagate_button.setToolTip(why)
 
     def _save_settings(self) -> None:
         try:
