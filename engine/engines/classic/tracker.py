@@ -84,6 +84,7 @@ class FlowMaskTracker:
             if m.shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
         masks0 = [(m > 0).astype(np.float32) for m in first_masks]
+        parts0 = [_component_count(m) for m in first_masks]
         yield 0, [np.where(m > 0.5, np.uint8(255), np.uint8(0)) for m in masks0]
         gw, gh = flows.size
         sx, sy = flows.scale
@@ -123,13 +124,36 @@ class FlowMaskTracker:
             full = flows.to_full(to_first)
             mapx, mapy = xs + full[..., 0], ys + full[..., 1]
             out = []
-            for m0, pts in zip(masks0, particles, strict=False):
+            for m0, pts, parts in zip(masks0, particles, parts0, strict=False):
                 cov = cv2.remap(m0, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
                 reach = _splat(pts, gw, gh)
                 reach = cv2.morphologyEx(reach, cv2.MORPH_CLOSE, close)
                 reach_full = cv2.resize(reach, (w, h), interpolation=cv2.INTER_LINEAR) > 0
-                out.append(np.where((cov > 0.5) & reach_full & ~veto_full, np.uint8(255), np.uint8(0)))
+                mask = np.where((cov > 0.5) & reach_full & ~veto_full, np.uint8(255), np.uint8(0))
+                out.append(drop_specks(mask, keep=parts))
             yield t, out
+
+
+def _component_count(mask: np.ndarray) -> int:
+    """Pieces of a first-frame mask (an object seen through a gap has two)."""
+    count, _ = cv2.connectedComponents((mask > 0).astype(np.uint8))
+    return max(1, count - 1)
+
+
+def drop_specks(mask: np.ndarray, keep: int = 1, min_fraction: float = 0.05) -> np.ndarray:
+    """Remove stray islands that flow leaves behind (e.g. along an occluder's path).
+
+    The ``keep`` largest components always stay (the object had that many pieces on
+    frame 1); any other component stays only if it is at least ``min_fraction`` of the
+    largest one.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0).astype(np.uint8), connectivity=8)
+    if count <= keep + 1:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(areas)[::-1]
+    keep_ids = set((order[:keep] + 1).tolist()) | {i + 1 for i, a in enumerate(areas) if a >= min_fraction * areas.max()}
+    return np.where(np.isin(labels, list(keep_ids)), np.uint8(255), np.uint8(0))
 
 
 def _map(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
