@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT / "docs" / "bench_sections"
 TARGET = ROOT / "docs" / "benchmarks.md"
-ORDER = ["genprop_model", "pipeline", "classic", "edits", "training", "video_io"]
+ORDER = ["mini_repro", "genprop_model", "pipeline", "classic", "edits", "video_io", "interactive", "training"]
 
 HEADER = """# Benchmarks
 
@@ -24,18 +24,24 @@ smoke run), then `python -m benchmarks.assemble`.
 """
 
 
-def assemble() -> str:
-    names = sorted(p.stem for p in SECTIONS.glob("*.md"))
+def assemble(sections: Path = SECTIONS) -> str:
+    names = sorted(p.stem for p in sections.glob("*.md"))
     ordered = [n for n in ORDER if n in names] + [n for n in names if n not in ORDER]
     parts = [HEADER]
     for name in ordered:
-        parts.append((SECTIONS / f"{name}.md").read_text(encoding="utf-8").strip() + "\n")
+        parts.append((sections / f"{name}.md").read_text(encoding="utf-8").strip() + "\n")
     return "\n".join(parts)
 
 
+def write(sections: Path = SECTIONS, target: Path = TARGET) -> Path:
+    """Stitch ``sections/*.md`` into ``target`` (smoke runs write outside docs/)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(assemble(sections), encoding="utf-8")
+    return target
+
+
 def main() -> None:
-    TARGET.write_text(assemble(), encoding="utf-8")
-    print(f"wrote {TARGET}")
+    print(f"wrote {write()}")
 
 
 if __name__ == "__main__":

@@ -96,16 +96,7 @@ def run_one(name: str, quick: bool, sections: Path, timeout: float | None) -> Ou
 
 def assemble_into(sections: Path, target: Path) -> Path:
     """Stitch ``sections/*.md`` into ``target`` in ``benchmarks.assemble``'s order and header."""
-    if sections.resolve() == assemble.SECTIONS.resolve() and target.resolve() == assemble.TARGET.resolve():
-        assemble.main()
-        return target
-    names = sorted(p.stem for p in sections.glob("*.md"))
-    ordered = [n for n in assemble.ORDER if n in names] + [n for n in names if n not in assemble.ORDER]
-    parts = [assemble.HEADER, *[(sections / f"{n}.md").read_text(encoding="utf-8").strip() + "\n" for n in ordered]]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(parts), encoding="utf-8")
-    print(f"wrote {target}")
-    return target
+    return assemble.write(sections, target)
 
 
 def main(argv: list[str] | None = None) -> int:

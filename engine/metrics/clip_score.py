@@ -57,7 +57,8 @@ class ClipScorer:
 
         if not text.strip():
             raise ValueError("CLIP-T needs a non-empty text description of the edit")
-        inputs = self.processor(text=[text], return_tensors="pt", padding=True)
+        # truncation: CLIP's text encoder has a fixed number of positions (77 for real CLIP)
+        inputs = self.processor(text=[text], return_tensors="pt", padding=True, truncation=True)
         with torch.inference_mode():
             emb = self.model.get_text_features(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
         emb = getattr(emb, "pooler_output", emb)

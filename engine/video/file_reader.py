@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 #: Frames larger than this (pixels) are delivered downscaled; 4K UHD is the bound.
 DEFAULT_MAX_PIXELS = 3840 * 2160
 
+#: While seeking forward to a frame, the frames this close before it are kept in the cache
+#: too (cheap backward steps on a timeline); earlier ones are decoded but not converted.
+KEEP_BEFORE_TARGET = 8
+
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "ya8", "ya16", "gbrap", "pal8")
 
 
@@ -283,6 +287,8 @@ class VideoFileReader:
             self._next_index = i + 1
             if i > index:
                 return None
+            if i < index - KEEP_BEFORE_TARGET:
+                continue  # decoded only to reach the target: skip the costly RGB conversion
             rgb = self._to_rgb(frame)
             self._cache.put(i, rgb)
             if i == index:
