@@ -214,3 +214,17 @@ def test_brush_fill_holes_largest_component() -> None:
         M.brush(m, [], radius=3)
     with pytest.raises(ValueError, match="100x100"):
         M.check_mask(m, (50, 50))
+
+
+def test_grabcut_retries_when_the_downscaled_cut_collapses(shared_data: Path) -> None:
+    """On cockatoo.mp4 this box made GrabCut's colour model collapse at work size (empty mask)."""
+    import cv2
+
+    from engine.video import open_video
+
+    frame = cv2.resize(open_video(shared_data / "clips" / "cockatoo.mp4")[0], (640, 360), interpolation=cv2.INTER_AREA)
+    selector = GrabCutSelector(reason="test")
+    selector.set_image(frame)
+    result = selector.predict(None, None, box=np.array([190.0, 8.0, 425.0, 335.0]))
+    area = int((result.masks[0] > 0).sum())
+    assert area > 2000 and result.scores[0] > 0.3  # the bird's head at least, never an empty cut

@@ -104,18 +104,24 @@ class GrabCutSelector:
             is_fallback=True,
         )
 
-    def _cut(self, prompt: Prompt, box: np.ndarray) -> tuple[np.ndarray, float]:
-        """GrabCut inside ``box`` on a downscaled crop; returns full-size mask and score."""
+    def _cut(self, prompt: Prompt, box: np.ndarray, attempt: int = 0) -> tuple[np.ndarray, float]:
+        """GrabCut inside ``box`` on a downscaled crop; returns full-size mask and score.
+
+        GrabCut's colour models can collapse to "all background" on a downscaled crop
+        (seen on real clips); an empty cut is retried at full resolution (``attempt`` 1),
+        then with the whole frame as context (``attempt`` 2).
+        """
+        whole_frame = attempt >= 2
         frame = self._frame
         assert frame is not None  # guarded in predict
         h, w = frame.shape[:2]
         bx0, by0 = max(0.0, float(box[0])), max(0.0, float(box[1]))
         bx1, by1 = min(float(w), float(box[2])), min(float(h), float(box[3]))
-        pad = max(16.0, 0.25 * max(bx1 - bx0, by1 - by0))
+        pad = float(max(w, h)) if whole_frame else max(16.0, 0.25 * max(bx1 - bx0, by1 - by0))
         rx0, ry0 = int(max(0, np.floor(bx0 - pad))), int(max(0, np.floor(by0 - pad)))
         rx1, ry1 = int(min(w, np.ceil(bx1 + pad))), int(min(h, np.ceil(by1 + pad)))
         crop = frame[ry0:ry1, rx0:rx1]
-        scale = min(1.0, self.work_size / max(crop.shape[:2]))
+        scale = 1.0 if attempt >= 1 else min(1.0, self.work_size / max(crop.shape[:2]))
         sw, sh = max(8, int(round(crop.shape[1] * scale))), max(8, int(round(crop.shape[0] * scale)))
         sx, sy = sw / crop.shape[1], sh / crop.shape[0]
         small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -139,6 +145,9 @@ class GrabCutSelector:
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
         cv2.grabCut(small_bgr, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
         fg_small = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), np.uint8(255), np.uint8(0))
+        box_area = max(1, (ix1 - ix0) * (iy1 - iy0))
+        if int((fg_small > 0).sum()) < 0.005 * box_area and attempt < 2:  # empty or a few stray pixels
+            return self._cut(prompt, box, attempt + 1)
         score = colour_separation(small, fg_small)
         up = cv2.resize(fg_small, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
         full = np.zeros((h, w), np.uint8)
