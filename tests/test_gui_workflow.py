@@ -268,3 +268,19 @@ def test_try_the_sample_edit_in_one_click(qtbot, window: MainWindow) -> None:  #
     assert [s.op for s in window.project.operations] == ["recolour"]
     assert window.engine_panel.propagate_button.isEnabled()
     assert "Propagate" in window.engine_panel.propagate_button.toolTip()
+
+
+def test_no_recovery_offer_without_edits_and_engine_remembered(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    assert recovery.pending_recovery() is None  # a clip alone is nothing to restore
+    window.edit_panel.set_selection(np.pad(np.full((20, 20), 255, np.uint8), ((100, 200), (100, 448))))
+    window.edit_panel.add_track()
+    assert recovery.pending_recovery() is not None
+    index = window.engine_panel.engine_box.findData("genprop-training-free")
+    window.engine_panel.engine_box.setCurrentIndex(index)
+    assert window.settings.engine == "genprop-training-free"
+    again = MainWindow(window.settings)  # the next start shows the engine chosen last
+    again.ask_on_close = False
+    qtbot.addWidget(again)
+    assert again.engine_panel.engine == "genprop-training-free"
+    again.close()

@@ -128,6 +128,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.clip_label, 1)
         self.statusBar().addPermanentWidget(self.engine_label)
         self.engine_panel.settings_changed.connect(lambda *_: self._update_status())
+        self.engine_panel.settings_changed.connect(self._remember_engine)
+        if self.settings.engine != self.engine_panel.engine:
+            self.engine_panel.set_settings(self.settings.engine, {})
         self._update_status()
         self._update_actions()
         self.resize(1400, 860)
@@ -398,7 +401,10 @@ class MainWindow(QMainWindow):
             self.review.set_results([(e.name, e.result) for e in self.project.results])
         if self.project.clip_path is not None and what in ("operations", "engine", "clip"):
             try:
-                recovery.autosave(self.project)
+                if self.project.operations:
+                    recovery.autosave(self.project)
+                else:
+                    recovery.discard()  # nothing the user made yet: nothing to offer back
             except OSError as exc:
                 log.warning("autosave failed: %s", exc)
         self._update_title()
@@ -503,6 +509,9 @@ class MainWindow(QMainWindow):
         dirty = "" if self.undo_stack.isClean() else " *"
         self.setWindowTitle(f"{name}{dirty} — {APP_NAME}")
 
+    def _remember_engine(self, engine: str, _options: dict) -> None:
+        self.settings.engine = engine
+
     def _update_status(self) -> None:
         self.engine_label.setText(f"engine: {self.engine_panel.engine} · device: {_device_text()}")
 
@@ -589,6 +598,7 @@ class MainWindow(QMainWindow):
         self.timeline.pause()
         self.review.shutdown()
         self.edit_panel.shutdown()
+        self._save_settings()
         qsettings = QSettings()
         qsettings.setValue("main_window/geometry", self.saveGeometry())
         qsettings.setValue("main_window/state", self.saveState())
