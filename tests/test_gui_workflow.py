@@ -284,3 +284,22 @@ def test_no_recovery_offer_without_edits_and_engine_remembered(qtbot, window: Ma
     qtbot.addWidget(again)
     assert again.engine_panel.engine == "genprop-training-free"
     again.close()
+
+
+def test_two_results_compared_side_by_side(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from engine.engines.base import PropagationResult
+
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    a = np.zeros((3, 320, 568, 3), np.uint8)
+    b = np.full((3, 320, 568, 3), 200, np.uint8)
+    masks = np.zeros((3, 320, 568), np.uint8)
+    window.project.add_result(PropagationResult(a, masks, 30.0, "classic"), "A")
+    window.project.add_result(PropagationResult(b, masks, 30.0, "classic"), "B")
+    review = window.review
+    assert [review.compare_box.itemText(i) for i in range(review.compare_box.count())] == ["Original", "A", "B"]
+    review.result_box.setCurrentText("B")
+    review.compare_box.setCurrentText("A")
+    review.mode_box.setCurrentText("Side by side")
+    shown = frame_array(review.view.current_image())
+    assert shown.shape == (320, 2 * 568 + 8, 3)
+    assert shown[:, :568].max() == 0 and shown[:, -568:].min() == 200  # A on the left, B on the right

@@ -106,6 +106,10 @@ class ReviewView(QWidget):
         self.result_box = QComboBox()
         self.result_box.setToolTip("Results kept in this project; pick one to review")
         self.result_box.currentIndexChanged.connect(lambda _i: self._result_changed())
+        self.compare_box = QComboBox()
+        self.compare_box.setToolTip("What the side-by-side and A/B wipe views compare the result with")
+        self.compare_box.addItem("Original")
+        self.compare_box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.mode_box = QComboBox()
         self.mode_box.addItems(MODES)
         self.mode_box.currentIndexChanged.connect(lambda _i: self.refresh())
@@ -136,7 +140,7 @@ class ReviewView(QWidget):
         self.step_box.setToolTip("Denoising step of the recorded maps")
         self.step_box.valueChanged.connect(lambda _v: self.refresh())
         bar = QHBoxLayout()
-        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("Wipe"), self.wipe, self.mask_check, self.opacity):
+        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("vs"), self.compare_box, QLabel("Wipe"), self.wipe, self.mask_check, self.opacity):
             bar.addWidget(w)
         attention_bar = QHBoxLayout()
         for w in (self.attention_check, self.layer_box, self.step_box):
@@ -169,6 +173,12 @@ class ReviewView(QWidget):
         if self.results:
             self.result_box.setCurrentIndex(len(self.results) - 1 if select is None else select)
         self.result_box.blockSignals(False)
+        self.compare_box.blockSignals(True)
+        chosen = self.compare_box.currentText()
+        self.compare_box.clear()
+        self.compare_box.addItems(["Original", *[name for name, _ in self.results]])
+        self.compare_box.setCurrentText(chosen if chosen in [name for name, _ in self.results] else "Original")
+        self.compare_box.blockSignals(False)
         self._result_changed()
 
     @property
@@ -229,6 +239,11 @@ class ReviewView(QWidget):
             self._loader.request(min(index, len(self.reader) - 1))
         self.refresh()
 
+    def _comparison(self) -> PropagationResult | None:
+        """The result chosen in "vs", or None for the original clip."""
+        i = self.compare_box.currentIndex() - 1
+        return self.results[i][1] if 0 <= i < len(self.results) else None
+
     def _on_original(self, index: int, image: QImage) -> None:
         self._original = (index, frame_array(image))
         self.refresh()
@@ -239,6 +254,14 @@ class ReviewView(QWidget):
             return
         index = min(self.timeline.position, len(result.frames) - 1)
         mode = self.mode_box.currentText()
+        other = self._comparison()
+        if other is not None and mode in ("Side by side", "A/B wipe"):
+            mask = result.masks[index] if self.mask_check.isChecked() else None
+            b = other.frames[min(index, len(other.frames) - 1)]
+            image = compose_view(mode, b, result.frames[index], mask, self.wipe.value() / 100, self.opacity.value() / 100)
+            self.view.show_image(qimage_from_rgb(image))
+            self.frame_shown.emit(index)
+            return
         if mode != "Result" and (self._original is None or self._original[0] != index):
             if self._loader is not None and self.reader is not None:
                 self._loader.request(min(index, len(self.reader) - 1))
