@@ -83,19 +83,19 @@ class ReproSettings:
     train_clips: int = 64
     seed: int = 0
     threads: int = 2
-    vae_steps: int = 100
+    vae_steps: int = 1200
     vae_frames: int = 4  # frames per VAE step (the temporal decoder is the costly part)
     vae_lr: float = 2e-3
-    g_steps: int = 400
+    g_steps: int = 1200
     g_batch: int = 2
     g_lr: float = 5e-4
     p_mean: float = 0.0
     p_std: float = 1.4
-    genprop_steps: int = 150
-    ablation_steps: int = 60
-    cases_per_task: int = 2
-    eval_seeds: tuple[int, ...] = (0, 1)
-    eval_steps: int = 6
+    genprop_steps: int = 500
+    ablation_steps: int = 200
+    cases_per_task: int = 3
+    eval_seeds: tuple[int, ...] = (0, 1, 2)
+    eval_steps: int = 8
 
     @property
     def clip_length(self) -> int:
@@ -213,7 +213,7 @@ def train_vae(settings: ReproSettings, clips: list[np.ndarray]) -> tuple[Autoenc
         opt.step()
         sched.step()
         loss_value = float(loss.detach())
-        if step % 10 == 0 or step == settings.vae_steps - 1:
+        if step % 100 == 0 or step == settings.vae_steps - 1:
             log.info("vae step %d/%d loss %.4f", step + 1, settings.vae_steps, loss_value)
     vae.eval().requires_grad_(False)
     with torch.no_grad():
@@ -264,7 +264,7 @@ def train_g(
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
-        if step % 25 == 0 or step == settings.g_steps - 1:
+        if step % 100 == 0 or step == settings.g_steps - 1:
             log.info("G step %d/%d loss %.4f (mean of last 50: %.4f)", step + 1, settings.g_steps, losses[-1], np.mean(losses[-50:]))
     unet.eval().requires_grad_(False)
     return unet, {"final_loss_mean50": float(np.mean(losses[-50:]))}
