@@ -237,9 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Budget for interaction: about 100 ms feels immediate. The reader's cold figure is a keyframe "
         "seek plus decoding forward to the frame, so it grows with the file's keyframe interval; "
-        "in one session the reader keeps every frame it decodes on the way (cache), which is why "
-        "later first visits and repeated frames are usually faster; the cache holds 512 MiB (about "
-        "185 frames at 1280x720), so on a long clip some repeats are decoded again (the p95).",
+        "in one session the reader caches the requested frame and the 8 frames decoded just before "
+        "it (frames passed earlier on the way are decoded but not converted), so stepping back and "
+        "repeated frames are fast; the cache holds 512 MiB (about 185 frames at 1280x720), so on a "
+        "long clip some repeats are decoded again (the p95).",
         "",
     ]
     write_section("\n".join(lines), out)
