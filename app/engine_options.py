@@ -37,6 +37,7 @@ _GENPROP_COMMON = (
     OptionSpec("seed", "Seed", "int", 0, "The same seed gives the same result", minimum=0, maximum=2**31 - 1),
     OptionSpec("min_guidance", "Min guidance", "float", 1.0, "SVD guidance at the first frame (rises linearly to max)", minimum=0.0, maximum=30.0),
     OptionSpec("max_guidance", "Max guidance", "float", 3.0, "SVD guidance at the last frame of a window", minimum=0.0, maximum=30.0),
+    OptionSpec("fps_id", "Frame-rate id", "int", 7, "SVD's frame-rate conditioning (the demo model was trained with 8)", minimum=0, maximum=60),
     OptionSpec("keep_original", "Keep original outside edit", "bool", True, "Outside the predicted edit mask (feathered) keep the source pixels exactly"),
     OptionSpec("feather", "Feather (px)", "int", 8, "Soft edge between the edit and the kept original", minimum=0, maximum=200),
     OptionSpec("long_side", "Model size (long side)", "int", 512, "The model works at this size; results come back at the clip's size", minimum=64, maximum=2048),

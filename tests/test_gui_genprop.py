@@ -74,3 +74,27 @@ def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: 
     with_heat = frame_array(win.review.view.current_image())
     assert (plain != with_heat).any()  # the heat map is drawn over the frame
     win.close()
+
+
+def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The bundled procedural demo model drives the real GenProp engine from the app."""
+    from engine.engines.genprop_engine import GenPropEngine
+
+    recovery.discard()
+    saved_dirs = list(GenPropEngine.model_dirs)
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+            win.genprop_demo_action.trigger()
+        assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
+        assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
+        with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
+            win.propagate()
+        assert finished.args == ["succeeded"]
+        result = win.review.current
+        assert result.mode == "genprop" and result.frames.shape == (8, 64, 64, 3)
+    finally:
+        win.close()
+        GenPropEngine.set_model_dirs(saved_dirs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -111,6 +112,17 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
     )
     eng.add_argument(
         "--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)"
+    )
+    eng.add_argument("--min-guidance", type=float, default=1.0, help="SVD guidance at a window's first frame (default: %(default)s)")
+    eng.add_argument(
+        "--max-guidance", type=float, default=3.0, help="SVD guidance at a window's last frame; 1 turns guidance off (default: %(default)s)"
+    )
+    eng.add_argument("--fps-id", type=int, default=7, help="SVD's frame-rate conditioning value (default: %(default)s)")
+    eng.add_argument(
+        "--demo-model",
+        action="store_true",
+        help="also search resources/demo_model: the bundled procedural-domain DEMONSTRATION model "
+        "(64x64 toy clips; useless on real footage; see resources/demo_model/README.md)",
     )
 
 
@@ -216,7 +228,15 @@ def run_propagate(args: argparse.Namespace) -> int:
             "keep_original": not args.no_keep_original,
             "feather": args.feather,
             "injection_weight": args.injection_weight,
+            "min_guidance": args.min_guidance,
+            "max_guidance": args.max_guidance,
+            "fps_id": args.fps_id,
         }
+        if args.demo_model:
+            from engine.pipelines.weights_locator import DEMO_ENV
+
+            os.environ[DEMO_ENV] = "1"
+            print("using the procedural-domain demonstration model (resources/demo_model)", file=sys.stderr)
     cancel = CancelToken()
     previous = None
     if threading.current_thread() is threading.main_thread():

@@ -21,6 +21,7 @@ import torch
 
 from engine.edit import FirstFrameEdit
 from engine.engines.genprop_attention import collect, record_attention
+from engine.pipelines.weights_locator import DEMO_MODEL_DIR, demo_model_enabled
 from engine.tasks import Task
 from engine.engines.base import (
     CancelToken,
@@ -183,6 +184,8 @@ class _GenPropEngineBase(Engine):
         cls, svd: str | None = None, weights: str | None = None, extra_dirs: Sequence[str] = ()
     ) -> tuple[Located, Located]:
         dirs = [*extra_dirs, *cls.model_dirs]
+        if demo_model_enabled():
+            dirs.append(str(DEMO_MODEL_DIR))
         svd_loc = locate_svd(svd, dirs)
         return svd_loc, locate_genprop(weights, dirs, svd_folder=svd_loc.path)
 

@@ -16,6 +16,11 @@ from pathlib import Path
 
 from engine.genprop.weights import CONFIG_NAME, WEIGHTS_NAME
 
+#: The bundled procedural-domain demonstration model (issue #10). Searched only when the
+#: user opts in (GENPROP_DEMO_MODEL=1, the CLI's --demo-model, the app's demo action):
+#: silently falling back to a toy model on real footage would be worse than "not found".
+DEMO_MODEL_DIR = Path(__file__).resolve().parents[2] / "resources" / "demo_model"
+DEMO_ENV = "GENPROP_DEMO_MODEL"
 SVD_ENV = "GENPROP_SVD_PATH"
 GENPROP_ENV = "GENPROP_WEIGHTS_PATH"
 SVD_REPO_IDS: tuple[str, ...] = (
@@ -51,6 +56,11 @@ class Located:
         what = "SVD (stable-video-diffusion-img2vid[-xt]) weights" if self.kind == "svd" else "GenProp weights"
         where = "; ".join(self.searched) or "no folder (none given, none configured)"
         return f"{what} not found; looked in: {where}. Pass a folder or set {env}."
+
+
+def demo_model_enabled(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get(DEMO_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def hub_offline(env: Mapping[str, str] | None = None) -> bool:
