@@ -150,8 +150,9 @@ def render(args: argparse.Namespace, ratio: dict[str, float], rows: list[dict[st
     lines = [
         "## Pipeline: GenProp vs plain SVD, memory vs clip length",
         "",
-        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (shared with other "
-        f"jobs while measured: times are noisy), no GPU; {platform.platform()}",
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (load average "
+        f"{os.getloadavg()[0]:.1f} at the end: above the core count, other jobs shared the CPU and times are noisy), "
+        f"no GPU; {platform.platform()}",
         f"- Date: {dt.datetime.now().isoformat(timespec='minutes')}; torch {torch.__version__}, diffusers "
         f"{diffusers.__version__}, Python {platform.python_version()}",
         f"- Command: `python -m benchmarks.bench_pipeline{' --quick' if args.quick else ''}` ({seconds:.0f} s)",
