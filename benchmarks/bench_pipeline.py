@@ -150,8 +150,7 @@ def render(args: argparse.Namespace, ratio: dict[str, float], rows: list[dict[st
     lines = [
         "## Pipeline: GenProp vs plain SVD, memory vs clip length",
         "",
-        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores (load average "
-        f"{os.getloadavg()[0]:.1f} at the end: above the core count, other jobs shared the CPU and times are noisy), "
+        f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores ({_load_note()}), "
         f"no GPU; {platform.platform()}",
         f"- Date: {dt.datetime.now().isoformat(timespec='minutes')}; torch {torch.__version__}, diffusers "
         f"{diffusers.__version__}, Python {platform.python_version()}",
@@ -191,6 +190,13 @@ def render(args: argparse.Namespace, ratio: dict[str, float], rows: list[dict[st
         "",
     ]
     return "\n".join(lines)
+
+
+def _load_note() -> str:
+    """The 1-minute load average, and whether other jobs were competing for the CPU."""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    verdict = "other jobs shared the CPU: times are noisy" if load > cores else "no other heavy job"
+    return f"load average {load:.1f} at the end; {verdict}"
 
 
 def main(argv: list[str] | None = None) -> int:
