@@ -40,6 +40,10 @@ def colour_separation(image: np.ndarray, mask: np.ndarray, ring_px: int = 8) -> 
     return float(1.0 - np.minimum(hf / hf.sum(), hb / hb.sum()).sum())
 
 
+#: ``_cut``'s attempt value meaning "first attempt, no retries" (one of several click guesses).
+RETRY_NONE = -1
+
+
 class GrabCutSelector:
     """Interactive GrabCut with the :class:`~engine.edits.selection.base.Selector` API.
 
@@ -91,9 +95,13 @@ class GrabCutSelector:
             boxes = [np.array([x0 - s * short, y0 - s * short, x1 + s * short, y1 + s * short], np.float32) for s in CLICK_SCALES]
         masks, scores = [], []
         for b in boxes:
-            m, s = self._cut(prompt, b)
+            # A user's box is the whole instruction: a collapsed cut is retried. Click guesses
+            # are three alternatives: retry only if every one of them collapsed (below).
+            m, s = self._cut(prompt, b, attempt=0 if prompt.box is not None else RETRY_NONE)
             masks.append(m)
             scores.append(s)
+        if prompt.box is None and not any(m.any() for m in masks):
+            masks, scores = map(list, zip(*(self._cut(prompt, b) for b in boxes), strict=True))
         order = np.argsort(scores)[::-1]
         if not multimask:
             order = order[:1]
@@ -108,10 +116,13 @@ class GrabCutSelector:
         """GrabCut inside ``box`` on a downscaled crop; returns full-size mask and score.
 
         GrabCut's colour models can collapse to "all background" on a downscaled crop
-        (seen on real clips); an empty cut is retried at full resolution (``attempt`` 1),
-        then with the whole frame as context (``attempt`` 2).
+        (seen on real clips); an empty cut is retried at twice the working size
+        (``attempt`` 1, usually enough), at full resolution (2), then with the whole frame
+        as context (3). Only hard cases pay for the retries.
         """
-        whole_frame = attempt >= 2
+        retry = attempt != RETRY_NONE
+        attempt = max(attempt, 0)
+        whole_frame = attempt >= 3
         frame = self._frame
         assert frame is not None  # guarded in predict
         h, w = frame.shape[:2]
@@ -121,7 +132,8 @@ class GrabCutSelector:
         rx0, ry0 = int(max(0, np.floor(bx0 - pad))), int(max(0, np.floor(by0 - pad)))
         rx1, ry1 = int(min(w, np.ceil(bx1 + pad))), int(min(h, np.ceil(by1 + pad)))
         crop = frame[ry0:ry1, rx0:rx1]
-        scale = 1.0 if attempt >= 1 else min(1.0, self.work_size / max(crop.shape[:2]))
+        work = (self.work_size, 2 * self.work_size)[attempt] if attempt < 2 else max(crop.shape[:2])
+        scale = min(1.0, work / max(crop.shape[:2]))
         sw, sh = max(8, int(round(crop.shape[1] * scale))), max(8, int(round(crop.shape[0] * scale)))
         sx, sy = sw / crop.shape[1], sh / crop.shape[0]
         small = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -146,7 +158,7 @@ class GrabCutSelector:
         cv2.grabCut(small_bgr, gc, None, bgd, fgd, self.iterations, cv2.GC_INIT_WITH_MASK)
         fg_small = np.where((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD), np.uint8(255), np.uint8(0))
         box_area = max(1, (ix1 - ix0) * (iy1 - iy0))
-        if int((fg_small > 0).sum()) < 0.005 * box_area and attempt < 2:  # empty or a few stray pixels
+        if retry and int((fg_small > 0).sum()) < 0.005 * box_area and attempt < 3:  # empty or a few stray pixels
             return self._cut(prompt, box, attempt + 1)
         score = colour_separation(small, fg_small)
         up = cv2.resize(fg_small, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
