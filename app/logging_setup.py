@@ -13,6 +13,23 @@ LOG_FILE_NAME = "genprop-studio.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each message.
+
+    A plain StreamHandler keeps the stream it was created with; when a host (pytest, an
+    embedding application) swaps and closes that stream, later messages from worker
+    threads would fail with "I/O operation on closed file".
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def setup_logging(verbose: bool = False, *, log_dir: Path | None = None) -> Path:
     """Configure the root logger once; returns the log file's path.
 
@@ -30,7 +47,7 @@ def setup_logging(verbose: bool = False, *, log_dir: Path | None = None) -> Path
     file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
     file_handler.setFormatter(logging.Formatter(_FORMAT))
     file_handler.setLevel(logging.DEBUG)
-    console = logging.StreamHandler(sys.stderr)
+    console = _CurrentStderrHandler()
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     console.setLevel(logging.DEBUG if verbose else logging.WARNING)
     for handler in (file_handler, console):

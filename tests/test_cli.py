@@ -96,3 +96,24 @@ def test_entry_point_from_another_directory_uses_our_training_package(tmp_path: 
     probe = "import sys; sys.path.append(%r); import main, training; print(training.__file__)" % str(ROOT)
     where = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert where.stdout.strip().startswith(str(ROOT)), where.stdout + where.stderr
+
+
+def test_console_log_follows_the_current_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A swapped-and-closed stderr (pytest, embedding apps) must not break later log calls."""
+    import io
+    import logging
+
+    from app.logging_setup import setup_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging(verbose=True, log_dir=tmp_path)
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("genprop.test").warning("still reaches the console")
+    assert second.getvalue() == "WARNING: still reaches the console\n"  # not a "--- Logging error ---" report
+    for handler in list(logging.getLogger().handlers):
+        if getattr(handler, "_genprop", False):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
