@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -73,6 +74,23 @@ def main() -> int:
     window.review.wipe.setValue(55)
     window.review.timeline.seek(85)
     shot(window, "5-review-wipe")
+
+    # GenProp on the bundled procedural demo model: MPD overlay and an attention map
+    window.try_genprop_demo()
+    wait_for(window.edit_panel.edit_changed, 20000)
+    window.propagate()
+    wait_for(window.job_finished, 300000)
+    review = window.review
+    review.mode_box.setCurrentText("Side by side")
+    review.timeline.seek(5)
+    review.mask_check.setChecked(False)
+    query = np.zeros((64, 64), np.uint8)
+    query[20:30, 34:44] = 255
+    window.record_attention(query)
+    wait_for(window.job_finished, 300000)
+    review.layer_box.setCurrentIndex(min(2, review.layer_box.count() - 1))
+    window.resize(1500, 900)
+    shot(window, "6-genprop-demo-attention")
     window.close()
     return 0
 

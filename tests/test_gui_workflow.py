@@ -303,3 +303,19 @@ def test_two_results_compared_side_by_side(qtbot, window: MainWindow) -> None:  
     shown = frame_array(review.view.current_image())
     assert shown.shape == (320, 2 * 568 + 8, 3)
     assert shown[:, :568].max() == 0 and shown[:, -568:].min() == 200  # A on the left, B on the right
+
+
+def test_switching_clips_composes_new_edits_on_the_new_frame(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Opening another clip and importing its edit at once must not compose on the old frame."""
+    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
+
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    window.edit_panel.set_selection(np.pad(np.full((20, 20), 255, np.uint8), ((100, 200), (100, 448))))
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.add_track()
+    assert window.open_clip(DEMO_MODEL_DIR / "case" / "frames", fps=8.0)
+    assert window.edit_panel.edit is None  # the coin clip's edit is gone with its clip
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000, check_params_cb=lambda e: e is not None):
+        assert window.import_edit(DEMO_MODEL_DIR / "case" / "edit.json")
+    assert window.edit_panel.edit.edited_frame.shape == (64, 64, 3)
+    assert window.findChild(QMessageBox, "errorDialog") is None

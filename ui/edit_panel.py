@@ -269,14 +269,21 @@ class EditPanel(QWidget):
         self.selection = None
         self.canvas.clear_prompts()
         self.canvas.set_mask(None)
-        if frame is not None:
+        if frame is None:
+            self.edit = None  # an edit belongs to its clip's frame 1
+        else:
             self.selector_label.setText("Selector: loading…")
             self.runner.submit("selector", self._prepare_selector)
             self._recompose()
         self._update_enabled()
 
     def load_first_frame(self, reader) -> None:  # type: ignore[no-untyped-def]
-        """Decode frame 1 on the worker, then ``set_frame`` it."""
+        """Decode frame 1 on the worker, then ``set_frame`` it.
+
+        The previous clip's frame is dropped at once, so edits added before the new
+        frame arrives are composed on the new frame, never on the old one.
+        """
+        self.set_frame(None)
         self.runner.submit("frame", lambda: reader[0].copy())
 
     def _prepare_selector(self) -> tuple[Selector, str]:
@@ -323,7 +330,9 @@ class EditPanel(QWidget):
             self.selector_label.setToolTip(reason or headline)
         elif isinstance(tag, tuple) and tag[0] == "predict":
             self._push_selection(tag[1], value, "Select object")  # type: ignore[arg-type]
-        elif tag == "compose":
+        elif isinstance(tag, tuple) and tag[0] == "compose":
+            if tag[1] is not self.frame:
+                return  # composed on a frame that is no longer frame 1 (another clip was opened)
             self.edit = value  # type: ignore[assignment]
             self.edit_changed.emit(self.edit)
 
@@ -474,7 +483,7 @@ class EditPanel(QWidget):
             return
         from engine.edits import compose
 
-        self.runner.submit("compose", lambda: compose(frame, ops))
+        self.runner.submit(("compose", frame), lambda: compose(frame, ops))
 
     def _update_enabled(self) -> None:
         has_sel = self.selection is not None and bool(self.selection.any())
