@@ -1,20 +1,17 @@
 """The open clip as the app sees it: reader, metadata and the current frame, no Qt.
 
-Views subscribe with ``on_change``; the document never knows who listens (napari's
-model/view split). Later work hangs edits, engine settings and results off this.
+Edits, engine settings and results live in ``app.project.Project``; this holds only
+what belongs to the clip itself.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from engine.video import Reader, VideoInfo, open_video
 
 log = logging.getLogger(__name__)
-
-Listener = Callable[[str], None]
 
 
 class ClipDocument:
@@ -23,7 +20,6 @@ class ClipDocument:
     def __init__(self, reader: Reader) -> None:
         self.reader = reader
         self._current = 0
-        self._listeners: list[Listener] = []
 
     @classmethod
     def open(cls, path: str | Path, *, fps: float | None = None) -> ClipDocument:
@@ -48,10 +44,7 @@ class ClipDocument:
         return self._current
 
     def set_current_frame(self, index: int) -> None:
-        index = max(0, min(self.frame_count - 1, int(index)))
-        if index != self._current:
-            self._current = index
-            self._emit("current_frame")
+        self._current = max(0, min(self.frame_count - 1, int(index)))
 
     def timecode(self, index: int | None = None) -> str:
         """HH:MM:SS.mmm of a frame, from the clip's real timestamps (VFR-safe)."""
@@ -60,13 +53,6 @@ class ClipDocument:
         h, rem = divmod(seconds, 3600)
         m, s = divmod(rem, 60)
         return f"{int(h):02d}:{int(m):02d}:{s:06.3f}"
-
-    def on_change(self, listener: Listener) -> None:
-        self._listeners.append(listener)
-
-    def _emit(self, what: str) -> None:
-        for listener in list(self._listeners):
-            listener(what)
 
     def close(self) -> None:
         self.reader.close()

@@ -235,9 +235,7 @@ class ReviewView(QWidget):
             return
         seconds = index / result.fps
         self.timeline.show_position(index, f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}")
-        if self.reader is not None and self._loader is not None and self.mode_box.currentText() != "Result":
-            self._loader.request(min(index, len(self.reader) - 1))
-        self.refresh()
+        self.refresh()  # requests the original frame itself when the view needs it
 
     def _comparison(self) -> PropagationResult | None:
         """The result chosen in "vs", or None for the original clip."""
