@@ -19,8 +19,8 @@ _ROOT = str(Path(__file__).resolve().parent)
 if sys.path[:1] != [_ROOT]:
     sys.path.insert(0, _ROOT)
 
-from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, Command, build_parser, load_command_modules
-from app.logging_setup import setup_logging
+from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, Command, build_parser, load_command_modules  # noqa: E402
+from app.logging_setup import setup_logging  # noqa: E402
 
 log = logging.getLogger("genprop")
 

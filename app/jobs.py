@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from engine.edit import FirstFrameEdit
-from engine.engines.base import get_engine
-from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult
+from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult, get_engine
 from engine.video import FrameSource, write_png_sequence, write_video
 
 
@@ -59,7 +58,14 @@ class ExportJob:
             progress(Progress("export", done, total, f"frame {done}/{total}"))
 
         if self.kind == "video":
-            return write_video(self.target, iter(self.result.frames), self.result.fps, quality=self.quality, audio_from=self.audio_from, on_frame=on_frame)
+            return write_video(
+                self.target,
+                iter(self.result.frames),
+                self.result.fps,
+                quality=self.quality,
+                audio_from=self.audio_from,
+                on_frame=on_frame,
+            )
         frames: np.ndarray = self.result.frames if self.kind == "frames" else self.result.masks
         prefix = "frame_" if self.kind == "frames" else "mask_"
         return write_png_sequence(self.target, iter(frames), prefix=prefix, on_frame=on_frame)

@@ -62,7 +62,9 @@ def scan(models_dir: Path) -> list[ModelStatus]:
             found, where = True, str(path)
         except SelectorUnavailableError:
             found, where = False, str(sam2_checkpoint_dir() / spec.filename)
-        statuses.append(ModelStatus(f"SAM2 {size}", "click-to-select on frame 1", found, where, "Apache-2.0", spec.hub_id, spec.filename))
+        statuses.append(
+            ModelStatus(f"SAM2 {size}", "click-to-select on frame 1", found, where, "Apache-2.0", spec.hub_id, spec.filename)
+        )
     return statuses
 
 
@@ -98,7 +100,11 @@ class DownloadJob:
                 cancel.raise_if_cancelled()
                 out = super().update(n)
                 total = int(self.total or 0)
-                progress(Progress("download", int(self.n), max(total, int(self.n), 1), f"{name}: {self.n / 1e6:.0f} of {total / 1e6:.0f} MB"))
+                progress(
+                    Progress(
+                        "download", int(self.n), max(total, int(self.n), 1), f"{name}: {self.n / 1e6:.0f} of {total / 1e6:.0f} MB"
+                    )
+                )
                 return out
 
         self.target.mkdir(parents=True, exist_ok=True)

@@ -120,7 +120,9 @@ class Project:
         """Write the project folder; ``project.json`` is written last, atomically."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_edit(EditSpec(operations=list(self.operations), source=str(self.clip_path) if self.clip_path else None), folder, EDIT_FILE)
+        save_edit(
+            EditSpec(operations=list(self.operations), source=str(self.clip_path) if self.clip_path else None), folder, EDIT_FILE
+        )
         results = []
         if include_results:
             for i, entry in enumerate(self.results):
@@ -155,7 +157,9 @@ class Project:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ProjectError(f"{file} is not a readable project file: {exc}") from None
         if not isinstance(doc, dict) or doc.get("format") != PROJECT_FORMAT:
-            raise ProjectError(f"{file} is not a GenProp Studio project (format field is {doc.get('format') if isinstance(doc, dict) else None!r})")
+            raise ProjectError(
+                f"{file} is not a GenProp Studio project (format field is {doc.get('format') if isinstance(doc, dict) else None!r})"
+            )
         if doc.get("version") != PROJECT_VERSION:
             raise ProjectError(f"{file}: unsupported project version {doc.get('version')!r} (this app reads {PROJECT_VERSION})")
         project = cls()
@@ -171,7 +175,11 @@ class Project:
             raise ProjectError(f"{file}: {exc}") from None
         project.operations = list(spec.operations)
         engine = doc.get("engine", {})
-        if not isinstance(engine, dict) or not isinstance(engine.get("engine", "classic"), str) or not isinstance(engine.get("options", {}), dict):
+        if (
+            not isinstance(engine, dict)
+            or not isinstance(engine.get("engine", "classic"), str)
+            or not isinstance(engine.get("options", {}), dict)
+        ):
             raise ProjectError(f"{file}: 'engine' must be {{'engine': name, 'options': {{...}}}}, got {engine!r}")
         project.engine = EngineSettings(engine.get("engine", "classic"), dict(engine.get("options", {})))
         for i, item in enumerate(doc.get("results", [])):
@@ -218,7 +226,9 @@ def _write_result(result: PropagationResult, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     write_video(target / "frames.mkv", list(result.frames), result.fps, lossless=True)
     write_png_sequence(target / "masks", list(result.masks), prefix="mask_")
-    write_bytes_atomic(target / "result.json", json.dumps({"fps": result.fps, "engine": result.engine, "mode": result.mode}).encode())
+    write_bytes_atomic(
+        target / "result.json", json.dumps({"fps": result.fps, "engine": result.engine, "mode": result.mode}).encode()
+    )
 
 
 def _read_result(folder: Path, engine: str, mode: str) -> PropagationResult:

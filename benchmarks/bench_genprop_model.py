@@ -145,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         "| Forward | Fastest (s) | Median (s) | All runs (s) | Fastest vs G alone |",
         "|---|---:|---:|---:|---:|",
         *[
-            f"| {name} | {min(t):.2f} | {statistics.median(t):.2f} | {', '.join(f'{x:.2f}' for x in t)} | "
-            f"{min(t) / base:.2f}x |"
+            f"| {name} | {min(t):.2f} | {statistics.median(t):.2f} | {', '.join(f'{x:.2f}' for x in t)} | {min(t) / base:.2f}x |"
             for name, t in timings.items()
         ],
     ]

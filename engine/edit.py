@@ -93,8 +93,7 @@ class FirstFrameEdit:
                 raise ValueError(f"{name} must be [H, W, 3] uint8, got {arr.shape} {arr.dtype}")
         if self.edit_mask.shape != self.edited_frame.shape[:2]:
             raise ValueError(
-                f"edit_mask is {self.edit_mask.shape[::-1]} (w x h) but the edited frame is "
-                f"{self.edited_frame.shape[1::-1]}"
+                f"edit_mask is {self.edit_mask.shape[::-1]} (w x h) but the edited frame is {self.edited_frame.shape[1::-1]}"
             )
 
     @property

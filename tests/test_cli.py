@@ -90,10 +90,17 @@ def test_entry_point_from_another_directory_uses_our_training_package(tmp_path: 
     """sam2 ships a top-level ``training`` package; ours must still be the one imported."""
     code = "import runpy, sys; sys.argv = ['genprop-studio', 'train', '--help']; import main; sys.exit(main.main())"
     env = {**os.environ, "PYTHONPATH": ""}
-    result = subprocess.run([sys.executable, "-c", f"import sys; sys.path.append({str(ROOT)!r}); " + code], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.append({str(ROOT)!r}); " + code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "--config" in result.stdout
-    probe = "import sys; sys.path.append(%r); import main, training; print(training.__file__)" % str(ROOT)
+    probe = f"import sys; sys.path.append({str(ROOT)!r}); import main, training; print(training.__file__)"
     where = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert where.stdout.strip().startswith(str(ROOT)), where.stdout + where.stderr
 

@@ -52,4 +52,6 @@ def test_attention_is_refused_for_more_than_one_window(pipe: GenPropPipeline) ->
     with pytest.raises(ValueError, match="one window: pass at most 4 frames"):
         get_engine("genprop")(pipeline=pipe).propagate(clip, edit, {**OPTS, "attention_query": query})
     with pytest.raises(ValueError, match="non-empty"):
-        get_engine("genprop")(pipeline=pipe).propagate(generated_clip(n=4), edit, {**OPTS, "attention_query": np.zeros_like(query)})
+        get_engine("genprop")(pipeline=pipe).propagate(
+            generated_clip(n=4), edit, {**OPTS, "attention_query": np.zeros_like(query)}
+        )

@@ -35,5 +35,8 @@ def test_engines_listed_with_disabled_reason(qtbot, monkeypatch: pytest.MonkeyPa
 
 
 def test_option_validation_drops_bad_values() -> None:
-    assert validate("classic", {"flow_preset": "bogus", "flow_max_side": 640, "remove_grow": -3}) == {**defaults("classic"), "flow_max_side": 640}
+    assert validate("classic", {"flow_preset": "bogus", "flow_max_side": 640, "remove_grow": -3}) == {
+        **defaults("classic"),
+        "flow_max_side": 640,
+    }
     assert validate("genprop", {"steps": 10, "memory": "bf16", "injection_weight": 3.0})["injection_weight"] == 1.0

@@ -108,7 +108,9 @@ def test_no_worker_threads_left_after_close(qtbot) -> None:  # type: ignore[no-u
     win.close()
     assert loader_thread.isFinished()
     # Qt threads appear in threading.enumerate() as never-ending "dummy" entries: skip those
-    new = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
+    new = [
+        t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
     assert new == []
 
 
@@ -119,10 +121,18 @@ def test_drag_and_drop_opens_the_clip(qtbot, window: MainWindow) -> None:  # typ
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(SAMPLE_CLIP))])
-    enter = QDragEnterEvent(QPointF(window.rect().center()).toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPointF(window.rect().center()).toPoint(),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(window.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     with qtbot.waitSignal(window.clip_opened, timeout=10000) as opened:
         window.dropEvent(drop)
     assert opened.args == [str(SAMPLE_CLIP)]

@@ -229,7 +229,9 @@ def test_no_threads_left_running(qtbot, tmp_path: Path) -> None:  # type: ignore
     win.close()
     assert all(t.isFinished() for t in qt_threads)
     # Python-level threads (Qt threads show up as never-ending "dummy" entries; skip those)
-    leftover = [t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)]
+    leftover = [
+        t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]
     assert leftover == []
 
 

@@ -48,8 +48,14 @@ def test_demo_genprop_beats_plain_i2v_outside_the_mask() -> None:
 
     def run(weight: float) -> tuple[np.ndarray, np.ndarray]:
         out = pipe(
-            list(frames), edited, num_inference_steps=STEPS, min_guidance_scale=1.0, max_guidance_scale=1.0,
-            fps=fps, injection_weight=weight, generator=torch.Generator().manual_seed(0),
+            list(frames),
+            edited,
+            num_inference_steps=STEPS,
+            min_guidance_scale=1.0,
+            max_guidance_scale=1.0,
+            fps=fps,
+            injection_weight=weight,
+            generator=torch.Generator().manual_seed(0),
         )
         return out.frames, out.masks
 

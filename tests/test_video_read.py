@@ -30,7 +30,9 @@ FORMATS = [
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("formats")
     frames = moving_frames(COUNT, 160, 96)
-    return {name: encode(folder / name, frames, codec, pix_fmt=pix, options=opts, fmt=fmt) for name, codec, pix, opts, fmt in FORMATS}
+    return {
+        name: encode(folder / name, frames, codec, pix_fmt=pix, options=opts, fmt=fmt) for name, codec, pix, opts, fmt in FORMATS
+    }
 
 
 @pytest.mark.parametrize("name", [f[0] for f in FORMATS])

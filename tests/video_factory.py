@@ -110,7 +110,11 @@ def add_tone(video: Path, out: Path, seconds: float) -> Path:
 def write_frame_folder(folder: Path, frames: list[np.ndarray], *, start: int = 1, ext: str = ".png", digits: int = 4) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(frames):
-        out = f if f.ndim == 2 else (cv2.cvtColor(f, cv2.COLOR_RGBA2BGRA) if f.shape[2] == 4 else cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        out = (
+            f
+            if f.ndim == 2
+            else (cv2.cvtColor(f, cv2.COLOR_RGBA2BGRA) if f.shape[2] == 4 else cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        )
         cv2.imwrite(str(folder / f"frame_{start + i:0{digits}d}{ext}"), out)
     return folder
 

@@ -31,7 +31,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -110,8 +110,17 @@ class ReproSettings:
 PRESETS: dict[str, ReproSettings] = {
     "full": ReproSettings(),
     "smoke": ReproSettings(
-        size=32, frames=4, train_clips=4, vae_steps=2, vae_frames=2, g_steps=2, genprop_steps=2, ablation_steps=1,
-        cases_per_task=1, eval_seeds=(0,), eval_steps=2,
+        size=32,
+        frames=4,
+        train_clips=4,
+        vae_steps=2,
+        vae_frames=2,
+        g_steps=2,
+        genprop_steps=2,
+        ablation_steps=1,
+        cases_per_task=1,
+        eval_seeds=(0,),
+        eval_steps=2,
     ),
 }
 
@@ -177,8 +186,13 @@ def build_image_encoder(projection_dim: int) -> CLIPVisionModelWithProjection:
     """A tiny random CLIP vision tower at 224 px (the SVD pipeline's PIL path resizes to 224)."""
     return CLIPVisionModelWithProjection(
         CLIPVisionConfig(
-            hidden_size=32, projection_dim=projection_dim, num_hidden_layers=2, num_attention_heads=4,
-            image_size=224, intermediate_size=37, patch_size=32,
+            hidden_size=32,
+            projection_dim=projection_dim,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=224,
+            intermediate_size=37,
+            patch_size=32,
         )
     )
 
@@ -265,7 +279,9 @@ def train_g(
         sched.step()
         losses.append(float(loss.detach()))
         if step % 100 == 0 or step == settings.g_steps - 1:
-            log.info("G step %d/%d loss %.4f (mean of last 50: %.4f)", step + 1, settings.g_steps, losses[-1], np.mean(losses[-50:]))
+            log.info(
+                "G step %d/%d loss %.4f (mean of last 50: %.4f)", step + 1, settings.g_steps, losses[-1], np.mean(losses[-50:])
+            )
     unet.eval().requires_grad_(False)
     return unet, {"final_loss_mean50": float(np.mean(losses[-50:]))}
 
@@ -273,20 +289,29 @@ def train_g(
 def save_svd_folder(folder: Path, vae, encoder, unet, variant: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """Write stages 1-2 in the public SVD layout (what the trainer's ``backbone: svd`` and the app load)."""
     pipe = StableVideoDiffusionPipeline(
-        vae=vae, image_encoder=encoder, unet=unet, scheduler=tiny_scheduler(),
+        vae=vae,
+        image_encoder=encoder,
+        unet=unet,
+        scheduler=tiny_scheduler(),
         feature_extractor=CLIPImageProcessor(crop_size=224, size=224),
     )
     pipe.save_pretrained(folder, safe_serialization=True, variant=variant)
 
 
 # ---------------------------------------------------------------------------- stage 3
-def stage3_config(settings: ReproSettings, svd_dir: Path, out: Path, steps: int, grad_weight: float, mpd_weight: float) -> TrainConfig:
+def stage3_config(
+    settings: ReproSettings, svd_dir: Path, out: Path, steps: int, grad_weight: float, mpd_weight: float
+) -> TrainConfig:
     """The preset file with this run's sizes, paths, step count and ablation switches."""
     data = yaml.safe_load(STAGE3_CONFIG.read_text())
     data.update(output_dir=str(out), seed=settings.seed, torch_threads=settings.threads)
     data["data"]["sources"][0].update(
-        count=settings.train_clips, width=settings.size, height=settings.size,
-        frames=settings.clip_length, objects=settings.objects, seed=0,
+        count=settings.train_clips,
+        width=settings.size,
+        height=settings.size,
+        frames=settings.clip_length,
+        objects=settings.objects,
+        seed=0,
     )
     data["data"].update(num_frames=settings.frames, fps=settings.fps, buckets=[[settings.size, settings.size]])
     data["model"]["pretrained_path"] = str(svd_dir)
@@ -384,9 +409,7 @@ def make_case(task: str, seed: int, settings: ReproSettings) -> Case | None:
         layer = _sprite_layer(rng, settings.size, (float(xs.mean()), float(ys.mean())), extent)
         target, alpha, _ = removed.with_layer(layer, anchor=k)
         mask = clip.removal_mask(k) | (alpha > 0)
-        op = EditOperation(
-            EditKind.REPLACE, mask=_u8(mask[0]), source_mask=_u8(clip.removal_mask(k)[0]), layer_rgba=layer
-        )
+        op = EditOperation(EditKind.REPLACE, mask=_u8(mask[0]), source_mask=_u8(clip.removal_mask(k)[0]), layer_rgba=layer)
     elif task == "recolour":
         _, op = recolour(clip.frames[0], _u8(m0), hue_shift=120.0, saturation=1.3, feather=0.0)
         params = dict(op.params)
@@ -432,9 +455,16 @@ def propagate(
     pipe.set_heads(heads)
     gen = torch.Generator().manual_seed(seed)
     out = pipe(
-        list(case.original), case.edited, num_inference_steps=steps, min_guidance_scale=1.0, max_guidance_scale=1.0,
-        fps=int(round(case.fps)), motion_bucket_id=MOTION_BUCKET, noise_aug_strength=NOISE_AUG,
-        injection_weight=injection_weight, generator=gen,
+        list(case.original),
+        case.edited,
+        num_inference_steps=steps,
+        min_guidance_scale=1.0,
+        max_guidance_scale=1.0,
+        fps=int(round(case.fps)),
+        motion_bucket_id=MOTION_BUCKET,
+        noise_aug_strength=NOISE_AUG,
+        injection_weight=injection_weight,
+        generator=gen,
     )
     return out.frames, out.masks
 
@@ -512,13 +542,17 @@ def summarise(records: list[dict[str, Any]], seeds: Sequence[int]) -> dict[str, 
                 per_seed = []
                 for seed in {r["sample_seed"] for r in sel}:
                     per_seed.append(_mean([r[metric] for r in sel if r["sample_seed"] == seed]))
-                entry[metric] = {"mean": _mean([r[metric] for r in sel]), "seed_std": _std(per_seed) if len(per_seed) > 1 else 0.0}
+                entry[metric] = {
+                    "mean": _mean([r[metric] for r in sel]),
+                    "seed_std": _std(per_seed) if len(per_seed) > 1 else 0.0,
+                }
             out[method][task] = entry
     return out
 
 
 def paired(records: list[dict[str, Any]], a: str, b: str, metric: str) -> dict[str, float]:
     """Difference a - b over matched (case, seed) pairs; deterministic methods match every seed."""
+
     def key(r: dict[str, Any]) -> tuple[int, Any]:
         return (r["clip_seed"], r["task"])
 
@@ -616,7 +650,11 @@ def report_markdown(result: dict[str, Any]) -> str:
     for a, b, metric, d in result["comparisons"]:
         verdict = "beat" if d["mean_diff"] > 0 else "did not beat"
         spread = d["seed_std_of_diff"]
-        rel = "" if math.isnan(spread) or spread == 0 else f", {abs(d['mean_diff']) / spread:.1f}x the seed-to-seed spread of the difference ({spread:.3f})"
+        rel = (
+            ""
+            if math.isnan(spread) or spread == 0
+            else f", {abs(d['mean_diff']) / spread:.1f}x the seed-to-seed spread of the difference ({spread:.3f})"
+        )
         lines.append(
             f"- {METHOD_LABELS[a]} {verdict} {METHOD_LABELS[b]} on {metric}: {d['mean_diff']:+.3f}{rel}; "
             f"won {d['pairs_won_fraction'] * 100:.0f}% of {d['pairs']} pairs."
@@ -656,9 +694,14 @@ def ship(dest: Path, svd_dir: Path, heads_dir: Path, case: Case, result_note: di
     (c / "case.json").write_text(
         json.dumps(
             {
-                "task": case.task, "clip_seed": case.seed, "object": case.obj, "fps": case.fps,
-                "frames": "frames/ (the original clip)", "edited_frame": "edited_frame.png (exact ground-truth frame 1)",
-                "target": "target/ (exact ground truth)", "masks": "masks/ (true edit masks: object + shadow)",
+                "task": case.task,
+                "clip_seed": case.seed,
+                "object": case.obj,
+                "fps": case.fps,
+                "frames": "frames/ (the original clip)",
+                "edited_frame": "edited_frame.png (exact ground-truth frame 1)",
+                "target": "target/ (exact ground truth)",
+                "masks": "masks/ (true edit masks: object + shadow)",
                 "edit": "edit.json (the same removal as an edit file: Telea-filled frame 1, for the app and CLI)",
                 **result_note,
             },
@@ -726,7 +769,9 @@ def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path
     timings["evaluate"] = time.perf_counter() - t0
 
     pipe = load_pipeline(svd_dir)
-    vae_psnr = _mean([psnr(vae_roundtrip(pipe.vae, c.original)[t], c.original[t]) for c in cases[:5] for t in range(len(c.original))])
+    vae_psnr = _mean(
+        [psnr(vae_roundtrip(pipe.vae, c.original)[t], c.original[t]) for c in cases[:5] for t in range(len(c.original))]
+    )
     summary = summarise(records, settings.eval_seeds)
     comparisons = [
         (a, b, metric, paired(records, a, b, metric))
@@ -770,7 +815,9 @@ def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path
         bundled = next(c for c in cases if c.task == "remove")
         note = {
             "label": LABEL,
-            "psnr_outside_genprop_vs_baseline": paired([r for r in records if r["clip_seed"] == bundled.seed], "genprop", "baseline_i2v", "psnr_outside"),
+            "psnr_outside_genprop_vs_baseline": paired(
+                [r for r in records if r["clip_seed"] == bundled.seed], "genprop", "baseline_i2v", "psnr_outside"
+            ),
         }
         ship(ship_to, svd_dir, heads_dirs["genprop"], bundled, note)
     log.info("done in %.1f min", timings["total"] / 60)
@@ -790,8 +837,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = apply_overrides(PRESETS["smoke" if args.smoke else args.preset], args.set)
     command = "python -m training.mini_repro " + " ".join(argv if argv is not None else sys.argv[1:])
     run(
-        settings, Path(args.out), None if args.ship_to is None else Path(args.ship_to),
-        None if args.docs_dir is None else Path(args.docs_dir), command.strip(),
+        settings,
+        Path(args.out),
+        None if args.ship_to is None else Path(args.ship_to),
+        None if args.docs_dir is None else Path(args.docs_dir),
+        command.strip(),
     )
     return 0
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import recovery
-
 from app.paths import SAMPLE_CLIP, user_dirs
 from app.settings import Settings
 from app.version import APP_NAME, __version__

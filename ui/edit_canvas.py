@@ -62,7 +62,9 @@ class EditCanvas(FrameView):
             raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
         self.tool = tool
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag if tool == "pan" else QGraphicsView.DragMode.NoDrag)
-        cursor = {"pan": Qt.CursorShape.OpenHandCursor, "move": Qt.CursorShape.SizeAllCursor}.get(tool, Qt.CursorShape.CrossCursor)
+        cursor = {"pan": Qt.CursorShape.OpenHandCursor, "move": Qt.CursorShape.SizeAllCursor}.get(
+            tool, Qt.CursorShape.CrossCursor
+        )
         self.setCursor(cursor)
 
     def set_mask(self, mask: np.ndarray | None) -> None:
@@ -74,7 +76,9 @@ class EditCanvas(FrameView):
             self._overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.overlay_colour, self.overlay_opacity)))
 
     # ------------------------------------------------------------ layer preview
-    def show_layer(self, rgba: np.ndarray, x: float, y: float, scale: float, rotation: float, flip_h: bool, flip_v: bool, opacity: float) -> None:
+    def show_layer(
+        self, rgba: np.ndarray, x: float, y: float, scale: float, rotation: float, flip_h: bool, flip_v: bool, opacity: float
+    ) -> None:
         """Preview a layer to insert; drag it with the Move tool (its centre is the position)."""
         if self._layer_item is None:
             self._layer_item = QGraphicsPixmapItem()
@@ -86,7 +90,9 @@ class EditCanvas(FrameView):
         self._layer_item.setPixmap(QPixmap.fromImage(image))
         self._layer_item.setOffset(-w / 2, -h / 2)
         # flips first, then scale and (counter-clockwise) rotation, as engine.edits.layers does
-        self._layer_item.setTransform(QTransform().rotate(-rotation).scale(scale * (-1 if flip_h else 1), scale * (-1 if flip_v else 1)))
+        self._layer_item.setTransform(
+            QTransform().rotate(-rotation).scale(scale * (-1 if flip_h else 1), scale * (-1 if flip_v else 1))
+        )
         self._layer_item.setOpacity(opacity)
         self._layer_item.setPos(x, y)
 
@@ -130,7 +136,7 @@ class EditCanvas(FrameView):
             self.scene().removeItem(item)
         self._markers = []
         r = max(3.0, 5.0 / max(self.zoom, 1e-3))
-        for (x, y), label in zip(self.points, self.labels):
+        for (x, y), label in zip(self.points, self.labels, strict=True):
             item = QGraphicsEllipseItem(x - r, y - r, 2 * r, 2 * r)
             item.setBrush(QBrush(QColor(40, 220, 90) if label else QColor(235, 60, 60)))
             item.setPen(QPen(QColor(255, 255, 255), 1))
@@ -148,7 +154,9 @@ class EditCanvas(FrameView):
             super().mousePressEvent(event)  # the Move tool lets the layer item take the drag
             return
         if self.tool == "select":
-            negative = event.button() == Qt.MouseButton.RightButton or bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+            negative = event.button() == Qt.MouseButton.RightButton or bool(
+                event.modifiers() & Qt.KeyboardModifier.ControlModifier
+            )
             self.add_point(p.x(), p.y(), positive=not negative)
         elif self.tool == "box":
             self._box_start = p

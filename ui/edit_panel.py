@@ -131,12 +131,14 @@ class EditPanel(QWidget):
         size_row.addRow("Brush radius", self.brush_size)
         tools_layout.addLayout(size_row)
         refine = QGridLayout()
-        for i, (text, fn) in enumerate((
-            ("Grow", lambda m: mask_ops.grow(m, 3)),
-            ("Shrink", lambda m: mask_ops.shrink(m, 3)),
-            ("Fill holes", mask_ops.fill_holes),
-            ("Largest", mask_ops.keep_largest_component),
-        )):
+        for i, (text, fn) in enumerate(
+            (
+                ("Grow", lambda m: mask_ops.grow(m, 3)),
+                ("Shrink", lambda m: mask_ops.shrink(m, 3)),
+                ("Fill holes", mask_ops.fill_holes),
+                ("Largest", mask_ops.keep_largest_component),
+            )
+        ):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, f=fn, t=text: self._refine(f, t))
             refine.addWidget(button, i // 2, i % 2)
@@ -314,7 +316,11 @@ class EditPanel(QWidget):
         def run() -> np.ndarray:
             selector, _status = self._prepare_selector()  # set_image is cached per frame
             self.selector = selector
-            result = selector.predict(np.asarray(points, float).reshape(-1, 2) if points else None, np.asarray(labels, int) if labels else None, box=np.asarray(box, float) if box is not None else None)
+            result = selector.predict(
+                np.asarray(points, float).reshape(-1, 2) if points else None,
+                np.asarray(labels, int) if labels else None,
+                box=np.asarray(box, float) if box is not None else None,
+            )
             return result.masks[int(np.argmax(result.scores))]
 
         self.runner.submit(("predict", self.selection), run)
@@ -365,13 +371,22 @@ class EditPanel(QWidget):
 
     def add_recolour(self) -> None:
         if self.selection is not None:
-            self._add(RecolourSpec(mask=self.selection.copy(), hue_shift=float(self.hue.value()), saturation=self.saturation.value(), brightness=self.brightness.value()))
+            self._add(
+                RecolourSpec(
+                    mask=self.selection.copy(),
+                    hue_shift=float(self.hue.value()),
+                    saturation=self.saturation.value(),
+                    brightness=self.brightness.value(),
+                )
+            )
 
     def pick_target_colour(self, colour: QColor | None = None) -> None:
         colour = colour or QColorDialog.getColor(self._target_colour, self, "Target colour")
         if colour.isValid() and self.selection is not None:
             self._target_colour = colour
-            self._add(RecolourSpec(mask=self.selection.copy(), mode="target", target_rgb=[colour.red(), colour.green(), colour.blue()]))
+            self._add(
+                RecolourSpec(mask=self.selection.copy(), mode="target", target_rgb=[colour.red(), colour.green(), colour.blue()])
+            )
 
     def add_track(self) -> None:
         if self.selection is not None:
@@ -417,7 +432,14 @@ class EditPanel(QWidget):
             return
         pos = self.canvas.layer_position() or self._layer_pos
         self.canvas.show_layer(
-            self.layer, pos[0], pos[1], self.layer_scale.value(), self.layer_rotation.value(), self.flip_h.isChecked(), self.flip_v.isChecked(), self.layer_opacity.value()
+            self.layer,
+            pos[0],
+            pos[1],
+            self.layer_scale.value(),
+            self.layer_rotation.value(),
+            self.flip_h.isChecked(),
+            self.flip_v.isChecked(),
+            self.layer_opacity.value(),
         )
 
     def placement(self) -> dict:

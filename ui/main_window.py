@@ -164,7 +164,9 @@ class MainWindow(QMainWindow):
         self.sample_edit_action = self._action("Try the sample edit (recolour the coin)", None, self.try_sample_edit)
         m.addAction(self.sample_edit_action)
         self.genprop_demo_action = self._action("Try GenProp with the procedural demo model", None, self.try_genprop_demo)
-        self.genprop_demo_action.setToolTip("A toy model trained here on 64x64 procedural clips: shows the mechanism, not for real footage")
+        self.genprop_demo_action.setToolTip(
+            "A toy model trained here on 64x64 procedural clips: shows the mechanism, not for real footage"
+        )
         m.addAction(self.genprop_demo_action)
         m.addAction(self._action("Save project", QKeySequence.StandardKey.Save, self.save_project))
         m.addAction(self._action("Save project as…", QKeySequence("Ctrl+Shift+S"), lambda: self.save_project(ask=True)))
@@ -392,7 +394,11 @@ class MainWindow(QMainWindow):
             return
         audio = self.document.path if self.document is not None else None
         job = ExportJob(result, kind, target, audio_from=audio)
-        self._start(JobWorker(job, f"export-{kind}"), f"Export {kind}", lambda path: self.statusBar().showMessage(f"exported {path}", 8000))
+        self._start(
+            JobWorker(job, f"export-{kind}"),
+            f"Export {kind}",
+            lambda path: self.statusBar().showMessage(f"exported {path}", 8000),
+        )
 
     def cancel_jobs(self) -> None:
         for worker in list(self._workers):
@@ -449,7 +455,11 @@ class MainWindow(QMainWindow):
             return False
         frame = self.edit_panel.frame
         if frame is not None and spec.frame_size is not None and spec.frame_size != (frame.shape[1], frame.shape[0]):
-            show_error(self, "Cannot import edit", f"{path.name} was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame; this clip is {frame.shape[1]}x{frame.shape[0]}")
+            show_error(
+                self,
+                "Cannot import edit",
+                f"{path.name} was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame; this clip is {frame.shape[1]}x{frame.shape[0]}",
+            )
             return False
         self.undo_stack.beginMacro(f"Import {path.name}")
         for op in spec.operations:
@@ -483,7 +493,9 @@ class MainWindow(QMainWindow):
         if not self.open_clip(DEMO_MODEL_DIR / "case" / "frames", fps=8.0):
             return
         self.import_edit(DEMO_MODEL_DIR / "case" / "edit.json")
-        self.engine_panel.set_settings("genprop", {"steps": 8, "long_side": 64, "min_guidance": 1.0, "max_guidance": 1.0, "fps_id": 8, "feather": 2})
+        self.engine_panel.set_settings(
+            "genprop", {"steps": 8, "long_side": 64, "min_guidance": 1.0, "max_guidance": 1.0, "fps_id": 8, "feather": 2}
+        )
         self.tabs.setCurrentWidget(self.canvas)
         self.statusBar().showMessage(
             "GenProp demo: a toy model trained on 64x64 procedural clips (resources/demo_model) — it shows the mechanism, not real-footage quality",
@@ -550,10 +562,14 @@ class MainWindow(QMainWindow):
         available = get_available(self.engine_panel.engine)
         self.engine_panel.propagate_button.setEnabled(can_run and available)
         why = (
-            "open a clip first" if self.document is None
-            else "a job is running" if busy
-            else "edit frame 1 first: select an object and apply an edit (or File → Try the sample edit)" if self.edit_panel.edit is None
-            else "this engine cannot run here (see the reason above)" if not available
+            "open a clip first"
+            if self.document is None
+            else "a job is running"
+            if busy
+            else "edit frame 1 first: select an object and apply an edit (or File → Try the sample edit)"
+            if self.edit_panel.edit is None
+            else "this engine cannot run here (see the reason above)"
+            if not available
             else "Propagate the first-frame edit through the whole clip (Ctrl+R)"
         )
         self.engine_panel.propagate_button.setToolTip(why)
@@ -614,7 +630,9 @@ class MainWindow(QMainWindow):
                 "Save the project before closing?",
                 QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             )
-            if answer == QMessageBox.StandardButton.Cancel or (answer == QMessageBox.StandardButton.Save and not self.save_project()):
+            if answer == QMessageBox.StandardButton.Cancel or (
+                answer == QMessageBox.StandardButton.Save and not self.save_project()
+            ):
                 event.ignore()
                 return
         self.cancel_jobs()

@@ -37,7 +37,9 @@ def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (frame.shape[1], frame.shape[0]) == (w, h):
         return frame
     scale = min(w / frame.shape[1], h / frame.shape[0])
-    resized = cv2.resize(frame, (max(1, int(frame.shape[1] * scale)), max(1, int(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    resized = cv2.resize(
+        frame, (max(1, int(frame.shape[1] * scale)), max(1, int(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA
+    )
     out = np.zeros((h, w, 3), np.uint8)
     y, x = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
     out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
@@ -65,7 +67,9 @@ class _ClickableView(FrameView):
         super().mousePressEvent(event)
 
 
-def compose_view(mode: str, original: np.ndarray, result: np.ndarray, mask: np.ndarray | None, wipe: float, overlay: float) -> np.ndarray:
+def compose_view(
+    mode: str, original: np.ndarray, result: np.ndarray, mask: np.ndarray | None, wipe: float, overlay: float
+) -> np.ndarray:
     """The displayed image for a review mode (pure; tested without Qt)."""
     shown = result if mask is None or overlay <= 0 else tint(result, mask, (255, 60, 200), overlay)
     size = (shown.shape[1], shown.shape[0])
@@ -129,7 +133,9 @@ class ReviewView(QWidget):
         self.opacity.valueChanged.connect(lambda _v: self.refresh())
         self.info = QLabel("No result yet: edit the first frame, then Propagate.")
         self.attention_check = QCheckBox("Attention")
-        self.attention_check.setToolTip("GenProp results: Shift+click a point to see where G attends from there, per layer and denoising step")
+        self.attention_check.setToolTip(
+            "GenProp results: Shift+click a point to see where G attends from there, per layer and denoising step"
+        )
         self.attention_check.toggled.connect(lambda _v: self.refresh())
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("Attention layer of G")
@@ -140,7 +146,18 @@ class ReviewView(QWidget):
         self.step_box.setToolTip("Denoising step of the recorded maps")
         self.step_box.valueChanged.connect(lambda _v: self.refresh())
         bar = QHBoxLayout()
-        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("vs"), self.compare_box, QLabel("Wipe"), self.wipe, self.mask_check, self.opacity):
+        for w in (
+            QLabel("Result"),
+            self.result_box,
+            QLabel("View"),
+            self.mode_box,
+            QLabel("vs"),
+            self.compare_box,
+            QLabel("Wipe"),
+            self.wipe,
+            self.mask_check,
+            self.opacity,
+        ):
             bar.addWidget(w)
         attention_bar = QHBoxLayout()
         for w in (self.attention_check, self.layer_box, self.step_box):
@@ -226,7 +243,9 @@ class ReviewView(QWidget):
             return
         self.timeline.set_clip(len(result.frames), result.fps)
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-        self.info.setText(f"{result.engine} ({result.mode or 'default'}) · {len(result.frames)} frames" + (f" · {timing}" if timing else ""))
+        self.info.setText(
+            f"{result.engine} ({result.mode or 'default'}) · {len(result.frames)} frames" + (f" · {timing}" if timing else "")
+        )
         self.show_frame(0)
 
     def show_frame(self, index: int) -> None:

@@ -40,7 +40,9 @@ class RemoveOperationCommand(QUndoCommand):
 class SelectionCommand(QUndoCommand):
     """A change of the working selection (clicks, box, brush, refinement)."""
 
-    def __init__(self, apply: Callable[[np.ndarray | None], None], before: np.ndarray | None, after: np.ndarray | None, text: str) -> None:
+    def __init__(
+        self, apply: Callable[[np.ndarray | None], None], before: np.ndarray | None, after: np.ndarray | None, text: str
+    ) -> None:
         super().__init__(text)
         self._apply = apply
         self.before = None if before is None else before.copy()

@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 Job = Callable[[Callable[[Progress], None], CancelToken], Any]
 
 #: Errors whose message is already written for users (no "unexpected" prefix).
-USER_ERRORS: tuple[type[BaseException], ...] = (VideoError, EngineUnavailableError, ValueError, FileNotFoundError, PermissionError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    VideoError,
+    EngineUnavailableError,
+    ValueError,
+    FileNotFoundError,
+    PermissionError,
+)
 
 
 def user_message(exc: BaseException) -> str:

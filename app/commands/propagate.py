@@ -113,9 +113,14 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
     eng.add_argument(
         "--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)"
     )
-    eng.add_argument("--min-guidance", type=float, default=1.0, help="SVD guidance at a window's first frame (default: %(default)s)")
     eng.add_argument(
-        "--max-guidance", type=float, default=3.0, help="SVD guidance at a window's last frame; 1 turns guidance off (default: %(default)s)"
+        "--min-guidance", type=float, default=1.0, help="SVD guidance at a window's first frame (default: %(default)s)"
+    )
+    eng.add_argument(
+        "--max-guidance",
+        type=float,
+        default=3.0,
+        help="SVD guidance at a window's last frame; 1 turns guidance off (default: %(default)s)",
     )
     eng.add_argument("--fps-id", type=int, default=7, help="SVD's frame-rate conditioning value (default: %(default)s)")
     eng.add_argument(

@@ -20,9 +20,6 @@ import numpy as np
 import torch
 
 from engine.edit import FirstFrameEdit
-from engine.engines.genprop_attention import collect, record_attention
-from engine.pipelines.weights_locator import DEMO_MODEL_DIR, demo_model_enabled
-from engine.tasks import Task
 from engine.engines.base import (
     CancelToken,
     Engine,
@@ -34,12 +31,14 @@ from engine.engines.base import (
     get_engine,
     register_engine,
 )
+from engine.engines.genprop_attention import collect, record_attention
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.genprop_pipeline import MODE_GENPROP, MODE_TRAINING_FREE, GenPropPipeline, StepReport
 from engine.pipelines.memory import ALL_MODES, MemoryPlan, choose_plan, run_with_oom_retry
-from engine.pipelines.weights_locator import Located, locate_genprop, locate_svd
+from engine.pipelines.weights_locator import DEMO_MODEL_DIR, Located, demo_model_enabled, locate_genprop, locate_svd
 from engine.pipelines.windows import plan_windows
+from engine.tasks import Task
 from engine.video.model_space import ModelSpace
 from engine.video.source import FrameSource
 

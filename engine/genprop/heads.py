@@ -47,9 +47,7 @@ class GenPropHeads(ModelMixin, ConfigMixin):
         if backbone != svd.BACKBONE_NAME:
             raise ValueError(f"Unknown backbone {backbone!r}; this build supports {svd.BACKBONE_NAME!r}.")
         arch = svd.architecture(unet_architecture)
-        self.sce = SelectiveContentEncoder(
-            arch, num_sce_blocks, sce_include_mid, sce_in_channels, fuse_backbone_features
-        )
+        self.sce = SelectiveContentEncoder(arch, num_sce_blocks, sce_include_mid, sce_in_channels, fuse_backbone_features)
         self.mpd = MaskPredictionDecoder(arch, mpd_hidden_channels)
         self.task_embedding = TaskEmbedding(tasks, svd.time_embed_dim(arch))
 

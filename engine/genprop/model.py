@@ -105,9 +105,7 @@ class GenPropModel(nn.Module):
     ) -> SCEOutput:
         """Run the SCE alone (e.g. on ``V_hat + delta`` for L_grad's finite difference)."""
         task_vec = self.task_vectors(task, original_latents.shape[0])
-        return self.heads.sce(
-            original_latents, timestep, encoder_hidden_states, added_time_ids, backbone_features, task_vec
-        )
+        return self.heads.sce(original_latents, timestep, encoder_hidden_states, added_time_ids, backbone_features, task_vec)
 
     def forward(
         self,
@@ -134,9 +132,7 @@ class GenPropModel(nn.Module):
         if not 0.0 <= float(injection_weight) <= 1.0:
             raise ValueError(f"injection_weight must be in [0, 1], got {injection_weight}.")
         if sample.ndim != 5:
-            raise ValueError(
-                f"sample must be [batch, frames, channels, height, width], got shape {tuple(sample.shape)}."
-            )
+            raise ValueError(f"sample must be [batch, frames, channels, height, width], got shape {tuple(sample.shape)}.")
         batch, frames = sample.shape[:2]
         if original_latents is not None and (
             original_latents.shape[:2] != sample.shape[:2] or original_latents.shape[-2:] != sample.shape[-2:]
@@ -152,9 +148,7 @@ class GenPropModel(nn.Module):
         mid = None
         if original_latents is not None:
             features = self.backbone_features(sample)
-            sce_out = self.heads.sce(
-                original_latents, timestep, encoder_hidden_states, added_time_ids, features, task_vec
-            )
+            sce_out = self.heads.sce(original_latents, timestep, encoder_hidden_states, added_time_ids, features, task_vec)
             w = float(injection_weight)
             skips = tuple(r * w for r in sce_out.skip_residuals)
             mid = None if sce_out.mid_residual is None else sce_out.mid_residual * w

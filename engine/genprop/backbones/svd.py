@@ -396,9 +396,7 @@ def inject(
         if mid_residual is not None:
             handles.append(unet.mid_block.register_forward_hook(lambda m, a, out: out + mid_residual.to(out.dtype)))
         if task_embedding is not None:
-            handles.append(
-                unet.time_embedding.register_forward_hook(lambda m, a, out: out + task_embedding.to(out.dtype))
-            )
+            handles.append(unet.time_embedding.register_forward_hook(lambda m, a, out: out + task_embedding.to(out.dtype)))
         yield taps
     finally:
         for handle in handles:
