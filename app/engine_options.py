@@ -1,169 +1,167 @@
-"""What each engine's options are, for the engine panel: names, kinds, defaults, tips.
+"""Engine options for the GUI and the CLI, derived from the engines' own option dataclasses.
 
-Kept apart from the engines so the GUI can show options (and disabled states) without
-importing heavy model code; the engines still validate what they receive.
+The one definition of every option (default, range, label, help) is the engine's options
+dataclass (``engine.options``); this module only views it: the engine panel's fields,
+remembered settings checked with the engines' own rules, and the ``propagate`` command's
+flags. ``tests/test_engine_options.py`` ties the three together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from engine.engines.base import engine_names, engine_spec
+from engine.options import OptionInfo, keep_valid
 
-@dataclass(frozen=True)
-class OptionSpec:
-    name: str
-    label: str
-    kind: str  # "int" | "float" | "choice" | "bool"
-    default: Any
-    tooltip: str
-    choices: tuple[str, ...] = ()
-    minimum: float = 0
-    maximum: float = 1_000_000
+log = logging.getLogger(__name__)
+
+AUTO = "auto"
 
 
-ENGINE_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
-    "classic": (
-        OptionSpec(
-            "flow_preset",
-            "Flow quality",
-            "choice",
-            "medium",
-            "Optical-flow preset: faster or more accurate tracking",
-            ("ultrafast", "fast", "medium"),
-        ),
-        OptionSpec(
-            "flow_max_side",
-            "Flow resolution",
-            "int",
-            320,
-            "Long side (px) at which motion is estimated; higher is slower and finer",
-            minimum=64,
-            maximum=1920,
-        ),
-        OptionSpec(
-            "anchor_every",
-            "Re-anchor every",
-            "int",
-            1,
-            "Re-anchor tracking to frame 1 every N frames to limit drift (0 = never)",
-            minimum=0,
-            maximum=1000,
-        ),
-        OptionSpec(
-            "remove_grow",
-            "Removal margin",
-            "int",
-            3,
-            "Pixels the tracked removal region is grown by (soft edges, tracking error)",
-            minimum=0,
-            maximum=50,
-        ),
-    ),
-}
-
-
-_GENPROP_COMMON = (
-    OptionSpec("steps", "Denoising steps", "int", 25, "More steps: slower, usually cleaner", minimum=1, maximum=200),
-    OptionSpec("seed", "Seed", "int", 0, "The same seed gives the same result", minimum=0, maximum=2**31 - 1),
-    OptionSpec(
-        "min_guidance",
-        "Min guidance",
-        "float",
-        1.0,
-        "SVD guidance at the first frame (rises linearly to max)",
-        minimum=0.0,
-        maximum=30.0,
-    ),
-    OptionSpec(
-        "max_guidance", "Max guidance", "float", 3.0, "SVD guidance at the last frame of a window", minimum=0.0, maximum=30.0
-    ),
-    OptionSpec(
-        "fps_id",
-        "Frame-rate id",
-        "int",
-        7,
-        "SVD's frame-rate conditioning (the demo model was trained with 8)",
-        minimum=0,
-        maximum=60,
-    ),
-    OptionSpec(
-        "keep_original",
-        "Keep original outside edit",
-        "bool",
-        True,
-        "Outside the predicted edit mask (feathered) keep the source pixels exactly",
-    ),
-    OptionSpec("feather", "Feather (px)", "int", 8, "Soft edge between the edit and the kept original", minimum=0, maximum=200),
-    OptionSpec(
-        "long_side",
-        "Model size (long side)",
-        "int",
-        512,
-        "The model works at this size; results come back at the clip's size",
-        minimum=64,
-        maximum=2048,
-    ),
-    OptionSpec(
-        "overlap",
-        "Window overlap",
-        "int",
-        2,
-        "Frames shared by consecutive windows on long clips (blended)",
-        minimum=1,
-        maximum=16,
-    ),
-    OptionSpec("device", "Device", "choice", "auto", "auto uses the GPU when there is one", ("auto", "cpu", "cuda")),
-    OptionSpec(
-        "memory",
-        "Memory mode",
-        "choice",
-        "auto",
-        "Precision and offloading; auto picks by free GPU memory",
-        ("auto", "fp32", "bf16", "fp16", "offload", "sequential"),
-    ),
-)
-ENGINE_OPTIONS["genprop"] = (
-    OptionSpec(
-        "injection_weight",
-        "Injection weight",
-        "float",
-        1.0,
-        "How strongly the original video is injected (SCE residual scale w, 0..1)",
-        minimum=0.0,
-        maximum=1.0,
-    ),
-    *_GENPROP_COMMON,
-)
-ENGINE_OPTIONS["genprop-training-free"] = (
-    *_GENPROP_COMMON,
-    OptionSpec(
-        "mask_tracker",
-        "Mask tracker",
-        "choice",
-        "flow",
-        "How the edit mask is propagated: optical flow, or SAM2's video predictor (needs its weights)",
-        ("flow", "sam2"),
-    ),
-)
+def gui_options(engine: str) -> tuple[OptionInfo, ...]:
+    """The options the engine panel shows for ``engine``, in declaration order."""
+    return tuple(i for i in engine_spec(engine).option_infos() if i.gui)
 
 
 def defaults(engine: str) -> dict[str, Any]:
-    return {o.name: o.default for o in ENGINE_OPTIONS.get(engine, ())}
+    """The engine's defaults for the options the GUI shows."""
+    return {i.name: i.default for i in gui_options(engine)}
 
 
-def validate(engine: str, options: dict[str, Any]) -> dict[str, Any]:
-    """Keep known options with values of the right kind and range; drop the rest."""
-    out = defaults(engine)
-    for spec in ENGINE_OPTIONS.get(engine, ()):
-        if spec.name not in options:
+def validate(engine: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with the remembered values that pass the engine's own checks.
+
+    A value that fails (an older settings file, a hand-edited project) is dropped with a
+    warning in the log, and the default is used: the same rule the engine applies, never
+    a silent difference.
+    """
+    spec = engine_spec(engine)
+    shown = {i.name for i in gui_options(engine)}
+    if spec.options is None:
+        return {}
+    kept, problems = keep_valid(spec.options, {k: v for k, v in options.items() if k in shown})
+    for problem in problems:
+        log.warning("remembered setting ignored, default used: %s", problem)
+    return {**defaults(engine), **kept}
+
+
+# ---------------------------------------------------------------------- engine choice
+def short_reason(why: str) -> str:
+    """The first sentence of an availability reason (the details stay in the tooltip / log)."""
+    first = why.split(";")[0].split(". ")[0].strip()
+    return first if len(first) <= 90 else first[:87] + "..."
+
+
+def pick_available(preferred: str | None, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[str, str]:
+    """(engine to use, a one-line note) for ``preferred`` (a name or ``auto``).
+
+    ``auto`` takes the first available engine of ``engine.engines.AUTO_ORDER``; an
+    unavailable preferred engine falls back the same way. The note says what happened
+    ("" when the preferred engine runs as asked).
+    """
+    from engine.engines import AUTO_ORDER
+
+    skipped: list[str] = []
+    if preferred not in (None, AUTO):
+        ok, why = engine_spec(preferred).availability(model_dirs)
+        if ok:
+            return preferred, ""
+        skipped.append(f"{preferred}: {short_reason(why)}")
+    for name in AUTO_ORDER:
+        if name == preferred:
             continue
-        value = options[spec.name]
-        if spec.kind == "choice" and value in spec.choices:
-            out[spec.name] = value
-        elif spec.kind == "bool" and isinstance(value, bool):
-            out[spec.name] = value
-        elif spec.kind in ("int", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
-            if spec.minimum <= value <= spec.maximum:
-                out[spec.name] = int(value) if spec.kind == "int" else float(value)
+        ok, why = engine_spec(name).availability(model_dirs)
+        if ok:
+            head = f"using {engine_spec(name).label}"
+            if preferred not in (None, AUTO):
+                head = f"{engine_spec(preferred).label} is not available here; {head}"
+            return name, head + (f" ({'; '.join(skipped)})" if skipped else "")
+        skipped.append(f"{name}: {short_reason(why)}")
+    raise RuntimeError("no engine is available: " + "; ".join(skipped))
+
+
+# ---------------------------------------------------------------------- CLI flags
+def _cli_infos() -> dict[str, list[tuple[str, OptionInfo]]]:
+    """Option name -> [(engine, info)] for every engine's command-line options."""
+    by_name: dict[str, list[tuple[str, OptionInfo]]] = {}
+    for engine in engine_names():
+        for info in engine_spec(engine).option_infos():
+            if info.cli:
+                by_name.setdefault(info.name, []).append((engine, info))
+    return by_name
+
+
+def add_engine_option_flags(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """One flag per engine option (``--flow-max-side``), generated from the options dataclasses.
+
+    Flags default to "not given" so the engine's own default applies; the help text
+    shows the default and which engines take the option.
+    """
+    for name, owners in sorted(_cli_infos().items()):
+        info = owners[0][1]
+        kinds = {i.kind for _, i in owners}
+        if len(kinds) != 1:
+            raise TypeError(f"option {name!r} has different kinds in different engines: {sorted(kinds)}")
+        engines = ", ".join(e for e, _ in owners)
+        defaults_text = "; ".join(sorted({_default_text(i) for _, i in owners}))
+        rule = "" if info.kind == "str" else f"{info.rule()}; "
+        help_text = f"{info.help} ({rule}default {defaults_text}; engines: {engines})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"dest": f"opt_{name}", "default": None, "help": help_text}
+        if info.kind == "bool":
+            group.add_argument(info.flag, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if info.kind == "choice":
+            kwargs["choices"] = list(info.choices)
+        elif info.kind == "int":
+            kwargs["type"] = int
+            kwargs["metavar"] = "N"
+        elif info.kind == "float":
+            kwargs["type"] = float
+            kwargs["metavar"] = "X"
+        else:
+            kwargs["metavar"] = name.upper() if not info.choices else "|".join(info.choices) + "|..."
+        group.add_argument(info.flag, **kwargs)
+
+
+def _default_text(info: OptionInfo) -> str:
+    if info.default is None:
+        return "automatic"
+    if info.kind == "bool":
+        return "on" if info.default else "off"
+    return str(info.default)
+
+
+def engine_options_from_args(args: argparse.Namespace, engine: str) -> dict[str, Any]:
+    """The options given on the command line for ``engine``, checked by the engine's rules.
+
+    Raises ValueError naming the flag when it belongs to other engines only or when its
+    value breaks the option's rule.
+    """
+    spec = engine_spec(engine)
+    mine = {i.name: i for i in spec.option_infos() if i.cli}
+    options: dict[str, Any] = {}
+    for name, owners in _cli_infos().items():
+        value = getattr(args, f"opt_{name}", None)
+        if value is None:
+            continue
+        info = owners[0][1]
+        if name not in mine:
+            others = ", ".join(e for e, _ in owners)
+            raise ValueError(f"{info.flag} is an option of the {others} engine(s), not of {engine}")
+        options[name] = mine[name].check(value, f"{engine} engine")
+    return options
+
+
+def run_options(engine: str, options: Mapping[str, Any], model_dirs: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+    """The options an engine run gets: the user's values plus the weight-search folders it takes."""
+    import dataclasses
+
+    out = dict(options)
+    spec = engine_spec(engine)
+    if spec.options is not None and "model_dirs" in {f.name for f in dataclasses.fields(spec.options)}:
+        out["model_dirs"] = [str(d) for d in model_dirs]
     return out

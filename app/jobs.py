@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from app.engine_options import run_options
 from engine.edit import FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult, get_engine
 from engine.video import FrameSource, write_png_sequence, write_video
@@ -27,10 +28,12 @@ class PropagationJob:
     clip: FrameSource
     edit: FirstFrameEdit
     options: dict[str, Any] = field(default_factory=dict)
+    model_dirs: tuple[str, ...] = ()
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
         engine_cls = get_engine(self.engine)
-        return engine_cls().propagate(self.clip, self.edit, dict(self.options), progress=progress, cancel=cancel)
+        options = run_options(self.engine, self.options, self.model_dirs)
+        return engine_cls().propagate(self.clip, self.edit, options, progress=progress, cancel=cancel)
 
 
 EXPORT_KINDS = ("video", "frames", "masks")
@@ -138,11 +141,16 @@ class AttentionJob:
     options: dict[str, Any]
     query: np.ndarray  # [H, W] mask on the edited canvas
     frames: int  # the first window's length (from the result's extras)
+    model_dirs: tuple[str, ...] = ()
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Any:
         if not self.engine.startswith("genprop"):
             raise ValueError(f"attention maps exist only for the GenProp engines, not {self.engine!r}")
         engine_cls = get_engine(self.engine)
-        options = {**self.options, "attention_query": self.query, "window": self.frames}
+        options = {
+            **run_options(self.engine, self.options, self.model_dirs),
+            "attention_query": self.query,
+            "window": self.frames,
+        }
         result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
         return result.extras["attention"]

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
 
-from app.engine_options import ENGINE_OPTIONS, defaults, validate  # noqa: E402
+from app.engine_options import defaults, gui_options, validate  # noqa: E402
 from engine.engines.base import engine_names  # noqa: E402
 from ui.engine_panel import EnginePanel  # noqa: E402
 
@@ -23,7 +23,7 @@ def test_engines_listed_with_disabled_reason(qtbot, monkeypatch: pytest.MonkeyPa
     names = [panel.engine_box.itemData(i) for i in range(panel.engine_box.count())]
     assert set(names) == set(engine_names()) >= {"classic", "genprop", "genprop-training-free"}
     assert panel.engine == "classic" and panel.propagate_button.isEnabled()
-    assert set(panel.options()) == {o.name for o in ENGINE_OPTIONS["classic"]}
+    assert set(panel.options()) == {o.name for o in gui_options("classic")}
     model = panel.engine_box.model()
     row = names.index("genprop")
     item = model.item(row)

@@ -78,10 +78,7 @@ def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: 
 
 def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-untyped-def]
     """The bundled procedural demo model drives the real GenProp engine from the app."""
-    from engine.engines.genprop_engine import GenPropEngine
-
     recovery.discard()
-    saved_dirs = list(GenPropEngine.model_dirs)
     win = MainWindow(Settings())
     win.ask_on_close = False
     qtbot.addWidget(win)
@@ -97,4 +94,3 @@ def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-unty
         assert result.mode == "genprop" and result.frames.shape == (8, 64, 64, 3)
     finally:
         win.close()
-        GenPropEngine.set_model_dirs(saved_dirs)

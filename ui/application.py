@@ -42,7 +42,6 @@ def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: 
     app = create_application()
     dirs = user_dirs().ensure()
     settings = Settings.load(dirs.settings_file)
-    configure_model_dirs([dirs.models, *settings.model_dirs])
     apply_theme(app, settings.theme)
     window = MainWindow(settings)
     window.show()
@@ -56,13 +55,6 @@ def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: 
         if start is not None:
             window.open_clip(start)
     return app.exec()
-
-
-def configure_model_dirs(folders: list) -> None:  # type: ignore[type-arg]
-    """Engines search the app's models folder (and the user's extra ones) for weights."""
-    from engine.engines.genprop_engine import GenPropEngine
-
-    GenPropEngine.set_model_dirs([str(f) for f in folders])
 
 
 def offer_restore(window: MainWindow) -> bool:

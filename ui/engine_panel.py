@@ -6,6 +6,7 @@ with the reason as their tooltip: a clear state, never a crash.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -22,16 +23,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine_options import ENGINE_OPTIONS, OptionSpec, defaults, validate
-from engine.engines.base import engine_names, get_engine
+from app.engine_options import defaults, gui_options, validate
+from engine.engines.base import engine_names, engine_spec
+from engine.options import OptionInfo
 
 
 class EnginePanel(QWidget):
     propagate_requested = Signal()
     settings_changed = Signal(str, dict)
 
-    def __init__(self) -> None:
+    def __init__(self, model_dirs: Callable[[], Sequence[str]] = list) -> None:
+        """``model_dirs`` gives the folders where engines look for weights (the app's settings)."""
         super().__init__()
+        self._model_dirs = model_dirs
         self.engine_box = QComboBox()
         self.engine_box.setToolTip("Which engine propagates the edit")
         self.reason = QLabel("")
@@ -55,12 +59,12 @@ class EnginePanel(QWidget):
     def _fill_engines(self) -> None:
         model = self.engine_box.model()
         for name in engine_names():
-            cls = get_engine(name)
-            ok, why = cls.availability()
-            self.engine_box.addItem(cls.label, name)
+            spec = engine_spec(name)
+            ok, why = spec.availability(self._model_dirs())
+            self.engine_box.addItem(spec.label, name)
             item = model.item(self.engine_box.count() - 1) if isinstance(model, QStandardItemModel) else None
             if item is not None:
-                item.setToolTip(cls.description or cls.label if ok else f"Unavailable: {why}")
+                item.setToolTip(spec.description or spec.label if ok else f"Unavailable: {why}")
                 if not ok:
                     item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
         index = self.engine_box.findData("classic")
@@ -100,22 +104,26 @@ class EnginePanel(QWidget):
             self.form.removeRow(0)
         self.widgets = {}
         name = self.engine
-        ok, why = get_engine(name).availability() if name in engine_names() else (False, "no engine")
+        if name not in engine_names():  # the list is being refilled
+            self.propagate_button.setEnabled(False)
+            return
+        ok, why = engine_spec(name).availability(self._model_dirs())
         self.reason.setText("" if ok else f"Unavailable here: {why}")
-        for spec in ENGINE_OPTIONS.get(name, ()):
-            widget = self._widget(spec)
-            widget.setToolTip(spec.tooltip)
-            self.form.addRow(spec.label, widget)
-            self.widgets[spec.name] = widget
+        for info in gui_options(name):
+            widget = self._widget(info)
+            widget.setToolTip(info.help)
+            self.form.addRow(info.label, widget)
+            self.widgets[info.name] = widget
         self.propagate_button.setEnabled(ok)
         self.settings_changed.emit(name, self.options() or defaults(name))
 
-    def _widget(self, spec: OptionSpec) -> QWidget:
-        if spec.kind == "choice":
+    def _widget(self, spec: OptionInfo) -> QWidget:
+        if spec.kind == "choice" or spec.choices:
             box = QComboBox()
             box.addItems(list(spec.choices))
+            box.setEditable(spec.open_choices)  # e.g. the device: cuda:1 is valid beyond the list
             box.setCurrentText(str(spec.default))
-            box.currentIndexChanged.connect(lambda _i: self.settings_changed.emit(self.engine, self.options()))
+            box.currentTextChanged.connect(lambda _t: self.settings_changed.emit(self.engine, self.options()))
             return box
         if spec.kind == "bool":
             check = QCheckBox()
@@ -123,7 +131,9 @@ class EnginePanel(QWidget):
             check.toggled.connect(lambda _v: self.settings_changed.emit(self.engine, self.options()))
             return check
         spin: QSpinBox | QDoubleSpinBox = QSpinBox() if spec.kind == "int" else QDoubleSpinBox()
-        spin.setRange(spec.minimum, spec.maximum)  # type: ignore[arg-type]
+        low = -(2**31) if spec.minimum is None else spec.minimum
+        high = 2**31 - 1 if spec.maximum is None else spec.maximum
+        spin.setRange(low, high)  # type: ignore[arg-type]
         spin.setValue(spec.default)
         spin.valueChanged.connect(lambda _v: self.settings_changed.emit(self.engine, self.options()))
         return spin

@@ -8,6 +8,7 @@ Edit-tools and Engine panels, a job bar with progress and Cancel. Long work runs
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self._loader: FrameLoader | None = None
         self._workers: list[JobWorker] = []
         self._saved_index = 0
+        self._demo_model = False  # the bundled demo model is searched once the user asks for it
         self.setWindowTitle(APP_NAME)
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -114,7 +116,7 @@ class MainWindow(QMainWindow):
         self.edit_panel.edit_changed.connect(self._show_edit)
         self.edit_panel.error.connect(lambda title, msg: show_error(self, title, msg))
         self.edit_panel.first_frame_ready.connect(lambda: self._show_edit(self.edit_panel.edit))
-        self.engine_panel = EnginePanel()
+        self.engine_panel = EnginePanel(self.model_dirs)
         self.engine_panel.propagate_requested.connect(self.propagate)
         self.engine_panel.settings_changed.connect(self.project.set_engine)
         self._dock("Edit tools", self.edit_panel, Qt.DockWidgetArea.RightDockWidgetArea, "editDock")
@@ -357,7 +359,9 @@ class MainWindow(QMainWindow):
         except VideoError as err:
             show_error(self, "Cannot propagate", str(err))
             return
-        job = PropagationJob(self.engine_panel.engine, self.document.reader, edit, self.engine_panel.options())
+        job = PropagationJob(
+            self.engine_panel.engine, self.document.reader, edit, self.engine_panel.options(), tuple(self.model_dirs())
+        )
         self._start(JobWorker(job, "propagate"), "Propagate", self._propagation_done)
 
     def _propagation_done(self, result: PropagationResult) -> None:
@@ -371,7 +375,15 @@ class MainWindow(QMainWindow):
             return
         windows = result.extras.get("windows") or [(0, len(result.frames))]
         options = dict(self.project.engine.options) if self.project.engine.engine == result.engine else {}
-        job = AttentionJob(result.engine, self.document.reader, edit, options, query, frames=int(windows[0][1]))
+        job = AttentionJob(
+            result.engine,
+            self.document.reader,
+            edit,
+            options,
+            query,
+            frames=int(windows[0][1]),
+            model_dirs=tuple(self.model_dirs()),
+        )
         self._start(JobWorker(job, "attention"), "Attention maps", self.review.set_attention)
 
     def export_dialog(self, kind: str) -> None:
@@ -484,11 +496,10 @@ class MainWindow(QMainWindow):
         The demo model (resources/demo_model, issue #10) is searched only from here on,
         and the status bar says it is a procedural-domain demonstration.
         """
-        from engine.engines.genprop_engine import GenPropEngine
         from engine.pipelines.weights_locator import DEMO_MODEL_DIR
 
-        if str(DEMO_MODEL_DIR) not in GenPropEngine.model_dirs:
-            GenPropEngine.set_model_dirs([*GenPropEngine.model_dirs, str(DEMO_MODEL_DIR)])
+        if not self._demo_model:
+            self._demo_model = True
             self._refresh_engines()
         if not self.open_clip(DEMO_MODEL_DIR / "case" / "frames", fps=8.0):
             return
@@ -559,7 +570,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_result and not busy)
         can_run = self.document is not None and self.edit_panel.edit is not None and not busy
         self.propagate_action.setEnabled(can_run)
-        available = get_available(self.engine_panel.engine)
+        available = get_available(self.engine_panel.engine, self.model_dirs())
         self.engine_panel.propagate_button.setEnabled(can_run and available)
         why = (
             "open a clip first"
@@ -602,6 +613,13 @@ class MainWindow(QMainWindow):
         dialog = ModelManagerDialog(user_dirs().ensure().models, self)
         dialog.finished.connect(lambda _r: self._refresh_engines())
         dialog.open()
+
+    def model_dirs(self) -> list[str]:
+        """Folders the engines search for weights: the app's models folder, the user's, the demo's if asked."""
+        from engine.pipelines.weights_locator import DEMO_MODEL_DIR
+
+        dirs = [str(user_dirs().models), *self.settings.model_dirs]
+        return [*dirs, str(DEMO_MODEL_DIR)] if self._demo_model else dirs
 
     def _refresh_engines(self) -> None:
         """Weights may have appeared: re-check which engines can run."""
@@ -653,10 +671,10 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def get_available(engine: str) -> bool:
-    from engine.engines.base import engine_names, get_engine
+def get_available(engine: str, model_dirs: Sequence[str] = ()) -> bool:
+    from engine.engines.base import engine_names, engine_spec
 
-    return engine in engine_names() and get_engine(engine).availability()[0]
+    return engine in engine_names() and engine_spec(engine).availability(model_dirs)[0]
 
 
 def _device_text() -> str:

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
+from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available
+from engine.engines.base import engine_names
 
 log = logging.getLogger(__name__)
 
-ENGINE_CHOICES = ("genprop", "genprop-training-free", "classic")
 TASK_CHOICES = ("none", "copy_paste", "mask_and_fill", "color_fill")
-MEMORY_CHOICES = ("auto", "fp32", "bf16", "fp16", "offload", "sequential")
 
 
 class BadInput(Exception):
@@ -72,57 +72,14 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
     eng = p.add_argument_group("engine")
     eng.add_argument(
         "--engine",
-        choices=ENGINE_CHOICES,
-        default="genprop",
-        help="genprop needs SVD + GenProp weights; genprop-training-free needs SVD only; classic needs nothing (default: %(default)s)",
+        choices=(AUTO, *engine_names()),
+        default=AUTO,
+        help="auto picks the best engine that can run here and says which: genprop when its weights are found, "
+        "else classic. genprop needs SVD + GenProp weights; genprop-training-free needs SVD only; classic needs "
+        "nothing (default: %(default)s)",
     )
-    eng.add_argument(
-        "--weights", type=Path, metavar="DIR", help="GenProp weights folder (config.json + diffusion_pytorch_model.safetensors)"
-    )
-    eng.add_argument(
-        "--svd", metavar="PATH", help="SVD weights: a diffusers folder or a hub id (offline: must be in the HF cache)"
-    )
-    eng.add_argument("--steps", type=int, default=25, help="denoising steps (genprop engines) (default: %(default)s)")
-    eng.add_argument(
-        "--seed", type=int, default=0, help="random seed; the same seed gives the same result (default: %(default)s)"
-    )
-    eng.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
-    eng.add_argument(
-        "--memory",
-        choices=MEMORY_CHOICES,
-        default="auto",
-        help="precision/offload mode; auto picks by free GPU memory (see docs/pipeline.md) (default: %(default)s)",
-    )
-    eng.add_argument(
-        "--long-side",
-        type=int,
-        default=512,
-        help="the model works at this long side (pixels); results come back at the clip's size (default: %(default)s)",
-    )
-    eng.add_argument("--window", type=int, default=None, help="frames per model call (default: the model's own, 14 or 25)")
-    eng.add_argument(
-        "--overlap", type=int, default=2, help="frames shared by consecutive windows, blended (default: %(default)s)"
-    )
-    eng.add_argument("--no-keep-original", action="store_true", help="do not force source pixels outside the edit mask")
-    eng.add_argument(
-        "--feather",
-        type=int,
-        default=8,
-        help="pixels by which the edit mask is grown and softened for keep-original (default: %(default)s)",
-    )
-    eng.add_argument(
-        "--injection-weight", type=float, default=1.0, help="SCE injection weight w in [0, 1] (default: %(default)s)"
-    )
-    eng.add_argument(
-        "--min-guidance", type=float, default=1.0, help="SVD guidance at a window's first frame (default: %(default)s)"
-    )
-    eng.add_argument(
-        "--max-guidance",
-        type=float,
-        default=3.0,
-        help="SVD guidance at a window's last frame; 1 turns guidance off (default: %(default)s)",
-    )
-    eng.add_argument("--fps-id", type=int, default=7, help="SVD's frame-rate conditioning value (default: %(default)s)")
+    opts = p.add_argument_group("engine options (each applies to the engines it names)")
+    add_engine_option_flags(opts)
     eng.add_argument(
         "--demo-model",
         action="store_true",
@@ -215,33 +172,24 @@ def run_propagate(args: argparse.Namespace) -> int:
     except (VideoError, BadInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    options: dict[str, Any] = {}
-    if args.engine != "classic":
-        from app.paths import user_dirs
+    from app.paths import user_dirs
 
-        options = {
-            "svd": args.svd,
-            "weights": None if args.weights is None else str(args.weights),
-            "model_dirs": [str(user_dirs().models)],
-            "steps": args.steps,
-            "seed": args.seed,
-            "device": args.device,
-            "memory": args.memory,
-            "long_side": args.long_side,
-            "window": args.window,
-            "overlap": args.overlap,
-            "keep_original": not args.no_keep_original,
-            "feather": args.feather,
-            "injection_weight": args.injection_weight,
-            "min_guidance": args.min_guidance,
-            "max_guidance": args.max_guidance,
-            "fps_id": args.fps_id,
-        }
-        if args.demo_model:
-            from engine.pipelines.weights_locator import DEMO_ENV
+    if args.demo_model:
+        from engine.pipelines.weights_locator import DEMO_ENV
 
-            os.environ[DEMO_ENV] = "1"
-            print("using the procedural-domain demonstration model (resources/demo_model)", file=sys.stderr)
+        os.environ[DEMO_ENV] = "1"
+        print("using the procedural-domain demonstration model (resources/demo_model)", file=sys.stderr)
+    model_dirs = [str(user_dirs().models)]
+    try:
+        engine_name, note = pick_available(args.engine, model_dirs) if args.engine == AUTO else (args.engine, "")
+        options = engine_options_from_args(args, engine_name)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.engine == AUTO:
+        print(f"engine: {engine_name} ({note})" if note else f"engine: {engine_name}", file=sys.stderr)
+    if engine_name != "classic":
+        options["model_dirs"] = model_dirs
     cancel = CancelToken()
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -253,7 +201,7 @@ def run_propagate(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGINT, on_sigint)
     bar = _Bar()
     try:
-        engine = get_engine(args.engine)()
+        engine = get_engine(engine_name)()
         result = engine.propagate(reader, edit, options, bar, cancel)
         bar.close()
         cancel.raise_if_cancelled()

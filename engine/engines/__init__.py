@@ -1,2 +1,77 @@
-from engine.engines import classic as classic  # noqa: F401  (registers the "classic" engine)
-from engine.engines import genprop_engine as genprop_engine  # noqa: F401  (registers "genprop" and "genprop-training-free")
+"""The built-in engines, registered lazily: their specs are light, their modules load on first use.
+
+Importing this package must not import torch or diffusers (the app's first paint and
+``--help`` depend on it; ``tests/test_architecture.py`` checks). ``AUTO_ORDER`` is the
+preference of ``--engine auto``: the first available engine wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from engine.engines.base import EngineSpec, register_spec
+from engine.engines.classic.options import ClassicOptions
+from engine.engines.genprop_options import GenPropOptions
+
+
+def _genprop_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    from engine.pipelines.weights_locator import genprop_availability
+
+    return genprop_availability(True, model_dirs)
+
+
+def _training_free_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    from engine.pipelines.weights_locator import genprop_availability
+
+    return genprop_availability(False, model_dirs)
+
+
+CLASSIC = register_spec(
+    EngineSpec(
+        name="classic",
+        label="Classic (optical flow, CPU)",
+        description=(
+            "Traditional propagation: dense optical flow tracking, flow-guided fill for removal, "
+            "homography-following for inserts and outpainting. Runs anywhere, needs no weights."
+        ),
+        module="engine.engines.classic.engine",
+        class_name="ClassicEngine",
+        options=ClassicOptions,
+    )
+)
+GENPROP = register_spec(
+    EngineSpec(
+        name="genprop",
+        label="GenProp (SVD + SCE + MPD)",
+        description=(
+            "Generative propagation: Stable Video Diffusion conditioned on the edited first frame, with the "
+            "Selective Content Encoder reading the original clip and the Mask Prediction Decoder's edit mask. "
+            "Needs SVD and GenProp weights; a GPU is strongly recommended."
+        ),
+        module="engine.engines.genprop_engine",
+        class_name="GenPropEngine",
+        options=GenPropOptions,
+        availability=_genprop_available,
+    )
+)
+GENPROP_TRAINING_FREE = register_spec(
+    EngineSpec(
+        name="genprop-training-free",
+        label="GenProp, training-free (SVD only)",
+        description=(
+            "For when only the public SVD weights exist: SVD generates inside the tracked edit mask while the "
+            "original clip's noised latents are kept outside it at every step. No SCE, no MPD."
+        ),
+        module="engine.engines.genprop_engine",
+        class_name="GenPropTrainingFreeEngine",
+        options=GenPropOptions,
+        hidden_options=("injection_weight", "weights"),
+        availability=_training_free_available,
+    )
+)
+
+#: ``--engine auto`` and the GUI's fallback take the first available of these.
+AUTO_ORDER: tuple[str, ...] = ("genprop", "classic")
+
+__all__ = ["AUTO_ORDER", "CLASSIC", "GENPROP", "GENPROP_TRAINING_FREE"]

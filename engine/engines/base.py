@@ -7,16 +7,19 @@ returns the edited clip at the source's size and frame rate with a per-frame edi
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
 from engine.edit import FirstFrameEdit
+from engine.options import OptionInfo, option_infos
 from engine.video.source import FrameSource
 
 
@@ -103,15 +106,20 @@ class PropagationResult:
 
 
 class Engine(ABC):
-    """Base class of propagation engines. Subclasses register with ``@register_engine``."""
+    """Base class of propagation engines.
+
+    An engine is registered by an :class:`EngineSpec` (``register_spec``, lazily: its
+    module is imported when the engine is first built) or, for engines defined in code
+    that is already imported (tests, plug-ins), with the ``@register_engine`` decorator.
+    """
 
     name: ClassVar[str]
-    label: ClassVar[str]
+    label: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        """(can run here, reason if not). Cheap: must not load models."""
+    def availability(cls, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+        """(can run here, reason if not) with these weight-search folders. Cheap: must not load models."""
         return True, ""
 
     @abstractmethod
@@ -126,26 +134,92 @@ class Engine(ABC):
         """Propagate ``edit`` (made on ``clip[0]``) through every frame of ``clip``."""
 
 
-_REGISTRY: dict[str, type[Engine]] = {}
+def _always_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    return True, ""
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What the app knows about an engine without importing it (no torch for ``--help`` or the GUI).
+
+    Attributes:
+        name / label / description: the registry key, the GUI's label and tooltip.
+        module / class_name: where the :class:`Engine` subclass lives (imported on first use).
+        options: the engine's options dataclass (``engine.options``: one definition for
+            the engine, the GUI and the CLI).
+        hidden_options: fields of ``options`` this engine does not use (a shared dataclass).
+        availability: cheap check (file lookups only) given the weight-search folders.
+    """
+
+    name: str
+    label: str
+    description: str
+    module: str
+    class_name: str
+    options: type | None = None
+    hidden_options: tuple[str, ...] = ()
+    availability: Callable[..., tuple[bool, str]] = _always_available
+
+    def option_infos(self) -> tuple[OptionInfo, ...]:
+        """The user-facing options of this engine, in declaration order."""
+        if self.options is None:
+            return ()
+        return tuple(i for i in option_infos(self.options) if i.name not in self.hidden_options)
+
+    def load(self) -> type[Engine]:
+        cls = getattr(importlib.import_module(self.module), self.class_name)
+        if not (isinstance(cls, type) and issubclass(cls, Engine)) or cls.name != self.name:
+            raise TypeError(f"{self.module}.{self.class_name} is not the {self.name!r} engine")
+        return cls
+
+
+_SPECS: dict[str, EngineSpec] = {}
+_CLASSES: dict[str, type[Engine]] = {}
+
+
+def register_spec(spec: EngineSpec) -> EngineSpec:
+    """Make an engine known by its spec; its module is imported on first ``get_engine``."""
+    if spec.name in _SPECS and _SPECS[spec.name] != spec:
+        raise ValueError(f"engine name {spec.name!r} is registered twice")
+    _SPECS[spec.name] = spec
+    return spec
 
 
 def register_engine(cls: type[Engine]) -> type[Engine]:
-    """Class decorator: make an engine available by its ``name``."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+    """Class decorator: make an already-imported engine class available by its ``name``."""
+    if cls.name in _CLASSES and _CLASSES[cls.name] is not cls:
         raise ValueError(f"engine name {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
+    _CLASSES[cls.name] = cls
+    if cls.name not in _SPECS:
+        _SPECS[cls.name] = EngineSpec(
+            cls.name, cls.label or cls.name, cls.description, cls.__module__, cls.__name__, availability=cls.availability
+        )
     return cls
 
 
+def _ensure_builtin_specs() -> None:
+    import engine.engines  # noqa: F401  (registers the built-in engines' specs; light)
+
+
 def engine_names() -> list[str]:
-    return sorted(_REGISTRY)
+    _ensure_builtin_specs()
+    return sorted(_SPECS)
+
+
+def engine_spec(name: str) -> EngineSpec:
+    """The spec of engine ``name`` (no heavy import); KeyError naming the known engines."""
+    _ensure_builtin_specs()
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(engine_names()) or 'none'}") from None
 
 
 def get_engine(name: str) -> type[Engine]:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(engine_names()) or 'none'}") from None
+    """The engine class ``name``, importing its module on first use."""
+    if name not in _CLASSES:
+        _CLASSES[name] = engine_spec(name).load()
+    return _CLASSES[name]
 
 
 class StageTimer:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import cv2
@@ -29,91 +28,20 @@ from engine.engines.base import (
     PropagationResult,
     StageTimer,
     get_engine,
-    register_engine,
 )
 from engine.engines.genprop_attention import collect, record_attention
+from engine.engines.genprop_options import GenPropOptions
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.genprop_pipeline import MODE_GENPROP, MODE_TRAINING_FREE, GenPropPipeline, StepReport
-from engine.pipelines.memory import ALL_MODES, MemoryPlan, choose_plan, run_with_oom_retry
-from engine.pipelines.weights_locator import DEMO_MODEL_DIR, Located, demo_model_enabled, locate_genprop, locate_svd
+from engine.pipelines.memory import MemoryPlan, choose_plan, run_with_oom_retry
+from engine.pipelines.weights_locator import Located, genprop_availability, locate_weights
 from engine.pipelines.windows import plan_windows
 from engine.tasks import Task
 from engine.video.model_space import ModelSpace
 from engine.video.source import FrameSource
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GenPropOptions:
-    """Options of the GenProp engines (the ``options`` dict, validated).
-
-    svd / weights: SVD folder or hub id / GenProp heads folder (default: searched, see
-        ``engine.pipelines.weights_locator``).
-    model_dirs: extra folders to search (the app's models folder).
-    steps, seed: denoising steps; seed for reproducible runs (``None`` = random).
-    device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``.  memory: a memory mode (``auto`` ...).
-    long_side: the model-space long side in pixels (512 by default; SVD's own is 1024).
-    window, overlap: frames per model call (default the U-Net's ``num_frames``) and shared frames.
-    keep_original, feather: keep source pixels outside the feathered edit mask exactly.
-    injection_weight: the SCE's w in [0, 1].  min_guidance / max_guidance: SVD's per-frame guidance.
-    fps_id, motion_bucket_id, noise_aug_strength: SVD's conditioning values.
-    mask_tracker, sam2_checkpoint: how the training-free mode propagates the edit mask
-        (the classic engine's ``flow`` tracker, or ``sam2`` with a checkpoint).
-    """
-
-    svd: str | None = None
-    weights: str | None = None
-    model_dirs: tuple[str, ...] = ()
-    steps: int = 25
-    seed: int | None = 0
-    device: str = "auto"
-    memory: str = "auto"
-    long_side: int = 512
-    window: int | None = None
-    overlap: int = 2
-    keep_original: bool = True
-    feather: int = 8
-    injection_weight: float = 1.0
-    min_guidance: float = 1.0
-    max_guidance: float = 3.0
-    fps_id: int = 7
-    motion_bucket_id: int = 127
-    noise_aug_strength: float = 0.02
-    mask_tracker: str = "flow"
-    sam2_checkpoint: str | None = None
-    #: ``[H, W]`` mask on the edited canvas: record G's attention for this region (one window).
-    attention_query: Any = None
-
-    @classmethod
-    def from_dict(cls, options: dict[str, Any] | None) -> GenPropOptions:
-        opts = {k: v for k, v in dict(options or {}).items() if v is not None or k in ("seed",)}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(opts) - known)
-        if unknown:
-            raise ValueError(f"unknown genprop engine option(s) {unknown}; known: {sorted(known)}")
-        if "model_dirs" in opts:
-            opts["model_dirs"] = tuple(str(p) for p in opts["model_dirs"])
-        o = cls(**opts)
-        if not isinstance(o.steps, int) or o.steps < 1:
-            raise ValueError(f"steps must be an integer >= 1, got {o.steps!r}")
-        if o.memory not in ALL_MODES:
-            raise ValueError(f"memory must be one of {', '.join(ALL_MODES)}, got {o.memory!r}")
-        if o.long_side < 8:
-            raise ValueError(f"long_side must be >= 8 pixels, got {o.long_side}")
-        if o.window is not None and o.window < 2:
-            raise ValueError(f"window must be >= 2 frames, got {o.window}")
-        if o.overlap < 1:
-            raise ValueError(f"overlap must be >= 1 frame, got {o.overlap}")
-        if not 0.0 <= o.injection_weight <= 1.0:
-            raise ValueError(f"injection_weight must be in [0, 1], got {o.injection_weight}")
-        if o.feather < 0:
-            raise ValueError(f"feather must be >= 0 pixels, got {o.feather}")
-        if o.mask_tracker not in ("flow", "sam2"):
-            raise ValueError(f"mask_tracker must be 'flow' or 'sam2', got {o.mask_tracker!r}")
-        resolve_device(o.device)
-        return o
 
 
 def resolve_device(name: str) -> torch.device:
@@ -166,8 +94,6 @@ class _InModelSpace:
 class _GenPropEngineBase(Engine):
     """Shared by both modes: option parsing, weights, pipeline cache, mapping, progress."""
 
-    #: Folders to search besides env vars and the hub cache; the app sets its models folder here.
-    model_dirs: ClassVar[list[str]] = []
     requires_genprop: ClassVar[bool] = True
 
     def __init__(self, pipeline: GenPropPipeline | None = None) -> None:
@@ -175,28 +101,14 @@ class _GenPropEngineBase(Engine):
         self._loaded_key: tuple[Any, ...] | None = None
 
     @classmethod
-    def set_model_dirs(cls, folders: Sequence[str | os.PathLike[str]]) -> None:
-        _GenPropEngineBase.model_dirs = [str(f) for f in folders]
-
-    @classmethod
     def locate(
-        cls, svd: str | None = None, weights: str | None = None, extra_dirs: Sequence[str] = ()
+        cls, svd: str | None = None, weights: str | None = None, model_dirs: Sequence[str | os.PathLike[str]] = ()
     ) -> tuple[Located, Located]:
-        dirs = [*extra_dirs, *cls.model_dirs]
-        if demo_model_enabled():
-            dirs.append(str(DEMO_MODEL_DIR))
-        svd_loc = locate_svd(svd, dirs)
-        return svd_loc, locate_genprop(weights, dirs, svd_folder=svd_loc.path)
+        return locate_weights(svd, weights, model_dirs)
 
     @classmethod
-    def availability(cls) -> tuple[bool, str]:
-        svd_loc, gp_loc = cls.locate()
-        problems = []
-        if not svd_loc.loadable:
-            problems.append(svd_loc.missing_message())
-        if cls.requires_genprop and not gp_loc.found:
-            problems.append(gp_loc.missing_message() + " Without them, use the 'genprop-training-free' engine.")
-        return (not problems), " ".join(problems)
+    def availability(cls, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+        return genprop_availability(cls.requires_genprop, model_dirs)
 
     # ---------------------------------------------------------------- loading
     def _load(self, opts: GenPropOptions, plan: MemoryPlan, device: torch.device) -> GenPropPipeline:
@@ -423,26 +335,17 @@ class _GenPropEngineBase(Engine):
         return result.masks, f"the classic engine's {opts.mask_tracker} tracker"
 
 
-@register_engine
 class GenPropEngine(_GenPropEngineBase):
+    """GenProp with its trained heads (SCE, MPD, task embeddings); spec in ``engine.engines``."""
+
     name = "genprop"
-    label = "GenProp (SVD + SCE + MPD)"
-    description = (
-        "Generative propagation: Stable Video Diffusion conditioned on the edited first frame, with the "
-        "Selective Content Encoder reading the original clip and the Mask Prediction Decoder's edit mask. "
-        "Needs SVD and GenProp weights; a GPU is strongly recommended."
-    )
     requires_genprop = True
 
 
-@register_engine
 class GenPropTrainingFreeEngine(_GenPropEngineBase):
+    """SVD alone with the original latents kept outside the tracked mask; spec in ``engine.engines``."""
+
     name = "genprop-training-free"
-    label = "GenProp, training-free (SVD only)"
-    description = (
-        "For when only the public SVD weights exist: SVD generates inside the tracked edit mask while the "
-        "original clip's noised latents are kept outside it at every step. No SCE, no MPD."
-    )
     requires_genprop = False
 
 

@@ -1,47 +1,47 @@
 """GenProp network: G (SVD U-Net) + Selective Content Encoder + Mask Prediction Decoder.
 
 See docs/genprop_model.md for the design. Backbone-specific code lives in
-``engine.genprop.backbones``.
+``engine.genprop.backbones``. Names are imported on first use (PEP 562), so that light
+submodules (``file_names``) can be read without loading torch and diffusers.
 """
 
-from engine.genprop.attention_maps import AttentionMap, AttentionRecorder, attention_layers
-from engine.genprop.backbones.svd import load_unet, svd_xt_unet_config, tiny_unet_config
-from engine.genprop.config import GenPropConfig
-from engine.genprop.freezing import freeze_backbone, trainable_parameter_names
-from engine.genprop.heads import GenPropHeads
-from engine.genprop.model import GenPropModel, GenPropOutput
-from engine.genprop.mpd import MaskPredictionDecoder, upsample_mask_logits
-from engine.genprop.sce import SCEOutput, SelectiveContentEncoder
-from engine.genprop.task_embedding import TaskEmbedding
-from engine.genprop.weights import (
-    CorruptWeightsError,
-    GenPropWeightsError,
-    MissingWeightsError,
-    WeightsMismatchError,
-)
-from engine.tasks import Task
+from __future__ import annotations
 
-__all__ = [
-    "AttentionMap",
-    "AttentionRecorder",
-    "CorruptWeightsError",
-    "GenPropConfig",
-    "GenPropHeads",
-    "GenPropModel",
-    "GenPropOutput",
-    "GenPropWeightsError",
-    "MaskPredictionDecoder",
-    "MissingWeightsError",
-    "SCEOutput",
-    "SelectiveContentEncoder",
-    "Task",
-    "TaskEmbedding",
-    "WeightsMismatchError",
-    "attention_layers",
-    "freeze_backbone",
-    "load_unet",
-    "svd_xt_unet_config",
-    "tiny_unet_config",
-    "trainable_parameter_names",
-    "upsample_mask_logits",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "AttentionMap": "attention_maps",
+    "AttentionRecorder": "attention_maps",
+    "attention_layers": "attention_maps",
+    "load_unet": "backbones.svd",
+    "svd_xt_unet_config": "backbones.svd",
+    "tiny_unet_config": "backbones.svd",
+    "GenPropConfig": "config",
+    "freeze_backbone": "freezing",
+    "trainable_parameter_names": "freezing",
+    "GenPropHeads": "heads",
+    "GenPropModel": "model",
+    "GenPropOutput": "model",
+    "MaskPredictionDecoder": "mpd",
+    "upsample_mask_logits": "mpd",
+    "SCEOutput": "sce",
+    "SelectiveContentEncoder": "sce",
+    "TaskEmbedding": "task_embedding",
+    "CorruptWeightsError": "weights",
+    "GenPropWeightsError": "weights",
+    "MissingWeightsError": "weights",
+    "WeightsMismatchError": "weights",
+}
+
+__all__ = sorted([*_WHERE, "Task"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Task":
+        from engine.tasks import Task
+
+        return Task
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

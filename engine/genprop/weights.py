@@ -18,8 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+from engine.genprop.file_names import CONFIG_NAME, WEIGHTS_NAME
 
 
 class GenPropWeightsError(Exception):

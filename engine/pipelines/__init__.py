@@ -1,27 +1,34 @@
-"""Inference pipelines: GenProp on SVD (windowed, memory modes, training-free fallback)."""
+"""Inference pipelines: GenProp on SVD (windowed, memory modes, training-free fallback).
 
-from engine.pipelines.genprop_pipeline import (
-    MODE_GENPROP,
-    MODE_TRAINING_FREE,
-    GenPropPipeline,
-    GenPropPipelineOutput,
-    StepReport,
-)
-from engine.pipelines.memory import ALL_MODES, MemoryPlan, OutOfMemoryAdviceError, choose_plan, run_with_oom_retry
-from engine.pipelines.windows import Window, overlap_weights, plan_windows
+Names are imported on first use (PEP 562): the weights locator and the memory-mode names
+are read by the GUI and the CLI without loading torch and diffusers.
+"""
 
-__all__ = [
-    "ALL_MODES",
-    "MODE_GENPROP",
-    "MODE_TRAINING_FREE",
-    "GenPropPipeline",
-    "GenPropPipelineOutput",
-    "MemoryPlan",
-    "OutOfMemoryAdviceError",
-    "StepReport",
-    "Window",
-    "choose_plan",
-    "overlap_weights",
-    "plan_windows",
-    "run_with_oom_retry",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "MODE_GENPROP": "genprop_pipeline",
+    "MODE_TRAINING_FREE": "genprop_pipeline",
+    "GenPropPipeline": "genprop_pipeline",
+    "GenPropPipelineOutput": "genprop_pipeline",
+    "StepReport": "genprop_pipeline",
+    "ALL_MODES": "memory_modes",
+    "MemoryPlan": "memory",
+    "OutOfMemoryAdviceError": "memory",
+    "choose_plan": "memory",
+    "run_with_oom_retry": "memory",
+    "Window": "windows",
+    "overlap_weights": "windows",
+    "plan_windows": "windows",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,12 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from engine.pipelines.memory_modes import ALL_MODES, MEMORY_MODES
+
 log = logging.getLogger(__name__)
 
 GIB = 1024**3
 
-#: Named modes, leanest last. ``auto`` is resolved by :func:`choose_plan`.
-MEMORY_MODES: tuple[str, ...] = ("fp32", "bf16", "fp16", "offload", "sequential")
-ALL_MODES: tuple[str, ...] = ("auto", *MEMORY_MODES)
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 

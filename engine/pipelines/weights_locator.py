@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.genprop.weights import CONFIG_NAME, WEIGHTS_NAME
+from engine.genprop.file_names import CONFIG_NAME, WEIGHTS_NAME
 
 #: The bundled procedural-domain demonstration model (issue #10). Searched only when the
 #: user opts in (GENPROP_DEMO_MODEL=1, the CLI's --demo-model, the app's demo action):
@@ -151,3 +151,27 @@ def locate_genprop(
         if is_genprop_folder(folder):
             return Located("genprop", folder, tuple(searched), source)
     return Located("genprop", None, tuple(searched))
+
+
+def locate_weights(
+    svd: str | os.PathLike[str] | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    model_dirs: Sequence[str | os.PathLike[str]] = (),
+) -> tuple[Located, Located]:
+    """SVD and GenProp weights for an engine run: the given folders, plus the demo model if opted in."""
+    dirs = [str(d) for d in model_dirs]
+    if demo_model_enabled():
+        dirs.append(str(DEMO_MODEL_DIR))
+    svd_loc = locate_svd(svd, dirs)
+    return svd_loc, locate_genprop(weights, dirs, svd_folder=svd_loc.path)
+
+
+def genprop_availability(requires_genprop: bool, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    """(can a GenProp engine run with these search folders, why not). File checks only."""
+    svd_loc, gp_loc = locate_weights(None, None, model_dirs)
+    problems = []
+    if not svd_loc.loadable:
+        problems.append(svd_loc.missing_message())
+    if requires_genprop and not gp_loc.found:
+        problems.append(gp_loc.missing_message() + " Without them, use the 'genprop-training-free' engine.")
+    return (not problems), " ".join(problems)

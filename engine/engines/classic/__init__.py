@@ -1,6 +1,27 @@
-"""Classic propagation engine (optical flow, tracking, warping, inpainting; CPU, no weights)."""
+"""Classic propagation engine (optical flow, tracking, warping, inpainting; CPU, no weights).
 
-from engine.engines.classic.engine import ClassicEngine, ClassicOptions
-from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker, Sam2VideoTracker
+Names are imported on first use (PEP 562): the engine registry reads ``options`` without
+loading the engine.
+"""
 
-__all__ = ["TRACKERS", "ClassicEngine", "ClassicOptions", "FlowMaskTracker", "MaskTracker", "Sam2VideoTracker"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ClassicEngine": "engine",
+    "ClassicOptions": "options",
+    "TRACKERS": "tracker",
+    "FlowMaskTracker": "tracker",
+    "MaskTracker": "tracker",
+    "Sam2VideoTracker": "tracker",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,6 @@ for removal), so it is monotonic; the cancel token is checked on every frame.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -31,58 +30,15 @@ from engine.engines.base import (
     ProgressCallback,
     PropagationResult,
     StageTimer,
-    register_engine,
 )
 from engine.engines.classic.colour import frame_transform
-from engine.engines.classic.flow import PRESETS
 from engine.engines.classic.insert import composite_layer, layer_homographies
 from engine.engines.classic.motion import FlowCache
+from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
 from engine.video.source import FrameSource
-
-
-@dataclass(frozen=True)
-class ClassicOptions:
-    """Options of the classic engine (the ``options`` dict, validated).
-
-    Attributes:
-        tracker: ``"flow"`` (default, no weights) or ``"sam2"`` (needs SAM2 weights).
-        sam2_checkpoint: path of the SAM2 checkpoint for ``tracker="sam2"``.
-        flow_max_side: longer side of the working resolution for optical flow.
-        flow_preset: DIS preset: ``ultrafast``, ``fast`` or ``medium``.
-        anchor_every: re-anchor tracking to frame 0 every this many frames (0 = never).
-        remove_grow: pixels the tracked removal hole is grown by (covers soft edges
-            and tracking error).
-    """
-
-    tracker: str = "flow"
-    sam2_checkpoint: str | None = None
-    flow_max_side: int = 320
-    flow_preset: str = "medium"
-    anchor_every: int = 1
-    remove_grow: int = 3
-
-    @classmethod
-    def from_dict(cls, options: dict[str, Any] | None) -> ClassicOptions:
-        opts = dict(options or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(opts) - known)
-        if unknown:
-            raise ValueError(f"unknown classic engine option(s) {unknown}; known: {sorted(known)}")
-        o = cls(**opts)
-        if o.tracker not in TRACKERS:
-            raise ValueError(f"tracker must be one of {sorted(TRACKERS)}, got {o.tracker!r}")
-        if o.flow_preset not in PRESETS:
-            raise ValueError(f"flow_preset must be one of {sorted(PRESETS)}, got {o.flow_preset!r}")
-        if not isinstance(o.flow_max_side, int) or o.flow_max_side < 32:
-            raise ValueError(f"flow_max_side must be an integer >= 32, got {o.flow_max_side!r}")
-        if not isinstance(o.anchor_every, int) or o.anchor_every < 0:
-            raise ValueError(f"anchor_every must be an integer >= 0, got {o.anchor_every!r}")
-        if not isinstance(o.remove_grow, int) or o.remove_grow < 0:
-            raise ValueError(f"remove_grow must be an integer >= 0, got {o.remove_grow!r}")
-        return o
 
 
 class _Reporter:
@@ -120,16 +76,13 @@ def _binary(mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask) > 0, np.uint8(255), np.uint8(0))
 
 
-@register_engine
 class ClassicEngine(Engine):
-    """Propagates first-frame edits with optical flow, tracking, warping and inpainting."""
+    """Propagates first-frame edits with optical flow, tracking, warping and inpainting.
+
+    Registered by its spec in ``engine.engines`` (label, description, options).
+    """
 
     name = "classic"
-    label = "Classic (optical flow, CPU)"
-    description = (
-        "Traditional propagation: dense optical flow tracking, flow-guided fill for removal, "
-        "homography-following for inserts and outpainting. Runs anywhere, needs no weights."
-    )
 
     def propagate(
         self,

@@ -18,11 +18,16 @@ import threading
 import cv2
 import numpy as np
 
-PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
+from engine.engines.classic.options import FLOW_PRESETS
+
+PRESETS = dict(
+    zip(
+        FLOW_PRESETS,
+        (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, cv2.DISOPTICAL_FLOW_PRESET_FAST, cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
+        strict=True,
+    )
+)
+"""The options' preset names (fastest first) -> OpenCV's DIS presets."""
 
 
 def working_size(width: int, height: int, max_side: int) -> tuple[int, int]:

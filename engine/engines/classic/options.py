@@ -1,0 +1,54 @@
+"""The classic engine's options: the one definition the engine, the GUI and the CLI share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.options import option, parse_options
+
+FLOW_PRESETS: tuple[str, ...] = ("ultrafast", "fast", "medium")
+"""DIS optical-flow presets, fastest first (``engine.engines.classic.flow`` maps them to OpenCV's)."""
+
+TRACKER_NAMES: tuple[str, ...] = ("flow", "sam2")
+
+
+@dataclass(frozen=True)
+class ClassicOptions:
+    """Options of the classic engine (the ``options`` dict, validated by :meth:`from_dict`).
+
+    ``tracker`` and ``sam2_checkpoint`` are set by code: the SAM2 video tracker is not
+    offered to users until it works (see ``engine.engines.classic.tracker``).
+    """
+
+    flow_preset: str = option(
+        "medium", "Flow quality", "Optical-flow preset: faster or more accurate tracking", choices=FLOW_PRESETS
+    )
+    flow_max_side: int = option(
+        320,
+        "Flow resolution",
+        "Long side (px) at which motion is estimated; higher is slower and finer",
+        minimum=64,
+        maximum=1920,
+    )
+    anchor_every: int = option(
+        1,
+        "Re-anchor every",
+        "Re-anchor tracking to frame 1 every N frames to limit drift (0 = never)",
+        minimum=0,
+        maximum=1000,
+    )
+    remove_grow: int = option(
+        3,
+        "Removal margin",
+        "Pixels the tracked removal region is grown by (soft edges, tracking error)",
+        minimum=0,
+        maximum=50,
+    )
+    tracker: str = option("flow", "Mask tracker", "How edit masks follow the clip", choices=TRACKER_NAMES, gui=False, cli=False)
+    sam2_checkpoint: str | None = None
+
+    @classmethod
+    def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:
+        return parse_options(cls, options, "classic engine")
