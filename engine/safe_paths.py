@@ -3,7 +3,8 @@
 Edit files, project folders and test sets all name other files (masks, results, clips).
 Someone can send you any of them, so every such path goes through :func:`contained`:
 
-- it is relative, uses ``/``, has no ``..``, no drive, no ``~`` and no NUL byte;
+- it is relative, uses ``/``, has no drive, no ``~`` and no NUL byte, and its ``..``
+  components never climb above the named folder;
 - its real location (after following every symlink) is inside the named folder, so a
   symlink may point elsewhere in the folder but never out of it;
 - it exists and is what is expected: a regular file (never a FIFO, a device or a
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
 import stat
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -59,7 +61,7 @@ def _kind_of(mode: int) -> str:
 def check_relative(
     rel: Any, where: str, *, root_name: str = "the folder", error: ErrorFactory = UnsafePathError
 ) -> PurePosixPath:
-    """``rel`` as a portable relative path, or ``error`` saying why not (no file access)."""
+    """``rel`` as a portable relative path, or ``error`` saying why not (no file access; ``..`` is checked by :func:`contained`)."""
     if not isinstance(rel, str) or not rel.strip():
         raise error(f"{where} must be a relative path, got {rel!r}")
     if "\x00" in rel or "\\" in rel:
@@ -67,8 +69,6 @@ def check_relative(
     posix, windows = PurePosixPath(rel), PureWindowsPath(rel)
     if posix.is_absolute() or windows.is_absolute() or windows.drive or rel.startswith("~"):
         raise error(f"{where}: absolute path {rel!r} refused; paths are relative to {root_name}")
-    if ".." in posix.parts:
-        raise error(f"{where}: {rel!r} refused; '..' may not leave {root_name}")
     return posix
 
 
@@ -100,6 +100,11 @@ def contained(
         raise error(f"{where}: {rel!r} must end in {' or '.join(suffixes)}")
     real_root = Path(root).resolve()
     start = Path(base).resolve() if base is not None else real_root
+    if not start.is_relative_to(real_root):
+        raise error(f"{where}: the folder {start} is outside {root_name} {real_root}; refused")
+    lexical = posixpath.normpath(posixpath.join(start.relative_to(real_root).as_posix(), posix.as_posix()))
+    if lexical == ".." or lexical.startswith("../"):
+        raise error(f"{where}: {rel!r} leaves {root_name}; refused ('..' may not climb above it)")
     try:
         real = (start / posix).resolve(strict=True)
     except FileNotFoundError:

@@ -18,11 +18,19 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m4
 Reader = VideoFileReader | FrameFolderReader
 
 
-def open_video(path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reader:
-    """Open a video file or a folder of numbered frames (``fps`` applies to folders)."""
+def open_video(
+    path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, confine_to: str | Path | None = None
+) -> Reader:
+    """Open a video file or a folder of numbered frames (``fps`` applies to folders).
+
+    ``confine_to``: a folder the clip (and every frame file of a frame folder) must
+    really lie in, after symlinks (test sets, projects).
+    """
     path = Path(path).expanduser()
+    if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
+        raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
     if path.is_dir():
-        return FrameFolderReader(path, fps=fps or 24.0)
+        return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to)
     return VideoFileReader(path, max_pixels=max_pixels)
 
 
