@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.video.atomic import atomic_file, atomic_folder, write_bytes_atomic
+from engine.video.atomic import atomic_file, atomic_folder, check_destinations, remove_stale_partials, write_bytes_atomic
 from engine.video.errors import VideoError
 from engine.video.file_reader import DEFAULT_MAX_PIXELS, VideoFileReader
 from engine.video.frame_folder import FrameFolderReader
 from engine.video.info import VideoInfo
 from engine.video.model_space import ModelSpace, TimeMap
 from engine.video.source import ArrayClip, FrameSource
-from engine.video.writer import write_png_sequence, write_video
+from engine.video.writer import check_output_path, write_png_sequence, write_video, write_video_and_masks
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m4v", ".ts", ".gif")
 
@@ -53,9 +53,13 @@ __all__ = [
     "VideoInfo",
     "atomic_file",
     "atomic_folder",
+    "check_destinations",
+    "check_output_path",
     "open_video",
+    "remove_stale_partials",
     "require_propagatable",
     "write_bytes_atomic",
     "write_png_sequence",
     "write_video",
+    "write_video_and_masks",
 ]
