@@ -263,11 +263,13 @@ def _read_result_checked(root: Path, result_folder: Path, engine: str, mode: str
         if isinstance(exc, ProjectError):
             raise
         raise ProjectError(f"{where}: frames.mkv cannot be read: {exc}") from None
-    masks = np.stack([read_png(f, "L", f"{where}: masks/{f.name}", error=ProjectError) for f in mask_files])
-    if masks.shape[1:] != frames.shape[1:3]:
-        raise ProjectError(
-            f"{where}: masks are {masks.shape[2]}x{masks.shape[1]} but frames are {frames.shape[2]}x{frames.shape[1]}"
-        )
+    mask_list = [read_png(f, "L", f"{where}: masks/{f.name}", error=ProjectError) for f in mask_files]
+    for f, mask in zip(mask_files, mask_list, strict=True):
+        if mask.shape != frames.shape[1:3]:
+            raise ProjectError(
+                f"{where}: masks/{f.name} is {mask.shape[1]}x{mask.shape[0]} but the frames are {frames.shape[2]}x{frames.shape[1]}"
+            )
+    masks = np.stack(mask_list)
     return PropagationResult(frames=frames, masks=masks, fps=fps, engine=engine, mode=mode)
 
 

@@ -67,6 +67,7 @@ def check_png(data: bytes, name: str, *, max_side: int = MAX_SIDE, max_pixels: i
     idat: list[bytes] = []
     idat_done = False
     seen_end = False
+    seen_plte = False
     while pos < n:
         if n - pos < 12:
             raise PngError(f"{name}: truncated chunk at byte {pos}")
@@ -98,7 +99,13 @@ def check_png(data: bytes, name: str, *, max_side: int = MAX_SIDE, max_pixels: i
             continue
         if ctype == b"IHDR":
             raise PngError(f"{name}: a second IHDR chunk")
+        if ctype == b"PLTE":
+            if idat or header[3] in (0, 4) or length == 0 or length % 3 or length > 768:
+                raise PngError(f"{name}: invalid PLTE chunk")
+            seen_plte = True
         if ctype == b"IDAT":
+            if header[3] == 3 and not seen_plte:
+                raise PngError(f"{name}: a palette image without a palette (PLTE)")
             if idat_done:
                 raise PngError(f"{name}: IDAT chunks are not consecutive")
             idat.append(body)
