@@ -188,7 +188,9 @@ def _check_inputs_and_outputs(args: argparse.Namespace) -> tuple[Any, Any]:
         require_propagatable(reader)
         check_output_path(args.out)
         inputs = [p for p in (args.video, args.edit, args.edited_frame, args.mask) if p is not None]
-        check_destinations([args.out], [args.masks_out] if args.masks_out is not None else [], inputs=inputs)
+        check_destinations(
+            [args.out], [args.masks_out] if args.masks_out is not None else [], inputs=inputs, folder_entries=r"mask_\d+\.png"
+        )
         edit = build_edit(args, reader[0], len(reader))
     except BaseException:
         reader.close()

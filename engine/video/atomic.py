@@ -167,13 +167,20 @@ def _probe_writable(folder: Path, target: Path) -> None:
 
 
 def check_destinations(
-    files: Sequence[str | Path] = (), folders: Sequence[str | Path] = (), *, inputs: Sequence[str | Path] = ()
+    files: Sequence[str | Path] = (),
+    folders: Sequence[str | Path] = (),
+    *,
+    inputs: Sequence[str | Path] = (),
+    folder_entries: str = r".*",
 ) -> None:
     """Refuse, before any work, outputs that cannot be written or that collide.
 
     Each output's folder (or its nearest existing ancestor) must be writable; a file
     output may not be an existing folder and a folder output not an existing file;
-    no output may be inside another or be one of ``inputs`` (overwriting the source).
+    no output may be inside another, be an input or hold an input (a folder output is
+    replaced whole). An existing folder output may hold only names matching
+    ``folder_entries`` (e.g. the masks of an earlier run): replacing ``~/Documents``
+    because it was given as ``--masks-out`` would destroy the user's files.
 
     Raises:
         VideoError: naming the output and the problem.
@@ -184,9 +191,17 @@ def check_destinations(
     for i, (path, real, is_dir) in enumerate(resolved):
         if real in sources or any(real.is_relative_to(s) for s in sources if s.is_dir()):
             raise VideoError(path, "is an input of this command; refusing to overwrite it")
+        if is_dir and any(s.is_relative_to(real) for s in sources):
+            raise VideoError(path, "holds an input of this command and would be replaced; give another folder")
         if real.exists() and real.is_dir() != is_dir:
             kind = "a folder" if real.is_dir() else "a file"
             raise VideoError(path, f"exists and is {kind}; a {'folder' if is_dir else 'file'} is written here")
+        if is_dir and real.is_dir():
+            pattern = re.compile(folder_entries)
+            others = sorted(e.name for e in os.scandir(real) if not pattern.fullmatch(e.name))
+            if others:
+                shown = ", ".join(others[:3]) + (" ..." if len(others) > 3 else "")
+                raise VideoError(path, f"exists and holds other files ({shown}); it would be replaced whole; give a new folder")
         for other, other_real, _ in resolved[i + 1 :]:
             if real == other_real:
                 raise VideoError(path, f"is given as two outputs ({other} too)")
