@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import warnings
 from pathlib import Path
 
 import cv2
@@ -130,8 +131,10 @@ class FrameFolderReader:
         from PIL import Image
 
         try:
-            with Image.open(self._files[0]) as im:
-                w, h = im.size
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked right here
+                with Image.open(self._files[0]) as im:
+                    w, h = im.size
         except Exception as exc:  # noqa: BLE001 - any decoder failure means a bad frame
             raise VideoError(self._files[0], f"not a readable image ({exc})") from None
         if w * h > MAX_FRAME_PIXELS:
