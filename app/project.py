@@ -193,7 +193,10 @@ MAX_RESULTS = 64
 def _read_project_json(path: str | Path) -> tuple[Path, dict[str, Any]]:
     """(project.json path, its document); refuses FIFOs, devices, huge or deeply nested files."""
     path = Path(path)
-    file = path / PROJECT_FILE if path.is_dir() else path
+    try:
+        file = path / PROJECT_FILE if path.is_dir() else path
+    except (OSError, ValueError) as exc:  # a NUL byte, a path too long
+        raise ProjectError(f"project {str(path)[:200]!r} cannot be opened: {exc}") from None
     doc = load_json(file, "project file", error=ProjectError)
     return file, doc
 

@@ -98,8 +98,11 @@ def contained(
     posix = check_relative(rel, where, root_name=root_name, error=error)
     if suffixes is not None and posix.suffix.lower() not in suffixes:
         raise error(f"{where}: {rel!r} must end in {' or '.join(suffixes)}")
-    real_root = Path(root).resolve()
-    start = Path(base).resolve() if base is not None else real_root
+    try:
+        real_root = Path(root).resolve()
+        start = Path(base).resolve() if base is not None else real_root
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise error(f"{where}: the folder {root} cannot be resolved: {exc}") from None
     if not start.is_relative_to(real_root):
         raise error(f"{where}: the folder {start} is outside {root_name} {real_root}; refused")
     lexical = posixpath.normpath(posixpath.join(start.relative_to(real_root).as_posix(), posix.as_posix()))
@@ -146,8 +149,8 @@ def check_regular_file(
         st = path.stat()
     except FileNotFoundError:
         raise error(f"{what} {path} not found") from None
-    except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise error(f"cannot read {what} {path!s:.200}: {exc}") from None
     if not stat.S_ISREG(st.st_mode):
         raise error(f"{what} {path} is {_kind_of(st.st_mode)}, not a regular file; refused")
     if max_bytes is not None and st.st_size > max_bytes:
@@ -166,7 +169,7 @@ def read_bytes(path: str | os.PathLike[str], what: str, *, max_bytes: int, error
     check_regular_file(path, what, max_bytes=max_bytes, error=error)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     try:
         st = os.fstat(fd)

@@ -158,3 +158,14 @@ def test_frame_folders_refuse_a_giant_first_frame_from_its_header(tmp_path: Path
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "frame_0002.png")
     with pytest.raises(VideoError, match="13000x13000"):
         open_video(folder)
+
+
+@pytest.mark.parametrize("path", ["a\x00b", "/tmp/" + "x" * 5000, "/dev/zero", "/proc/self/mem", "/nonexistent/x", "/etc"])
+def test_loaders_raise_only_their_documented_error_for_any_path(path: str) -> None:
+    """What the GUI catches: ProjectError, EditFileError, VideoError (docs/robustness.md); nothing else escapes."""
+    from app.project import Project, ProjectError
+    from engine.edits.edit_file import EditFileError, load_edit
+
+    for load, error in ((Project.load, ProjectError), (load_edit, EditFileError), (open_video, VideoError)):
+        with pytest.raises(error):
+            load(path)

@@ -27,11 +27,16 @@ def open_video(
     really lie in, after symlinks (test sets, projects).
     """
     path = Path(path).expanduser()
-    if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
-        raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
-    if path.is_dir():
-        return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to)
-    return VideoFileReader(path, max_pixels=max_pixels)
+    try:
+        if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
+            raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
+        if path.is_dir():
+            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to)
+        return VideoFileReader(path, max_pixels=max_pixels)
+    except (OSError, ValueError, RuntimeError) as exc:  # permissions, NUL bytes, symlink loops: still one error type
+        if isinstance(exc, VideoError):
+            raise
+        raise VideoError(path, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def require_propagatable(reader: Reader) -> None:
