@@ -47,6 +47,7 @@ HANG_SECONDS = 10.0
 FRAME_W, FRAME_H, CLIP_FRAMES = 32, 24, 90
 MAX_MESSAGE = 500
 FORMATS = ("edit", "png", "project")
+OPTIONAL_FORMATS = ("clip",)  # random mutants of real clips: run by the script (--clips N), not by default
 
 
 # ----------------------------------------------------------------------------- cases
@@ -761,6 +762,65 @@ def mutant_cases(fmt: str, count: int, seed: int, project_base: Path | None = No
     return cases
 
 
+# ----------------------------------------------------------------------------- clips (optional)
+def clip_bases(folder: Path) -> list[Path]:
+    """Small real clips of the containers users bring (B-frames, MPEG-PS/TS, MJPEG, VP9)."""
+    from tests.test_video_streams import encode_stream
+    from tests.video_factory import encode, moving_frames
+
+    folder.mkdir(parents=True, exist_ok=True)
+    frames = moving_frames(24, 64, 48)
+    return [
+        encode(folder / "a.mp4", frames, "libx264", options={"crf": "20"}),
+        encode(folder / "b.mkv", frames, "libx264"),
+        encode_stream(folder / "c.mpg", frames, "mpeg2video", "mpeg", options={"bf": "2", "g": "6"}),
+        encode_stream(folder / "d.ts", frames, "mpeg2video", "mpegts", options={"bf": "2"}),
+        encode(folder / "e.avi", frames, "mjpeg", pix_fmt="yuvj420p"),
+        encode(folder / "f.webm", frames, "libvpx-vp9", options={"b": "0", "crf": "30"}),
+    ]
+
+
+def clip_cases(workdir: Path, count: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    bases = clip_bases(workdir / "clip-bases")
+    cases = []
+    for i in range(count):
+        base = bases[i % len(bases)]
+        b = bytearray(base.read_bytes())
+        how = int(rng.integers(0, 4))
+        if how == 0:
+            for _ in range(int(rng.integers(1, 20))):
+                b[int(rng.integers(0, len(b)))] ^= 1 << int(rng.integers(0, 8))
+        elif how == 1:
+            b = b[: int(rng.integers(0, len(b)))]
+        elif how == 2:
+            a = int(rng.integers(0, len(b)))
+            b = b[:a] + rng.integers(0, 256, int(rng.integers(1, 2000)), dtype=np.uint8).tobytes() + b[a:]
+        else:
+            a, z = sorted(int(v) for v in rng.integers(0, len(b), 2))
+            b = b[:a] + b[z:]
+
+        def build(folder: Path, data: bytes = bytes(b), suffix: str = base.suffix) -> Path:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"clip{suffix}"
+            path.write_bytes(data)
+            return path
+
+        cases.append(Case("clip", f"clip mutant {i}", build, "either"))
+    return cases
+
+
+def _read_whole_clip(path: Path) -> int:
+    """What ``info`` and ``propagate`` do: open, random access, then every frame in order."""
+    from engine.video import open_video
+
+    with open_video(path) as reader:
+        n = len(reader)
+        for k in (0, n - 1, n // 2):
+            reader[k]
+        return sum(1 for _ in reader)
+
+
 # ----------------------------------------------------------------------------- running one input
 class _Hang(Exception):
     pass
@@ -876,6 +936,10 @@ def _loader(fmt: str) -> tuple[Callable[[Path], Any], type[BaseException]]:
         from engine.video.png import PngError, read_png
 
         return (lambda p: read_png(p, "L", "mask")), PngError
+    if fmt == "clip":
+        from engine.video import VideoError
+
+        return _read_whole_clip, VideoError
     from app.project import Project, ProjectError
 
     return Project.load, ProjectError
@@ -887,6 +951,8 @@ def _check_accepted(case: Case, value: Any) -> str:
         if case.original is not None and not np.array_equal(value, case.original):
             return "accepted with different pixels (silent corruption)"
         return ""
+    if case.format == "clip":
+        return "" if isinstance(value, int) and value > 0 else "accepted with no frames"
     if case.format == "edit":
         spec, edit = value
         if edit is None or edit.edited_frame.dtype != np.uint8 or edit.edit_mask.shape != edit.edited_frame.shape[:2]:
@@ -965,10 +1031,12 @@ def warm_up(workdir: Path, cases: dict[str, list[Case]]) -> None:
         run_case(cases[fmt][0], workdir)
 
 
-def run_corpus(workdir: Path, mutants: int = 200, seed: int = 17) -> list[Outcome]:
+def run_corpus(workdir: Path, mutants: int = 200, seed: int = 17, clips: int = 0) -> list[Outcome]:
     cases = corpus(workdir, mutants, seed)
     warm_up(workdir, cases)
-    return [run_case(case, workdir) for fmt in FORMATS for case in cases[fmt]]
+    if clips:
+        cases["clip"] = clip_cases(workdir, clips, seed + 3)
+    return [run_case(case, workdir) for fmt in (*FORMATS, *OPTIONAL_FORMATS) if fmt in cases for case in cases[fmt]]
 
 
 def summary(outcomes: list[Outcome]) -> str:
@@ -976,8 +1044,10 @@ def summary(outcomes: list[Outcome]) -> str:
         "| format | inputs | hand-made | accepted | refused (clear error) | crash | hang | escape | unclear | wrong |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for fmt in FORMATS:
+    for fmt in (*FORMATS, *OPTIONAL_FORMATS):
         mine = [o for o in outcomes if o.format == fmt]
+        if not mine:
+            continue
         kinds = Counter(o.kind for o in mine)
         hand = sum(1 for o in mine if "mutant" not in o.name)
         lines.append(
@@ -996,11 +1066,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="run the hostile-input corpus and print the figures")
     parser.add_argument("--mutants", type=int, default=200, help="random mutants per format (default 200)")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--clips", type=int, default=0, help="also this many random mutants of real clips (default 0)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        outcomes = run_corpus(Path(tmp), args.mutants, args.seed)
+        outcomes = run_corpus(Path(tmp), args.mutants, args.seed, args.clips)
         elapsed = time.perf_counter() - start
     print(summary(outcomes))
     print(f"{len(outcomes)} inputs in {elapsed:.1f} s")
