@@ -24,7 +24,7 @@ from engine.edits import EditSpec, compose, load_edit, save_edit
 from engine.edits.edit_file import EditFileError
 from engine.edits.specs import OpSpec
 from engine.engines.base import PropagationResult
-from engine.safe_paths import contained, contained_files, load_json
+from engine.safe_paths import contained, contained_files, load_json, one_line
 from engine.video import open_video, write_bytes_atomic, write_png_sequence, write_video
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ Listener = Callable[[str], None]
 
 
 class ProjectError(ValueError):
-    """A project file is missing, malformed or unsafe; the message says what and where."""
+    """A project file is missing, malformed or unsafe; the message (one line, at most 400
+    characters however large the bad value) says what and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass

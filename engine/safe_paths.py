@@ -40,8 +40,20 @@ MAX_JSON_DEPTH = 32
 MAX_NUMBER_CHARS = 40
 
 
+MAX_MESSAGE = 400
+
+
+def one_line(message: object, limit: int = MAX_MESSAGE) -> str:
+    """A message fit for one line of an error dialog or a terminal, however large the bad value in it."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
 class UnsafePathError(ValueError):
     """A path or file was refused (outside its folder, not a regular file, too large)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 def _kind_of(mode: int) -> str:

@@ -74,3 +74,10 @@ def test_the_harness_sees_an_escape_a_crash_and_a_hang(tmp_path: Path) -> None:
     finally:
         fuzz_corpus._loader = load_real  # type: ignore[assignment]
         fuzz_corpus.HANG_SECONDS = old
+
+
+def test_random_mutants_of_real_clips(tmp_path: Path) -> None:
+    """A few damaged clips (bit flips, cuts, insertions) read as info/propagate read them."""
+    outcomes = [fuzz_corpus.run_case(case, tmp_path) for case in fuzz_corpus.clip_cases(tmp_path, 36, seed=17)]
+    bad = [f"{o.name}: {o.kind}: {o.detail}" for o in outcomes if not o.ok]
+    assert not bad, "\n".join(bad)

@@ -25,7 +25,7 @@ from PIL import Image
 from engine.edit import FirstFrameEdit
 from engine.edits.compose import as_spec, compose
 from engine.edits.specs import OpSpec, check_canvas, spec_classes, spec_from_dict, spec_to_dict
-from engine.safe_paths import MAX_JSON_BYTES, contained, load_json
+from engine.safe_paths import MAX_JSON_BYTES, contained, load_json, one_line
 from engine.video.png import read_png
 
 FORMAT = "genprop-edit"
@@ -42,16 +42,11 @@ MAX_ASSET_BYTES = 1 << 30
 class EditFileError(ValueError):
     """An edit file is malformed, unsafe or does not fit its frame; the message says where.
 
-    The message is one line of at most ``MAX_MESSAGE`` characters, however large the bad value.
+    The message is one line of at most 400 characters, however large the bad value (``one_line``).
     """
 
-    MAX_MESSAGE = 400
-
     def __init__(self, message: str) -> None:
-        message = " ".join(str(message).split())
-        if len(message) > self.MAX_MESSAGE:
-            message = message[: self.MAX_MESSAGE - 5] + " ..."
-        super().__init__(message)
+        super().__init__(one_line(message))
 
 
 @dataclass
@@ -205,7 +200,8 @@ def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
         where = f"operations[{i}]"
         if not isinstance(entry, dict):
             raise EditFileError(f"{where} must be an object, got {entry!r}")
-        cls = classes.get(entry.get("op"))
+        op = entry.get("op")
+        cls = classes.get(op) if isinstance(op, str) else None
         if cls is None:
             raise EditFileError(f"{where}.op must be one of {sorted(classes)}, got {entry.get('op')!r}")
         data = dict(entry)

@@ -134,7 +134,7 @@ def boolean(name: str, value: Any) -> bool:
 
 def choice(name: str, value: Any, allowed: set[str] | dict[str, Any]) -> str:
     """One of ``allowed``."""
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
     return value
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.edit import FirstFrameEdit
 from engine.edits.edit_file import EditFileError, load_edit
-from engine.safe_paths import contained, contained_files, load_json
+from engine.safe_paths import contained, contained_files, load_json, one_line
 from engine.video.png import read_png
 
 TESTSET_FORMAT = "genprop-testset"
@@ -32,9 +32,12 @@ _CASE_KEYS = {"format", "version", "id", "task", "prompt", "set", "clip", "fps",
 
 
 class TestSetError(ValueError):
-    """A test set or case is malformed; the message names the file and field."""
+    """A test set or case is malformed; the message (one line) names the file and field."""
 
     __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 600))
 
 
 @dataclass(frozen=True)

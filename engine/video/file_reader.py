@@ -410,7 +410,10 @@ class VideoFileReader:
         return None
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.to_ndarray(format="rgb24")
+        try:
+            rgb = frame.to_ndarray(format="rgb24")
+        except (av.error.FFmpegError, ValueError) as exc:  # a damaged frame FFmpeg cannot convert
+            raise VideoError(self.path, f"a frame cannot be converted to RGB (damaged stream?): {exc}") from None
         if self._rotation:
             # The display matrix rotates counter-clockwise by ``rotation`` degrees.
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self._rotation // 90))
