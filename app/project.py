@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from engine.edits import EditSpec, compose, load_edit, save_edit
 from engine.edits.edit_file import EditFileError
 from engine.edits.specs import OpSpec
 from engine.engines.base import PropagationResult
+from engine.safe_paths import contained, contained_files, load_json, one_line
 from engine.video import open_video, write_bytes_atomic, write_png_sequence, write_video
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ Listener = Callable[[str], None]
 
 
 class ProjectError(ValueError):
-    """A project file is missing, malformed or unsafe; the message says what and where."""
+    """A project file is missing, malformed or unsafe; the message (one line, at most 400
+    characters however large the bad value) says what and where."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass
@@ -147,15 +152,8 @@ class Project:
     @classmethod
     def load(cls, path: str | Path) -> Project:
         """Read and validate a project (folder or its project.json)."""
-        path = Path(path)
-        file = path / PROJECT_FILE if path.is_dir() else path
+        file, doc = _read_project_json(path)
         folder = file.parent
-        try:
-            doc = json.loads(file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ProjectError(f"project file {file} not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ProjectError(f"{file} is not a readable project file: {exc}") from None
         if not isinstance(doc, dict) or doc.get("format") != PROJECT_FORMAT:
             raise ProjectError(
                 f"{file} is not a GenProp Studio project (format field is {doc.get('format') if isinstance(doc, dict) else None!r})"
@@ -166,7 +164,7 @@ class Project:
         clip = doc.get("clip")
         if clip is not None and not isinstance(clip, str):
             raise ProjectError(f"{file}: 'clip' must be a path string, got {clip!r}")
-        project.clip_path = None if clip is None else (folder / clip).resolve()
+        project.clip_path = None if clip is None else _clip_path(folder, clip, file)
         edit_rel = doc.get("edit", EDIT_FILE)
         edit_path = _inside(folder, edit_rel, "edit")
         try:
@@ -182,35 +180,104 @@ class Project:
         ):
             raise ProjectError(f"{file}: 'engine' must be {{'engine': name, 'options': {{...}}}}, got {engine!r}")
         project.engine = EngineSettings(engine.get("engine", "classic"), dict(engine.get("options", {})))
-        for i, item in enumerate(doc.get("results", [])):
-            try:
-                result_folder = _inside(folder, item["folder"], f"results[{i}].folder")
-                result = _read_result(result_folder, item.get("engine", "?"), item.get("mode", ""))
-            except (KeyError, TypeError, OSError, ValueError) as exc:
-                log.warning("%s: result %d skipped: %s", file, i, exc)
-                continue
-            project.results.append(ResultEntry(str(item.get("name", f"result {i}")), result, item["folder"]))
+        project.results.extend(_load_results(doc.get("results", []), folder, file))
         project._result_counter = len(project.results)
         project.folder = folder
         return project
 
 
-def _inside(folder: Path, rel: object, where: str) -> Path:
-    """``folder/rel`` if it exists and stays inside ``folder`` (no '..', no absolute path,
-    no symlink escape): a project file must never point us at the rest of the disk."""
-    if not isinstance(rel, str) or not rel.strip() or "\x00" in rel:
-        raise ProjectError(f"{where} must be a relative path, got {rel!r}")
-    candidate = Path(rel)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise ProjectError(f"{where}: {rel!r} refused; paths must stay inside the project folder")
-    root = folder.resolve()
+# ------------------------------------------------------------ loading checks
+# A project folder can come from anyone: every path it names goes through the one
+# containment rule (engine/safe_paths.py) and every failure is a ProjectError.
+
+#: A project keeps a handful of results; each is read whole into memory.
+MAX_RESULTS = 64
+
+
+def _read_project_json(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(project.json path, its document); refuses FIFOs, devices, huge or deeply nested files."""
+    path = Path(path)
     try:
-        real = (root / candidate).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise ProjectError(f"{where}: {rel!r} not found in {root}") from None
-    if not real.is_relative_to(root):
-        raise ProjectError(f"{where}: {rel!r} resolves outside the project folder; refused")
-    return real
+        file = path / PROJECT_FILE if path.is_dir() else path
+    except (OSError, ValueError) as exc:  # a NUL byte, a path too long
+        raise ProjectError(f"project {str(path)[:200]!r} cannot be opened: {exc}") from None
+    doc = load_json(file, "project file", error=ProjectError)
+    return file, doc
+
+
+def _inside(folder: Path, rel: object, where: str, kind: Literal["file", "dir"] = "file") -> Path:
+    """``folder/rel`` if it exists, is a regular file (or folder) and stays inside ``folder``
+    (no '..', no absolute path, no symlink escape): a project never points us at the rest of the disk."""
+    return contained(folder, rel, where, kind=kind, root_name="the project folder", error=ProjectError)
+
+
+def _clip_path(folder: Path, clip: str, file: Path) -> Path:
+    """The clip the project refers to (it may live anywhere: it is the user's footage)."""
+    if not clip.strip() or "\x00" in clip:
+        raise ProjectError(f"{file}: 'clip' must be a path, got {clip!r}")
+    try:
+        return (folder / Path(clip).expanduser()).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ProjectError(f"{file}: 'clip' {clip!r} is not a usable path: {exc}") from None
+
+
+def _load_results(items: object, folder: Path, file: Path) -> list[ResultEntry]:
+    """The ``results`` section, each result read and checked; anything wrong is a ProjectError."""
+    if not isinstance(items, list):
+        raise ProjectError(f"{file}: 'results' must be a list, got {type(items).__name__}")
+    if len(items) > MAX_RESULTS:
+        raise ProjectError(f"{file}: 'results' lists {len(items)} results; at most {MAX_RESULTS} are allowed")
+    entries = []
+    for i, item in enumerate(items):
+        where = f"{file}: results[{i}]"
+        if not isinstance(item, dict):
+            raise ProjectError(f"{where} must be an object with 'folder', 'name', 'engine', 'mode', got {type(item).__name__}")
+        unknown = sorted(set(item) - {"name", "folder", "engine", "mode"})
+        if unknown:
+            raise ProjectError(f"{where}: unknown field(s) {unknown}")
+        for key in ("name", "engine", "mode"):
+            if key in item and not isinstance(item[key], str):
+                raise ProjectError(f"{where}.{key} must be a string, got {type(item[key]).__name__}")
+        try:
+            result_folder = _inside(folder, item.get("folder"), f"{where}.folder", kind="dir")
+            result = _read_result_checked(folder, result_folder, item.get("engine", "?"), item.get("mode", ""), where)
+        except ProjectError as exc:
+            raise ProjectError(f"{exc} (remove results[{i}] from {PROJECT_FILE} to open the project without it)") from None
+        entries.append(ResultEntry(item.get("name", f"result {i}"), result, item["folder"]))
+    return entries
+
+
+def _read_result_checked(root: Path, result_folder: Path, engine: str, mode: str, where: str) -> PropagationResult:
+    """A saved result: ``frames.mkv`` and ``masks/*.png``, both inside the project, same count and size."""
+    from engine.video import VideoError
+    from engine.video.png import read_png
+
+    rel = result_folder.relative_to(root.resolve()).as_posix()
+    video = _inside(root, f"{rel}/frames.mkv", f"{where}: frames.mkv")
+    masks_dir = _inside(root, f"{rel}/masks", f"{where}: masks", kind="dir")
+    mask_files = contained_files(
+        masks_dir, root, f"{where}: masks", suffix=".png", root_name="the project folder", error=ProjectError
+    )
+    try:
+        with open_video(video) as reader:
+            if len(reader) != len(mask_files):
+                raise ProjectError(f"{where}: frames.mkv has {len(reader)} frames but masks/ holds {len(mask_files)} masks")
+            frames = np.stack([reader[i] for i in range(len(reader))])
+            fps = reader.fps
+    except VideoError as exc:
+        raise ProjectError(f"{where}: {exc}") from None
+    except (OSError, IndexError, ValueError, MemoryError) as exc:
+        if isinstance(exc, ProjectError):
+            raise
+        raise ProjectError(f"{where}: frames.mkv cannot be read: {exc}") from None
+    mask_list = [read_png(f, "L", f"{where}: masks/{f.name}", error=ProjectError) for f in mask_files]
+    for f, mask in zip(mask_files, mask_list, strict=True):
+        if mask.shape != frames.shape[1:3]:
+            raise ProjectError(
+                f"{where}: masks/{f.name} is {mask.shape[1]}x{mask.shape[0]} but the frames are {frames.shape[2]}x{frames.shape[1]}"
+            )
+    masks = np.stack(mask_list)
+    return PropagationResult(frames=frames, masks=masks, fps=fps, engine=engine, mode=mode)
 
 
 def _relative_or_absolute(path: Path | None, folder: Path) -> str | None:
@@ -232,11 +299,8 @@ def _write_result(result: PropagationResult, target: Path) -> None:
 
 
 def _read_result(folder: Path, engine: str, mode: str) -> PropagationResult:
-    reader = open_video(folder / "frames.mkv")
-    frames = np.stack([reader[i] for i in range(len(reader))])
-    masks_reader = open_video(folder / "masks")
-    masks = np.stack([masks_reader[i][..., 0] for i in range(len(masks_reader))])
-    return PropagationResult(frames=frames, masks=masks, fps=reader.fps, engine=engine, mode=mode)
+    """A result folder read with the same checks as a project's (nothing may leave ``folder``)."""
+    return _read_result_checked(folder, folder, engine, mode, str(folder))
 
 
 def remove_project_folder(folder: Path) -> None:

@@ -28,6 +28,10 @@ STATE_FILE = "trainer_state.json"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
+class CheckpointError(ValueError):
+    """A checkpoint to resume from is damaged, truncated or not safe to load; the message names the file."""
+
+
 @dataclass
 class TrainerState:
     """What a resume needs besides tensors: the step and the sampler position."""
@@ -167,6 +171,14 @@ def resolve_resume(output_dir: Path, resume: str | None) -> Path | None:
     return path
 
 
+def resolve_and_verify(output_dir: Path, resume: str | None) -> Path | None:
+    """:func:`resolve_resume`, then :func:`verify_checkpoint` on what it found."""
+    folder = resolve_resume(output_dir, resume)
+    if folder is not None:
+        verify_checkpoint(folder)
+    return folder
+
+
 def rotate_checkpoints(output_dir: Path, total_limit: int | None) -> list[Path]:
     """Delete the oldest complete checkpoints beyond ``total_limit`` and stale ``.tmp`` folders."""
     removed = []
@@ -182,17 +194,87 @@ def rotate_checkpoints(output_dir: Path, total_limit: int | None) -> list[Path]:
 
 
 def read_state(folder: Path) -> TrainerState:
-    return TrainerState(**json.loads((folder / STATE_FILE).read_text()))
+    """``trainer_state.json``, checked field by field (:class:`CheckpointError` otherwise)."""
+    from engine.safe_paths import load_json
+
+    path = folder / STATE_FILE
+    doc = load_json(path, "trainer state", max_bytes=1 << 20, error=CheckpointError)
+    fields = set(TrainerState.__dataclass_fields__)
+    if not isinstance(doc, dict) or set(doc) != fields:
+        raise CheckpointError(
+            f"{path} must hold exactly {sorted(fields)}, got {doc if not isinstance(doc, dict) else sorted(doc)!r}"
+        )
+    for key, value in doc.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{path}: {key} must be a non-negative integer, got {value!r}")
+    return TrainerState(**doc)
+
+
+def _torch_state(path: Path) -> Any:
+    """A ``torch.save``d state dict, unpickled only by torch's restricted (weights-only) loader."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} not found; the checkpoint is incomplete") from None
+    except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError (truncated zip), EOFError...
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path} cannot be loaded safely (damaged, truncated or not a plain state dict): {first}") from None
+
+
+def _safetensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        tensors = load_file(str(path))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} not found; the checkpoint is incomplete") from None
+    except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError
+        raise CheckpointError(f"{path} is not a readable safetensors file: {exc}") from None
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN/Inf values; refused")
+    return tensors
 
 
 def load_tensors(folder: Path) -> dict[str, Any]:
-    """Everything in a checkpoint but the heads: optimiser, scheduler, EMA and RNG states."""
+    """Everything in a checkpoint but the heads: optimiser, scheduler, EMA and RNG states.
+
+    Raises:
+        CheckpointError: a file is missing, truncated, malicious (a pickle that is more
+            than tensors and plain types) or malformed.
+    """
+    from engine.safe_paths import load_json
+
     out: dict[str, Any] = {
-        "ema": load_file(str(folder / "ema.safetensors")),
-        "scheduler": torch.load(folder / "scheduler.pt", weights_only=True),
-        "rng_plain": json.loads((folder / "rng.json").read_text()),
-        "rng_tensors": load_file(str(folder / "torch_rng.safetensors")),
+        "ema": _safetensors(folder / "ema.safetensors"),
+        "scheduler": _torch_state(folder / "scheduler.pt"),
+        "rng_plain": load_json(folder / "rng.json", "RNG state", error=CheckpointError),
+        "rng_tensors": _safetensors(folder / "torch_rng.safetensors"),
     }
     if (folder / "optimizer.pt").is_file():
-        out["optimizer"] = torch.load(folder / "optimizer.pt", weights_only=True)
+        out["optimizer"] = _torch_state(folder / "optimizer.pt")
+        opt = out["optimizer"]
+        if not isinstance(opt, dict) or not {"state", "param_groups"} <= set(opt):
+            raise CheckpointError(f"{folder / 'optimizer.pt'} is not an optimizer state dict")
+    if not isinstance(out["scheduler"], dict):
+        raise CheckpointError(f"{folder / 'scheduler.pt'} is not a scheduler state dict")
+    rng = out["rng_plain"]
+    if not isinstance(rng, dict) or not {"python", "numpy"} <= set(rng) or "torch" not in out["rng_tensors"]:
+        raise CheckpointError(f"{folder}: the RNG state (rng.json, torch_rng.safetensors) is incomplete")
     return out
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Load and check a checkpoint without training: a bad one is refused before any model is built."""
+    from engine.genprop.file_names import WEIGHTS_NAME
+    from engine.genprop.weights import GenPropWeightsError, read_config
+
+    state = read_state(folder)
+    tensors = load_tensors(folder)
+    try:
+        read_config(folder / "genprop")
+    except GenPropWeightsError as exc:
+        raise CheckpointError(f"{folder / 'genprop'}: {exc}") from None
+    heads = _safetensors(folder / "genprop" / WEIGHTS_NAME)
+    if not heads:
+        raise CheckpointError(f"{folder / 'genprop' / WEIGHTS_NAME} holds no tensors")
+    if len(tensors["ema"]) == 0 and state.ema_updates:
+        raise CheckpointError(f"{folder / 'ema.safetensors'} holds no tensors but {state.ema_updates} EMA updates are recorded")

@@ -2,11 +2,17 @@
 
 Ctrl-C sets the engine's cancel token: the engine stops within one denoising step (or
 frame), nothing is written (outputs are atomic), and the exit code is 130.
+
+Everything the user gave is checked before any heavy work, and without importing an
+engine (torch, diffusers): the clip, the edit and its images, and every destination
+(writable, not inside one another, not the input). A bad input costs what ``info``
+costs and ends with one line and exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import signal
@@ -88,19 +94,29 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_png(path: Path, what: str, grey: bool = False) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _read_image(path: Path, what: str, grey: bool = False) -> np.ndarray:
+    """An image the user named: PNGs fully verified; other formats size-checked from the header first."""
+    from PIL import Image
 
+    from engine.safe_paths import read_bytes
+    from engine.video.png import MAX_PIXELS, PNG_SIGNATURE, PngError, decode_png
+
+    data = read_bytes(path, what, max_bytes=256 * 1024 * 1024, error=BadInput)
     try:
-        with Image.open(path) as img:
+        if data.startswith(PNG_SIGNATURE):
+            return decode_png(data, "L" if grey else "RGB", path.name)
+        with Image.open(io.BytesIO(data)) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise BadInput(f"{what} {path} is {img.width}x{img.height}; too large")
+            img.load()
             return np.asarray(img.convert("L" if grey else "RGB"))
-    except FileNotFoundError:
-        raise BadInput(f"{what} {path} not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except PngError as exc:
+        raise BadInput(f"{what} {path}: {exc}") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise BadInput(f"{what} {path} is not a readable image: {exc}") from None
 
 
-def build_edit(args: argparse.Namespace, first: np.ndarray) -> Any:
+def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | None = None) -> Any:
     """The ``FirstFrameEdit`` from ``--edit`` or ``--edited-frame`` [``--mask``] ``--task``."""
     from engine.edit import EditKind, EditOperation, FirstFrameEdit
     from engine.edits.edit_file import EditFileError, load_edit
@@ -109,18 +125,23 @@ def build_edit(args: argparse.Namespace, first: np.ndarray) -> Any:
         raise BadInput("give exactly one of --edit EDIT.json or --edited-frame PNG")
     if args.edit is not None:
         try:
-            _, edit = load_edit(args.edit, original_frame=first)
+            spec, edit = load_edit(args.edit, original_frame=first, frame_count=frame_count)
         except EditFileError as exc:
             raise BadInput(f"edit file {args.edit}: {exc}") from None
+        if spec.frame_index != 0:
+            raise BadInput(
+                f"edit file {args.edit}: the edit was made on frame {spec.frame_index}, but propagation starts at the "
+                "clip's first frame; make the edit on frame 0 (or trim the clip to start at that frame)"
+            )
         return edit
-    edited = _read_png(args.edited_frame, "edited frame")
+    edited = _read_image(args.edited_frame, "edited frame")
     if edited.shape != first.shape:
         raise BadInput(
             f"edited frame {args.edited_frame} is {edited.shape[1]}x{edited.shape[0]}, the clip is "
             f"{first.shape[1]}x{first.shape[0]}"
         )
     if args.mask is not None:
-        mask = _read_png(args.mask, "mask", grey=True)
+        mask = _read_image(args.mask, "mask", grey=True)
         if mask.shape != first.shape[:2]:
             raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]}, the clip is {first.shape[1]}x{first.shape[0]}")
         mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
@@ -158,21 +179,72 @@ class _Bar:
         self._bar.close()
 
 
+def _check_inputs_and_outputs(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(reader, edit), everything checked before any engine is imported. Raises VideoError / BadInput."""
+    from engine.video import check_destinations, check_output_path, open_video, require_propagatable
+
+    reader = open_video(args.video, fps=args.fps)
+    try:
+        require_propagatable(reader)
+        check_output_path(args.out)
+        inputs = [p for p in (args.video, args.edit, args.edited_frame, args.mask) if p is not None]
+        check_destinations(
+            [args.out], [args.masks_out] if args.masks_out is not None else [], inputs=inputs, folder_entries=r"mask_\d+\.png"
+        )
+        edit = build_edit(args, reader[0], len(reader))
+    except BaseException:
+        reader.close()
+        raise
+    return reader, edit
+
+
+def _bad_input_types() -> tuple[type[BaseException], ...]:
+    """Errors that mean "what the user gave cannot be used" (exit 2), from modules already loaded.
+
+    Checked lazily: importing the weights module to name its errors would import torch.
+    """
+    from engine.engines.base import EngineUnavailableError
+    from engine.video import VideoError
+
+    types: list[type[BaseException]] = [VideoError, EngineUnavailableError, BadInput, ValueError]
+    weights = sys.modules.get("engine.genprop.weights")
+    if weights is not None:
+        types.append(weights.GenPropWeightsError)
+    inpaint = sys.modules.get("engine.edits.inpaint")
+    if inpaint is not None:
+        types.append(inpaint.InpaintUnavailableError)
+    return tuple(types)
+
+
+def _output_timestamps(reader: Any, frame_count: int) -> list[float] | None:
+    """The source's own frame times when the output maps 1:1 onto a variable-frame-rate source
+    (so carried-over audio stays in sync); ``None`` (a constant rate) otherwise."""
+    info = getattr(reader, "info", None)
+    if info is None or not info.variable_frame_rate or not hasattr(reader, "timestamps") or len(reader) != frame_count:
+        return None
+    return list(reader.timestamps())
+
+
 @_propagate_args.runner
 def run_propagate(args: argparse.Namespace) -> int:
-    import engine.engines  # noqa: F401  (registers the engines)
-    from engine.engines.base import CancelToken, EngineUnavailableError, PropagationCancelled, get_engine
-    from engine.genprop.weights import CorruptWeightsError, GenPropWeightsError, MissingWeightsError
-    from engine.video import VideoError, open_video, require_propagatable, write_png_sequence, write_video
+    from engine.video import VideoError
 
     try:
-        reader = open_video(args.video, fps=args.fps)
-        require_propagatable(reader)
-        edit = build_edit(args, reader[0])
+        reader, edit = _check_inputs_and_outputs(args)
     except (VideoError, BadInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    try:
+        return _run_checked(args, reader, edit)
+    finally:
+        reader.close() if hasattr(reader, "close") else None
+
+
+def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
+    import engine.engines  # noqa: F401  (registers the engines)
     from app.paths import user_dirs
+    from engine.engines.base import CancelToken, PropagationCancelled, get_engine
+    from engine.video import write_video_and_masks
 
     if args.demo_model:
         from engine.pipelines.weights_locator import DEMO_ENV
@@ -210,29 +282,34 @@ def run_propagate(args: argparse.Namespace) -> int:
         def check(_: int) -> None:
             cancel.raise_if_cancelled()
 
-        write_video(args.out, result.frames, result.fps, lossless=args.lossless, audio_from=source, on_frame=check)
-        if args.masks_out is not None:
-            write_png_sequence(args.masks_out, result.masks, prefix="mask_", on_frame=check)
+        write_video_and_masks(
+            args.out,
+            result.frames,
+            result.fps,
+            args.masks_out,
+            result.masks,
+            lossless=args.lossless,
+            audio_from=source,
+            timestamps=_output_timestamps(reader, len(result.frames)),
+            on_frame=check,
+        )
     except PropagationCancelled:
         bar.close()
         print("cancelled; nothing was written", file=sys.stderr)
         return EXIT_CANCELLED
-    except (MissingWeightsError, EngineUnavailableError) as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (CorruptWeightsError, GenPropWeightsError, VideoError, ValueError) as exc:
-        bar.close()
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - one readable line; details in the log
         bar.close()
+        if isinstance(exc, _bad_input_types()):
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         log.exception("propagation failed")
-        print(f"error: propagation failed: {exc}", file=sys.stderr)
+        print(f"error: propagation failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        reader.close() if hasattr(reader, "close") else None
+    warnings = result.extras.get("warnings", []) if isinstance(result.extras, dict) else []
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}", file=sys.stderr)
     return EXIT_OK

@@ -44,9 +44,17 @@ def _train_run(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    from engine.genprop.weights import GenPropWeightsError
+    from training.checkpoint import CheckpointError, resolve_and_verify
+
     try:
+        # a damaged, truncated or malicious checkpoint is refused before any model is built
+        resolve_and_verify(Path(config.output_dir), args.resume)
         result = train(config, resume=args.resume, stop_after=args.stop_after)
-    except (DatasetLayoutError, FileNotFoundError) as err:
+    except (DatasetLayoutError, FileNotFoundError, CheckpointError, GenPropWeightsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as err:  # e.g. a checkpoint of another configuration (optimizer groups, EMA shapes)
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     last = result.history[-1]["total"] if result.history else float("nan")

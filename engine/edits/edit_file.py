@@ -15,25 +15,38 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from engine.edit import FirstFrameEdit
 from engine.edits.compose import as_spec, compose
-from engine.edits.specs import OpSpec, spec_classes, spec_from_dict, spec_to_dict
+from engine.edits.specs import OpSpec, check_canvas, spec_classes, spec_from_dict, spec_to_dict
+from engine.safe_paths import MAX_JSON_BYTES, contained, load_json, one_line
+from engine.video.png import read_png
 
 FORMAT = "genprop-edit"
 VERSION = 1
 ASSET_DIR = "assets"
 _TOP_KEYS = {"format", "version", "frame_size", "source", "frame_index", "original_frame", "operations"}
 _PNG_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA"}
+#: An edit is a handful of operations; each may take seconds, so 10,000 would run for hours.
+MAX_OPERATIONS = 100
+#: Decoded assets (masks, layers, frame) of one edit, in bytes: ~100 4K masks.
+MAX_ASSET_BYTES = 1 << 30
 
 
 class EditFileError(ValueError):
-    """An edit file is malformed, unsafe or does not fit its frame; the message says where."""
+    """An edit file is malformed, unsafe or does not fit its frame; the message says where.
+
+    The message is one line of at most 400 characters, however large the bad value (``one_line``).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 @dataclass
@@ -122,43 +135,13 @@ def save_edit(
 
 
 def resolve_asset(folder: Path, rel: Any, where: str) -> Path:
-    """The asset path ``rel`` inside ``folder``, refusing anything that leaves it."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise EditFileError(f"{where} must be a relative path to a PNG file, got {rel!r}")
-    if "\x00" in rel or "\\" in rel:
-        raise EditFileError(f"{where}: {rel!r} is not a portable relative path (use '/' separators)")
-    posix, windows = PurePosixPath(rel), PureWindowsPath(rel)
-    if posix.is_absolute() or windows.is_absolute() or windows.drive or rel.startswith("~"):
-        raise EditFileError(f"{where}: absolute path {rel!r} refused; asset paths are relative to the edit's folder")
-    if ".." in posix.parts:
-        raise EditFileError(f"{where}: {rel!r} refused; '..' may not leave the edit's folder")
-    if posix.suffix.lower() != ".png":
-        raise EditFileError(f"{where}: {rel!r} is not a .png file")
-    root = folder.resolve()
-    candidate = root / posix
-    try:
-        real = candidate.resolve(strict=True)
-    except FileNotFoundError:
-        raise EditFileError(f"{where}: asset {rel!r} not found in {root}") from None
-    except (OSError, RuntimeError) as exc:  # symlink loops
-        raise EditFileError(f"{where}: cannot resolve {rel!r}: {exc}") from None
-    if not real.is_relative_to(root):
-        raise EditFileError(f"{where}: {rel!r} resolves to {real}, outside the edit's folder (symlink?); refused")
-    if not real.is_file():
-        raise EditFileError(f"{where}: {rel!r} is not a file")
-    return real
+    """The asset path ``rel`` inside ``folder``, refusing anything that leaves it (see engine/safe_paths.py)."""
+    return contained(folder, rel, where, suffixes=(".png",), root_name="the edit's folder", error=EditFileError)
 
 
 def _read_png(path: Path, mode: str, where: str) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            if im.format != "PNG":
-                raise EditFileError(f"{where}: {path.name} is {im.format}, not PNG")
-            return np.asarray(im.convert(_PNG_MODES[mode]), dtype=np.uint8).copy()
-    except EditFileError:
-        raise
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise EditFileError(f"{where}: cannot read {path.name} as PNG: {exc}") from None
+    """A fully verified PNG (chunk CRCs, complete image data, size from the header before decoding)."""
+    return read_png(path, _PNG_MODES[mode], where, error=EditFileError)
 
 
 def _check_int_pair(value: Any, where: str) -> tuple[int, int]:
@@ -187,6 +170,11 @@ def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
     if unknown:
         raise EditFileError(f"unknown top-level field(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
     frame_size = None if doc.get("frame_size") is None else _check_int_pair(doc["frame_size"], "frame_size")
+    if frame_size is not None:
+        try:
+            check_canvas(*frame_size, "frame_size")
+        except ValueError as exc:
+            raise EditFileError(str(exc)) from None
     source = doc.get("source")
     if source is not None and not isinstance(source, str):
         raise EditFileError(f"source must be a string or null, got {source!r}")
@@ -203,19 +191,26 @@ def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
     ops_doc = doc.get("operations")
     if not isinstance(ops_doc, list):
         raise EditFileError(f"operations must be a list, got {ops_doc!r}")
+    if len(ops_doc) > MAX_OPERATIONS:
+        raise EditFileError(f"the edit has {len(ops_doc)} operations; at most {MAX_OPERATIONS} are allowed")
     classes = spec_classes()
     operations = []
+    asset_bytes = 0 if original is None else original.nbytes
     for i, entry in enumerate(ops_doc):
         where = f"operations[{i}]"
         if not isinstance(entry, dict):
             raise EditFileError(f"{where} must be an object, got {entry!r}")
-        cls = classes.get(entry.get("op"))
+        op = entry.get("op")
+        cls = classes.get(op) if isinstance(op, str) else None
         if cls is None:
             raise EditFileError(f"{where}.op must be one of {sorted(classes)}, got {entry.get('op')!r}")
         data = dict(entry)
         for key, mode in cls.ASSETS.items():
             if data.get(key) is not None:
                 data[key] = _read_png(resolve_asset(folder, data[key], f"{where}.{key}"), mode, f"{where}.{key}")
+                asset_bytes += data[key].nbytes
+                if asset_bytes > MAX_ASSET_BYTES:
+                    raise EditFileError(f"{where}.{key}: the edit's images exceed {MAX_ASSET_BYTES >> 20} MB in total; refused")
         try:
             operations.append(spec_from_dict(data))
         except (TypeError, ValueError) as exc:
@@ -223,12 +218,18 @@ def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
     return EditSpec(operations, frame_size, source, frame_index, original)
 
 
-def load_edit(path: str | Path, original_frame: np.ndarray | None = None) -> tuple[EditSpec, FirstFrameEdit | None]:
+def load_edit(
+    path: str | Path, original_frame: np.ndarray | None = None, *, frame_count: int | None = None
+) -> tuple[EditSpec, FirstFrameEdit | None]:
     """Read an edit file; also apply it when a frame is given or stored in the file.
+
+    The JSON is refused before it is decoded when it is not a regular file or larger than
+    ``MAX_JSON_BYTES``; nesting, number sizes and operation counts are capped (engine/safe_paths.py).
 
     Args:
         path: the ``.json`` file.
         original_frame: ``[H, W, 3]`` uint8 frame 1 of the clip (wins over a stored one).
+        frame_count: the clip's length, when known: ``frame_index`` must lie inside it.
 
     Returns:
         The validated spec and the composed ``FirstFrameEdit`` (``None`` when there is
@@ -238,17 +239,12 @@ def load_edit(path: str | Path, original_frame: np.ndarray | None = None) -> tup
         EditFileError: what is wrong and where.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EditFileError(f"edit file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EditFileError(f"cannot read edit file {path}: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise EditFileError(f"{path.name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    doc = load_json(path, "edit file", max_bytes=MAX_JSON_BYTES, error=EditFileError)
     spec = parse_edit(doc, path.parent)
+    if frame_count is not None and spec.frame_index >= frame_count:
+        raise EditFileError(
+            f"frame_index {spec.frame_index} is beyond the clip, which has {frame_count} frames (0..{frame_count - 1})"
+        )
     frame = original_frame if original_frame is not None else spec.original_frame
     if frame is None:
         return spec, None
@@ -259,8 +255,9 @@ def load_edit(path: str | Path, original_frame: np.ndarray | None = None) -> tup
         )
     try:
         return spec, compose(frame, spec.operations)
-    except ValueError as exc:
-        raise EditFileError(str(exc)) from None
+    except (ValueError, TypeError, RuntimeError, MemoryError, cv2.error) as exc:
+        # RuntimeError: an inpainting backend that cannot run (InpaintUnavailableError) or fails.
+        raise EditFileError(str(exc) or type(exc).__name__) from None
 
 
 def spec_equal(a: OpSpec, b: OpSpec) -> bool:

@@ -124,13 +124,25 @@ def _load_diffusers_pipeline(model: str, device: str) -> Any:
             f"diffusers inpainting model {model!r} is neither a local folder nor a downloaded hub id; "
             "give the folder of a saved inpainting pipeline, or use method 'telea'"
         )
+    folder = Path(model).expanduser()
+    if folder.is_dir():
+        from engine.safe_paths import load_json
+
+        index = load_json(
+            folder / "model_index.json", "inpainting pipeline index", max_bytes=1 << 20, error=InpaintUnavailableError
+        )
+        if not isinstance(index, dict):
+            raise InpaintUnavailableError(f"{folder / 'model_index.json'} must hold a JSON object; refused")
     try:
         from diffusers import AutoPipelineForInpainting
     except ImportError as exc:  # pragma: no cover - diffusers is a declared dependency
         raise InpaintUnavailableError(f"diffusers is not installed: {exc}") from exc
     try:
+        # safetensors only: a pickled .bin in a folder someone sent must never be unpickled
         pipe = AutoPipelineForInpainting.from_pretrained(
-            str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model, local_files_only=True
+            str(Path(model).expanduser()) if Path(model).expanduser().is_dir() else model,
+            local_files_only=True,
+            use_safetensors=True,
         )
     except Exception as exc:  # diffusers raises OSError/ValueError/EnvironmentError variants
         raise InpaintUnavailableError(

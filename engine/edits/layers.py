@@ -71,13 +71,13 @@ class Placement:
     def __post_init__(self) -> None:
         for name in ("x", "y"):
             if getattr(self, name) is not None:
-                specs.number(name, getattr(self, name))
-        specs.number("scale", self.scale, low=0, low_open=True)
-        specs.number("rotation", self.rotation)
+                specs.number(name, getattr(self, name), low=-2 * specs.MAX_DISTANCE, high=2 * specs.MAX_DISTANCE)
+        specs.number("scale", self.scale, low=0, low_open=True, high=specs.MAX_LAYER_SCALE)
+        specs.number("rotation", self.rotation, low=-specs.MAX_ANGLE, high=specs.MAX_ANGLE)
         specs.boolean("flip_h", self.flip_h)
         specs.boolean("flip_v", self.flip_v)
         specs.number("opacity", self.opacity, low=0, high=1)
-        specs.number("feather", self.feather, low=0)
+        specs.number("feather", self.feather, low=0, high=specs.MAX_DISTANCE)
 
     def resolved(self, canvas_hw: tuple[int, int]) -> Placement:
         """This placement with ``None`` positions replaced by the canvas centre."""

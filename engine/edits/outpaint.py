@@ -25,6 +25,10 @@ FILL_METHODS = {"reflect", "image"} | set(available_methods())
 ANCHORS = {"center", "left", "right", "top", "bottom"}
 
 
+#: Wider or taller than this is no picture format (32:9 is 3.6).
+MAX_ASPECT = 20.0
+
+
 def parse_aspect(aspect: str | float) -> float:
     """``"16:9"``, ``"16/9"``, ``"1.778"`` or a number -> width / height."""
     if isinstance(aspect, bool):
@@ -39,12 +43,14 @@ def parse_aspect(aspect: str | float) -> float:
                 value = float(Fraction(w.strip()) / Fraction(h.strip()))
             else:
                 value = float(text)
-        except (ValueError, ZeroDivisionError):
+        except (ValueError, ZeroDivisionError, OverflowError):
             raise ValueError(f"aspect must be like '16:9' or a positive number, got {aspect!r}") from None
     else:
         raise ValueError(f"aspect must be like '16:9' or a positive number, got {aspect!r}")
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"aspect must be positive, got {aspect!r}")
+    if not 1 / MAX_ASPECT <= value <= MAX_ASPECT:
+        raise ValueError(f"aspect must be between 1:{MAX_ASPECT:g} and {MAX_ASPECT:g}:1, got {aspect!r}")
     return value
 
 
@@ -136,15 +142,17 @@ def outpaint(
     if aspect is not None:
         left, top, right, bottom = margins_for_aspect((w, h), aspect, anchor)
     margins = tuple(
-        specs.integer(n, v) for n, v in zip(("left", "top", "right", "bottom"), (left, top, right, bottom), strict=True)
+        specs.integer(n, v, high=specs.MAX_CANVAS_SIDE)
+        for n, v in zip(("left", "top", "right", "bottom"), (left, top, right, bottom), strict=True)
     )
     if not any(margins):
         raise ValueError(f"outpaint needs at least one non-zero margin (frame is {w}x{h}, aspect {aspect!r})")
     specs.choice("method", method, FILL_METHODS)
-    radius = specs.number("radius", radius, low=0, low_open=True)
+    radius = specs.number("radius", radius, low=0, low_open=True, high=specs.MAX_INPAINT_RADIUS)
     opts = specs.json_options("options", options or {})
     left, top, right, bottom = margins
     cw, ch = w + left + right, h + top + bottom
+    specs.check_canvas(cw, ch, f"outpaint margins ({left}, {top}, {right}, {bottom}) on a {w}x{h} frame")
     mask = np.full((ch, cw), 255, np.uint8)
     mask[top : top + h, left : left + w] = 0
     if method == "reflect":
@@ -198,7 +206,7 @@ class OutpaintSpec:
 
     def __post_init__(self) -> None:
         for name in ("left", "top", "right", "bottom"):
-            setattr(self, name, specs.integer(name, getattr(self, name)))
+            setattr(self, name, specs.integer(name, getattr(self, name), high=specs.MAX_CANVAS_SIDE))
         if self.aspect is not None:
             parse_aspect(self.aspect)
         specs.choice("anchor", self.anchor, ANCHORS)
@@ -207,7 +215,7 @@ class OutpaintSpec:
             self.fill_image = specs.array("fill_image", self.fill_image, channels=3)
         elif self.method == "image":
             raise ValueError("method 'image' needs fill_image")
-        specs.number("radius", self.radius, low=0, low_open=True)
+        specs.number("radius", self.radius, low=0, low_open=True, high=specs.MAX_INPAINT_RADIUS)
         self.options = specs.json_options("options", self.options)
 
     def apply(self, canvas: np.ndarray) -> tuple[np.ndarray, EditOperation]:

@@ -73,11 +73,11 @@ def check_params(params: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown recolour parameter(s) {unknown}")
     specs.choice("mode", p["mode"], MODES)
-    p["hue_shift"] = specs.number("hue_shift", p["hue_shift"])
-    p["saturation"] = specs.number("saturation", p["saturation"], low=0)
-    p["brightness"] = specs.number("brightness", p["brightness"], low=0)
+    p["hue_shift"] = specs.number("hue_shift", p["hue_shift"], low=-specs.MAX_ANGLE, high=specs.MAX_ANGLE)
+    p["saturation"] = specs.number("saturation", p["saturation"], low=0, high=specs.MAX_COLOUR_FACTOR)
+    p["brightness"] = specs.number("brightness", p["brightness"], low=0, high=specs.MAX_COLOUR_FACTOR)
     p["strength"] = specs.number("strength", p["strength"], low=0, high=1)
-    p["feather"] = specs.number("feather", p["feather"], low=0)
+    p["feather"] = specs.number("feather", p["feather"], low=0, high=specs.MAX_DISTANCE)
     if p["mode"] == "target":
         if p["target_rgb"] is None:
             raise ValueError("mode 'target' needs target_rgb=[r, g, b]")

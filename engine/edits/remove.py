@@ -54,8 +54,8 @@ def remove(
         ``source_mask`` the object + extras.
     """
     check_frame(frame)
-    dilate = specs.number("dilate", dilate, low=0)
-    radius = specs.number("radius", radius, low=0, low_open=True)
+    dilate = specs.number("dilate", dilate, low=0, high=specs.MAX_DISTANCE)
+    radius = specs.number("radius", radius, low=0, low_open=True, high=specs.MAX_INPAINT_RADIUS)
     opts = specs.json_options("options", options or {})
     concrete = resolve_method(method)
     source, region = removal_region(mask, extras_mask, frame.shape[:2], dilate)
@@ -86,8 +86,8 @@ class RemoveSpec:
         if self.extras_mask is not None:
             self.extras_mask = specs.array("extras_mask", self.extras_mask, channels=None)
         specs.choice("method", self.method, available_methods())
-        self.dilate = specs.number("dilate", self.dilate, low=0)
-        self.radius = specs.number("radius", self.radius, low=0, low_open=True)
+        self.dilate = specs.number("dilate", self.dilate, low=0, high=specs.MAX_DISTANCE)
+        self.radius = specs.number("radius", self.radius, low=0, low_open=True, high=specs.MAX_INPAINT_RADIUS)
         self.options = specs.json_options("options", self.options)
 
     def apply(self, canvas: np.ndarray) -> tuple[np.ndarray, EditOperation]:

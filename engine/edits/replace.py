@@ -103,8 +103,8 @@ class ReplaceSpec:
             self.extras_mask = specs.array("extras_mask", self.extras_mask, channels=None)
         self.layer = check_layer(specs.array("layer", self.layer, channels=4))
         specs.choice("method", self.method, available_methods())
-        specs.number("dilate", self.dilate, low=0)
-        specs.number("radius", self.radius, low=0, low_open=True)
+        specs.number("dilate", self.dilate, low=0, high=specs.MAX_DISTANCE)
+        specs.number("radius", self.radius, low=0, low_open=True, high=specs.MAX_INPAINT_RADIUS)
         self.options = specs.json_options("options", self.options)
         Placement(self.x, self.y, self.scale, self.rotation, self.flip_h, self.flip_v, self.opacity, self.feather)
 

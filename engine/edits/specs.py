@@ -76,6 +76,30 @@ def spec_to_dict(spec: OpSpec) -> dict[str, Any]:
     return {"op": spec.op} | {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)}
 
 
+# --- limits: values beyond these are mistakes (or attacks), never useful edits -------
+
+#: The largest canvas an edit may make: 4x a 4K UHD frame (readers deliver at most 4K).
+MAX_CANVAS_SIDE = 16384
+MAX_CANVAS_PIXELS = 64 * 1024 * 1024
+#: Distances in pixels (dilate, feather, positions' reach) cannot usefully exceed a canvas side.
+MAX_DISTANCE = float(MAX_CANVAS_SIDE)
+#: OpenCV inpainting's cost grows with the radius squared; real use is 3..15.
+MAX_INPAINT_RADIUS = 100.0
+#: Chroma / lightness factors: 10x already saturates every colour.
+MAX_COLOUR_FACTOR = 10.0
+MAX_LAYER_SCALE = 100.0
+MAX_ANGLE = 3600.0
+
+
+def check_canvas(width: int, height: int, what: str) -> None:
+    """Refuse a canvas larger than ``MAX_CANVAS_*`` before it is allocated."""
+    if width > MAX_CANVAS_SIDE or height > MAX_CANVAS_SIDE or width * height > MAX_CANVAS_PIXELS:
+        raise ValueError(
+            f"{what} would make a {width}x{height} canvas; the largest allowed is {MAX_CANVAS_SIDE} pixels a side "
+            f"and {MAX_CANVAS_PIXELS // (1024 * 1024)} megapixels"
+        )
+
+
 # --- validators shared by the spec classes (each names the bad field and value) -----
 
 
@@ -90,12 +114,14 @@ def number(name: str, value: Any, *, low: float | None = None, high: float | Non
     return float(value)
 
 
-def integer(name: str, value: Any, *, low: int = 0) -> int:
-    """An int >= ``low`` (bools refused; whole floats such as 3.0 from JSON accepted)."""
+def integer(name: str, value: Any, *, low: int = 0, high: int | None = None) -> int:
+    """An int in [low, high] (bools refused; whole floats such as 3.0 from JSON accepted)."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}, got {value!r}")
     return value
 
 
@@ -108,7 +134,7 @@ def boolean(name: str, value: Any) -> bool:
 
 def choice(name: str, value: Any, allowed: set[str] | dict[str, Any]) -> str:
     """One of ``allowed``."""
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name} must be one of {sorted(allowed)}, got {value!r}")
     return value
 

@@ -126,7 +126,10 @@ class _GenPropEngineBase(Engine):
             source = svd_loc.path or svd_loc.hub_id
             key = (str(source), str(genprop))
             if self._pipeline is None or self._loaded_key != key:
-                self._pipeline = GenPropPipeline.from_pretrained(source, genprop, torch_dtype=plan.dtype)  # type: ignore[arg-type]
+                # a hub id comes from the locator only when online loading is allowed (HF_HUB_OFFLINE unset)
+                self._pipeline = GenPropPipeline.from_pretrained(  # type: ignore[arg-type]
+                    source, genprop, torch_dtype=plan.dtype, local_files_only=svd_loc.path is not None
+                )
                 self._loaded_key = key
             pipe = self._pipeline
         pipe.apply_memory_plan(plan, device)

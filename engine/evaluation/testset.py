@@ -10,16 +10,16 @@ written by hand or by someone else's script.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from engine.edit import FirstFrameEdit
 from engine.edits.edit_file import EditFileError, load_edit
+from engine.safe_paths import contained, contained_files, load_json, one_line
+from engine.video.png import read_png
 
 TESTSET_FORMAT = "genprop-testset"
 CASE_FORMAT = "genprop-testcase"
@@ -32,9 +32,12 @@ _CASE_KEYS = {"format", "version", "id", "task", "prompt", "set", "clip", "fps",
 
 
 class TestSetError(ValueError):
-    """A test set or case is malformed; the message names the file and field."""
+    """A test set or case is malformed; the message (one line) names the file and field."""
 
     __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 600))
 
 
 @dataclass(frozen=True)
@@ -97,14 +100,7 @@ class CaseData:
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TestSetError(f"{what} {path} not found") from None
-    except json.JSONDecodeError as exc:
-        raise TestSetError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TestSetError(f"cannot read {path}: {exc}") from None
+    doc = load_json(path, what, error=TestSetError)
     if not isinstance(doc, dict):
         raise TestSetError(f"{path} must hold a JSON object, got {type(doc).__name__}")
     return doc
@@ -133,17 +129,8 @@ def _string(doc: dict[str, Any], key: str, path: Path, *, required: bool = True,
 
 
 def _inside(root: Path, base: Path, rel: Any, where: str) -> Path:
-    """``base / rel`` for a relative '/' path that stays inside ``root``; must exist."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise TestSetError(f"{where} must be a relative path, got {rel!r}")
-    if "\\" in rel or "\x00" in rel or PurePosixPath(rel).is_absolute() or rel.startswith("~") or ":" in rel:
-        raise TestSetError(f"{where}: {rel!r} refused; use a relative path with '/' inside the test set")
-    real = (base / rel).resolve()
-    if not real.is_relative_to(root.resolve()):
-        raise TestSetError(f"{where}: {rel!r} leaves the test set folder {root}; refused")
-    if not real.exists():
-        raise TestSetError(f"{where}: {rel!r} not found (looked for {real})")
-    return real
+    """``base / rel`` (a file or folder) inside ``root``, by the one containment rule (engine/safe_paths.py)."""
+    return contained(root, rel, where, kind="any", base=base, root_name="the test set folder", error=TestSetError)
 
 
 def load_testset(folder: str | Path) -> TestSet:
@@ -199,16 +186,10 @@ def load_case_spec(case_dir: Path, root: Path) -> CaseSpec:
 
 def read_png_folder(folder: Path, mode: str, where: str) -> np.ndarray:
     """``[T, H, W(, C)]`` uint8 from the ``*.png`` files of ``folder`` in name order."""
-    files = sorted(folder.glob("*.png"))
+    files = contained_files(folder, folder, where, suffix=".png", error=TestSetError)
     if not files:
         raise TestSetError(f"{where}: no .png files in {folder}")
-    arrays = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                arrays.append(np.asarray(im.convert(mode), dtype=np.uint8))
-        except OSError as exc:
-            raise TestSetError(f"{where}: cannot read {f.name}: {exc}") from None
+    arrays = [read_png(f, mode, f"{where}: {f.name}", error=TestSetError) for f in files]
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise TestSetError(f"{where}: frames in {folder} differ in size: {sorted(shapes)}")
@@ -219,7 +200,7 @@ def _read_clip(spec: CaseSpec) -> tuple[np.ndarray, float]:
     from engine.video import VideoError, open_video
 
     try:
-        reader = open_video(spec.clip, fps=spec.fps)
+        reader = open_video(spec.clip, fps=spec.fps, confine_to=spec.clip if spec.clip.is_dir() else spec.clip.parent)
         try:
             frames = np.stack([reader[i] for i in range(len(reader))])
             fps = float(reader.fps)

@@ -3,13 +3,13 @@
 diffusers' own ``from_pretrained`` can silently re-initialise missing or mismatched
 parameters (``low_cpu_mem_usage``/``ignore_mismatched_sizes`` paths) and may fall back to
 pickle ``.bin`` files; GenProp's trained parts are small, so we load them ourselves:
-safetensors only, strict keys, strict shapes, and every refusal names the parameter or
-file concerned.
+safetensors only, strict keys, strict shapes, finite values, and every refusal names
+the parameter or file concerned. Configs are checked before diffusers sees them: a
+``config.json`` holding a string would otherwise be taken for a hub id and fetched.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TypeVar
@@ -55,14 +55,45 @@ def required_files(folder: str | os.PathLike[str]) -> list[Path]:
     return [folder / CONFIG_NAME, folder / WEIGHTS_NAME]
 
 
+#: A diffusers config is a few KB; anything near this is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def check_config_file(path: str | os.PathLike[str]) -> dict:
+    """A config JSON file as a dict of plain values, or :class:`CorruptWeightsError`.
+
+    Refuses what diffusers would misuse: a non-object (a string is taken for a hub id
+    and fetched from the network), non-regular files, huge or deeply nested files,
+    non-finite numbers.
+    """
+    from engine.safe_paths import load_json
+
+    path = Path(path)
+    if not path.exists():
+        raise MissingWeightsError(f"{path} not found.")
+    doc = load_json(path, "weights config", max_bytes=MAX_CONFIG_BYTES, error=CorruptWeightsError)
+    if not isinstance(doc, dict):
+        raise CorruptWeightsError(f"{path} must hold a JSON object (a config), got {type(doc).__name__}; refused.")
+    return doc
+
+
 def read_config(folder: str | os.PathLike[str]) -> dict:
-    """Parse ``config.json``; missing or unreadable files raise our error types."""
+    """Parse ``config.json``; missing, unreadable or malformed files raise our error types."""
     _check_files_exist(folder)
-    path = Path(folder) / CONFIG_NAME
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptWeightsError(f"{path} is not valid JSON ({exc}).") from exc
+    return check_config_file(Path(folder) / CONFIG_NAME)
+
+
+def check_finite(tensors: dict[str, torch.Tensor], source: str | os.PathLike[str]) -> None:
+    """Refuse NaN or Inf in floating-point tensors (a broken training run or a damaged file)."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and tensor.numel() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CorruptWeightsError(f"{source}: parameter '{name}' holds {bad} NaN/Inf value(s); refused.")
+
+
+def check_module_finite(module: torch.nn.Module, source: str | os.PathLike[str]) -> None:
+    """:func:`check_finite` over a loaded module's parameters and buffers."""
+    check_finite(dict(module.state_dict()), source)
 
 
 def load_weights_into(model: M, folder: str | os.PathLike[str]) -> M:
@@ -76,6 +107,7 @@ def load_weights_into(model: M, folder: str | os.PathLike[str]) -> M:
             f"{path} could not be read as safetensors ({exc}); the file is damaged or not a "
             f"safetensors file. Re-save or re-download it."
         ) from exc
+    check_finite(state, path)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

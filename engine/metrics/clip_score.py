@@ -27,13 +27,19 @@ class ClipScorer:
 
     @classmethod
     def from_folder(cls, path: str | os.PathLike[str]) -> ClipScorer:
-        """Load from a local folder; never touches the network."""
+        """Load from a local folder; never touches the network, never unpickles (safetensors only)."""
         from transformers import CLIPModel, CLIPProcessor
+
+        from engine.safe_paths import load_json
 
         folder = Path(path)
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"no CLIP model at {folder} (config.json missing)")
-        model = CLIPModel.from_pretrained(folder, local_files_only=True).eval()
+        if not isinstance(load_json(folder / "config.json", "CLIP config", max_bytes=1 << 20, error=ValueError), dict):
+            raise ValueError(f"{folder / 'config.json'} must hold a JSON object")
+        if not any(folder.glob("*.safetensors")):
+            raise FileNotFoundError(f"no CLIP weights in safetensors format in {folder} (pickle .bin files are never loaded)")
+        model = CLIPModel.from_pretrained(folder, local_files_only=True, use_safetensors=True).eval()
         processor = CLIPProcessor.from_pretrained(folder, local_files_only=True)
         return cls(model, processor)
 

@@ -32,7 +32,7 @@ from diffusers.utils.torch_utils import randn_tensor
 
 from engine.genprop import GenPropHeads, GenPropModel
 from engine.genprop.placement import move_like
-from engine.genprop.weights import CorruptWeightsError, MissingWeightsError
+from engine.genprop.weights import CorruptWeightsError, MissingWeightsError, check_config_file, check_module_finite
 from engine.pipelines import training_free
 from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.memory import MemoryPlan, ModelPlacer, set_attention
@@ -53,6 +53,21 @@ SVD_REQUIRED = (
     "scheduler/scheduler_config.json",
     "feature_extractor/preprocessor_config.json",
 )
+
+
+def _check_svd_configs(folder: Path) -> None:
+    """Every config of a local SVD folder is a JSON object of the expected shape, before diffusers reads it."""
+    for name in SVD_REQUIRED:
+        check_config_file(folder / name)
+    index = check_config_file(folder / "model_index.json")
+    for key, value in index.items():
+        if key.startswith("_") or value is None:
+            continue
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (str, type(None))) for v in value)):
+            raise CorruptWeightsError(
+                f"{folder / 'model_index.json'}: component {key!r} must be [library, class], got {value!r}; refused."
+            )
+
 
 Frames = Sequence[np.ndarray] | np.ndarray
 FrameSink = Callable[[int, np.ndarray, np.ndarray], None]
@@ -131,12 +146,15 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
     ) -> GenPropPipeline:
         """SVD from a local diffusers folder, the HF cache or a hub id; GenProp heads from a folder.
 
-        ``local_files_only`` defaults to ``HF_HUB_OFFLINE``. Missing files raise
+        Offline unless a download is asked for: ``local_files_only`` defaults to ``True``
+        (pass ``False`` to let diffusers fetch a hub id); a local folder is always read
+        offline. A local folder's configs are checked before diffusers reads them, only
+        safetensors are loaded, and NaN/Inf weights are refused. Missing files raise
         :class:`MissingWeightsError` naming what is needed and where; unreadable files
         :class:`CorruptWeightsError`.
         """
         if local_files_only is None:
-            local_files_only = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+            local_files_only = True
         path = Path(svd_path).expanduser()
         if path.exists():
             missing = [name for name in SVD_REQUIRED if not (path / name).is_file()]
@@ -145,6 +163,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                     f"SVD weights incomplete in {path.resolve()}: missing {', '.join(missing)} "
                     "(a diffusers folder of stabilityai/stable-video-diffusion-img2vid[-xt] is needed)."
                 )
+            _check_svd_configs(path)
             if variant is None and not (path / "unet" / "diffusion_pytorch_model.safetensors").is_file():
                 if (path / "unet" / "diffusion_pytorch_model.fp16.safetensors").is_file():
                     variant = "fp16"
@@ -175,6 +194,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                 )
             )
             raise MissingWeightsError(f"Could not load SVD {str(svd_path)!r} from {where}: {text}") from exc
+        for name in ("unet", "vae", "image_encoder"):
+            check_module_finite(getattr(pipe, name), f"SVD {name} ({svd_path})")
         if genprop_weights is not None:
             pipe.set_heads(GenPropHeads.from_pretrained(genprop_weights))
         return pipe

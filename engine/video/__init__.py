@@ -4,26 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.video.atomic import atomic_file, atomic_folder, write_bytes_atomic
+from engine.video.atomic import atomic_file, atomic_folder, check_destinations, remove_stale_partials, write_bytes_atomic
 from engine.video.errors import VideoError
 from engine.video.file_reader import DEFAULT_MAX_PIXELS, VideoFileReader
 from engine.video.frame_folder import FrameFolderReader
 from engine.video.info import VideoInfo
 from engine.video.model_space import ModelSpace, TimeMap
 from engine.video.source import ArrayClip, FrameSource
-from engine.video.writer import write_png_sequence, write_video
+from engine.video.writer import check_output_path, write_png_sequence, write_video, write_video_and_masks
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".m4v", ".ts", ".gif")
 
 Reader = VideoFileReader | FrameFolderReader
 
 
-def open_video(path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> Reader:
-    """Open a video file or a folder of numbered frames (``fps`` applies to folders)."""
+def open_video(
+    path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, confine_to: str | Path | None = None
+) -> Reader:
+    """Open a video file or a folder of numbered frames (``fps`` applies to folders).
+
+    ``confine_to``: a folder the clip (and every frame file of a frame folder) must
+    really lie in, after symlinks (test sets, projects).
+    """
     path = Path(path).expanduser()
-    if path.is_dir():
-        return FrameFolderReader(path, fps=fps or 24.0)
-    return VideoFileReader(path, max_pixels=max_pixels)
+    try:
+        if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
+            raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
+        if path.is_dir():
+            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to)
+        return VideoFileReader(path, max_pixels=max_pixels)
+    except (OSError, ValueError, RuntimeError) as exc:  # permissions, NUL bytes, symlink loops: still one error type
+        if isinstance(exc, VideoError):
+            raise
+        raise VideoError(path, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def require_propagatable(reader: Reader) -> None:
@@ -45,9 +58,13 @@ __all__ = [
     "VideoInfo",
     "atomic_file",
     "atomic_folder",
+    "check_destinations",
+    "check_output_path",
     "open_video",
+    "remove_stale_partials",
     "require_propagatable",
     "write_bytes_atomic",
     "write_png_sequence",
     "write_video",
+    "write_video_and_masks",
 ]

@@ -6,12 +6,28 @@ we demux the video stream once (no decoding: milliseconds even for long clips) a
 keep the sorted presentation timestamps of every frame. Random access then seeks to
 the keyframe before the wanted timestamp and decodes forward; sequential access just
 keeps decoding. Decoded frames land in a bounded cache.
+
+The index promises only frames FFmpeg's own sequential decode returns: on open the
+first frames are decoded from the start (a stream cut mid-GOP begins with packets that
+decode to nothing) and the last GOP is decoded (truncated tails). Seeking is not
+trusted either: MPEG program and transport streams land a GOP *after* the asked
+keyframe, so a seek that lands past its keyframe is retried further back (the reader
+learns by how much), and as a last resort the file is reopened and decoded from the
+start. Frames decoded before the keyframe a seek aimed at are never used, so every
+frame equals the sequential decode bit for bit.
+
+Only plain video containers are opened (``ALLOWED_DEMUXERS``), and only local files:
+FFmpeg's playlist and script demuxers (HLS, ffconcat) would open other files named
+inside a file that merely calls itself ``.mp4``.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from fractions import Fraction
@@ -35,6 +51,14 @@ DEFAULT_MAX_PIXELS = 3840 * 2160
 #: too (cheap backward steps on a timeline); earlier ones are decoded but not converted.
 KEEP_BEFORE_TARGET = 8
 
+#: FFmpeg demuxers a clip may use: containers of audio/video only. Playlists (hls, dash),
+#: scripts (concat), image-pattern readers (image2) and other indirections are refused.
+ALLOWED_DEMUXERS = (
+    "mov,matroska,webm,avi,mpeg,mpegts,mpegvideo,gif,apng,flv,asf,ogg,mxf,dv,h264,hevc,m4v,yuv4mpegpipe,nut,ivf,mjpeg,obu,vc1,rm"
+)
+#: How many keyframes further back a seek may be retried before reopening the file.
+MAX_SEEK_BACK = 4
+
 _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "ya8", "ya16", "gbrap", "pal8")
 
 
@@ -43,6 +67,11 @@ def _bit_depth(pix_fmt: str) -> int:
         if str(depth) in pix_fmt:
             return depth
     return 8
+
+
+def _pts_of(frame: av.VideoFrame) -> int | None:
+    """A decoded frame's presentation time (its dts when the decoder gives no pts)."""
+    return frame.pts if frame.pts is not None else getattr(frame, "dts", None)
 
 
 def _as_float(rate: Fraction | None) -> float:
@@ -66,6 +95,11 @@ class VideoFileReader:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._cache = FrameCache(cache_bytes)
+        self._decoder: Iterator[av.VideoFrame] | None = None
+        self._next_index = 0  # index the running decoder will produce next (if known)
+        self._seek_back = 0  # keyframes further back than asked that seeks in this file need
+        self._first_frame_facts: tuple[int, str] = (0, "")
+        self._keyframe_set: set[int] = set()
         self._container = self._open_container()
         try:
             self._stream = self._video_stream()
@@ -76,19 +110,30 @@ class VideoFileReader:
         except Exception:
             self._container.close()
             raise
-        self._decoder: Iterator[av.VideoFrame] | None = None
-        self._next_index = 0  # index the running decoder will produce next (if known)
 
     # ----------------------------------------------------------------- opening
     def _open_container(self) -> av.container.InputContainer:
-        if not self.path.exists():
-            raise VideoError(self.path, "file not found")
-        if self.path.is_dir():
-            raise VideoError(self.path, "is a folder, not a video file (open it as a frame folder)")
-        if self.path.stat().st_size == 0:
-            raise VideoError(self.path, "the file is empty (0 bytes)")
         try:
-            return av.open(str(self.path), mode="r", metadata_errors="ignore")
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise VideoError(self.path, "file not found") from None
+        except (OSError, ValueError) as exc:
+            raise VideoError(self.path, f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise VideoError(self.path, "is a folder, not a video file (open it as a frame folder)")
+        if not stat.S_ISREG(st.st_mode):
+            # a FIFO would block FFmpeg forever, a device would be read without end
+            raise VideoError(self.path, "is not a regular file (a FIFO, device or socket); refused")
+        if st.st_size == 0:
+            raise VideoError(self.path, "the file is empty (0 bytes)")
+        options = {"format_whitelist": ALLOWED_DEMUXERS, "protocol_whitelist": "file"}
+        try:
+            # an absolute path: a relative name such as "concat:a|b" must not select a protocol
+            return av.open(os.path.abspath(self.path), mode="r", metadata_errors="ignore", options=options)
+        except av.error.ArgumentError:
+            raise VideoError(
+                self.path, "is not a video container this app reads (a playlist, script or unsupported format)"
+            ) from None
         except av.error.EOFError:
             raise VideoError(self.path, "contains zero frames (the file ends before its first frame)") from None
         except av.error.InvalidDataError:
@@ -129,41 +174,61 @@ class VideoFileReader:
             raise VideoError(self.path, "contains zero frames")
         pts.sort()
         keyframes.sort()
-        if not keyframes:
-            keyframes = [pts[0]]
-        pts = self._trim_undecodable_tail(pts, keyframes[-1])
+        first = self._first_decoded_pts()
+        pts = [p for p in pts if p >= first]
+        keyframes = [k for k in keyframes if k >= first]
+        self._pts, self._keyframe_pts, self._keyframe_set = pts, keyframes, set(keyframes)
+        pts = self._trim_undecodable_tail(pts, keyframes)
         if not pts:
             raise VideoError(self.path, "contains zero decodable frames")
-        return pts, [k for k in keyframes if k <= pts[-1]] or [pts[0]], last_duration
+        return pts, [k for k in keyframes if k <= pts[-1]], last_duration
 
-    def _trim_undecodable_tail(self, pts: list[int], last_keyframe: int) -> list[int]:
+    def _first_decoded_pts(self) -> int:
+        """Presentation time of the first frame a decode from the start returns.
+
+        A stream cut in the middle of a GOP starts with packets that decode to nothing;
+        they are not frames of the clip.
+        """
+        self._restart()
+        assert self._decoder is not None
+        try:
+            for frame in self._decoder:
+                p = _pts_of(frame)
+                if p is not None:
+                    self._first_frame_facts = (int(round(getattr(frame, "rotation", 0) or 0)) % 360, frame.format.name)
+                    return int(p)
+        except av.error.FFmpegError as exc:
+            raise VideoError(self.path, f"the video data cannot be decoded ({self._stream.codec_context.name}): {exc}") from None
+        finally:
+            self._decoder = None
+        raise VideoError(self.path, "no frame could be decoded (truncated or corrupt file)")
+
+    def _trim_undecodable_tail(self, pts: list[int], keyframes: list[int]) -> list[int]:
         """Drop trailing packets that yield no frame (edit lists, truncated files).
 
-        The index must promise only frames that decode, so we decode the last GOP once.
+        The index must promise only frames that decode, so we decode the last GOP once
+        (landing where the seek says it lands: see ``_start_decoder``).
         """
-        self._container.seek(last_keyframe, stream=self._stream, backward=True, any_frame=False)
         decoded: list[int] = []
         try:
-            for frame in self._container.decode(self._stream):
+            self._start_decoder(pts[-1])
+            assert self._decoder is not None
+            for frame in self._decoder:
                 if frame.pts is not None:
                     decoded.append(frame.pts)
         except av.error.FFmpegError as exc:
             log.warning("%s: decoding stops early: %s", self.path, exc)
+        finally:
+            self._decoder = None
         if not decoded:
-            return [p for p in pts if p < last_keyframe]
+            last_key = keyframes[-1] if keyframes else pts[0]
+            return [p for p in pts if p < last_key]
         last = max(decoded)
         return [p for p in pts if p <= last]
 
     def _probe_first_frame(self) -> tuple[int, str]:
-        """Decode frame 0 once: proves the codec works and reveals rotation/pixel format."""
-        self._seek_to(self._pts[0])
-        try:
-            for frame in self._container.decode(self._stream):
-                rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
-                return rotation, frame.format.name
-        except av.error.FFmpegError as exc:
-            raise VideoError(self.path, f"the video data cannot be decoded ({self._stream.codec_context.name}): {exc}") from None
-        raise VideoError(self.path, "no frame could be decoded (truncated or corrupt file)")
+        """Rotation and pixel format of frame 0 (decoded once while indexing)."""
+        return self._first_frame_facts
 
     def _make_info(self, max_pixels: int, pix_fmt: str) -> VideoInfo:
         stream = self._stream
@@ -247,26 +312,67 @@ class VideoFileReader:
             yield self[i]
 
     # ----------------------------------------------------------------- decoding
-    def _seek_to(self, pts: int) -> None:
-        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+    def _restart(self) -> None:
+        """Reopen the file and decode from its very start (what FFmpeg's own decode does)."""
         self._decoder = None
+        self._container.close()
+        self._container = self._open_container()
+        self._stream = self._video_stream()
+        self._decoder = self._container.decode(self._stream)
+        self._next_index = -1
+
+    def _start_decoder(self, target: int) -> None:
+        """A decoder whose frames start at a keyframe at or before ``target`` (a pts).
+
+        After a seek, decoding really starts at the first frame whose time is one of the
+        index's keyframes (the landing); frames before it, and frames earlier than it
+        (open-GOP leading frames), may lack their references and are dropped, so what is
+        returned equals a sequential decode. If the landing is past ``target`` the seek
+        overshot (MPEG-PS/TS land a GOP late): retry from an earlier keyframe, and
+        remember how far back this file needs.
+        """
+        k = bisect.bisect_right(self._keyframe_pts, target) - 1
+        keys = self._keyframe_set
+        while True:
+            aim = k - self._seek_back
+            if aim < 0 or self._seek_back > MAX_SEEK_BACK:
+                self._restart()
+                return
+            self._decoder = None
+            self._container.seek(self._keyframe_pts[aim], stream=self._stream, backward=True, any_frame=False)
+            frames = self._container.decode(self._stream)
+            landing = None
+            try:
+                for frame in frames:
+                    p = _pts_of(frame)
+                    if p is None:
+                        continue
+                    if p > target:
+                        break
+                    if p in keys:
+                        landing = frame
+                        break
+            except av.error.FFmpegError as exc:
+                log.warning("%s: decode error after a seek: %s", self.path, exc)
+            if landing is not None:
+                start = _pts_of(landing)
+                chained = itertools.chain([landing], frames)
+                self._decoder = (f for f in chained if _pts_of(f) is None or _pts_of(f) >= start)  # type: ignore[operator]
+                self._next_index = -1
+                return
+            self._seek_back += 1  # landed past the target: this file needs seeks further back
+            log.debug("%s: a seek overshot; seeking %d keyframe(s) further back from now on", self.path, self._seek_back)
 
     def _decode_to(self, index: int) -> np.ndarray:
         target = self._pts[index]
         if self._decoder is None or not (self._next_index <= index <= self._next_index + 32):
-            # A far jump: seek to the keyframe at or before the target.
-            k = bisect.bisect_right(self._keyframe_pts, target) - 1
-            self._seek_to(self._keyframe_pts[max(k, 0)])
-            self._decoder = self._container.decode(self._stream)
-            self._next_index = -1  # unknown until the first frame's pts is seen
+            self._start_decoder(target)  # a far jump: from the keyframe at or before the target
         for _ in range(2):
             frame = self._decode_forward(index)
             if frame is not None:
                 return frame
-            # The seek landed past the target (broken index): restart from the file's start.
-            self._seek_to(self._pts[0])
-            self._decoder = self._container.decode(self._stream)
-            self._next_index = -1
+            # The decoder passed the target without returning it: decode from the file's start.
+            self._restart()
         raise VideoError(self.path, f"frame {index} cannot be decoded (file may be truncated)")
 
     def _decode_forward(self, index: int) -> np.ndarray | None:
@@ -295,7 +401,7 @@ class VideoFileReader:
                 return rgb
 
     def _index_of(self, frame: av.VideoFrame) -> int | None:
-        pts = frame.pts if frame.pts is not None else getattr(frame, "dts", None)
+        pts = _pts_of(frame)
         if pts is None:
             return self._next_index if self._next_index >= 0 else None
         i = bisect.bisect_left(self._pts, pts)
@@ -304,7 +410,10 @@ class VideoFileReader:
         return None
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        rgb = frame.to_ndarray(format="rgb24")
+        try:
+            rgb = frame.to_ndarray(format="rgb24")
+        except (av.error.FFmpegError, ValueError) as exc:  # a damaged frame FFmpeg cannot convert
+            raise VideoError(self.path, f"a frame cannot be converted to RGB (damaged stream?): {exc}") from None
         if self._rotation:
             # The display matrix rotates counter-clockwise by ``rotation`` degrees.
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self._rotation // 90))

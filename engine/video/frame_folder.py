@@ -7,8 +7,10 @@ means a broken render, so we refuse it and name the culprit rather than guess.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+import warnings
 from pathlib import Path
 
 import cv2
@@ -18,6 +20,11 @@ from engine.video.cache import FrameCache
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
 from engine.video.source import frame_index
+
+#: Frame files larger than this are refused from their header (the video reader's bound
+#: is 4K UHD after downscaling; frame folders are not downscaled).
+MAX_FRAME_PIXELS = 64 * 1024 * 1024
+MAX_FPS = 1000.0
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _NUMBER = re.compile(r"(\d+)(?=\.[^.]+$)")
@@ -45,12 +52,19 @@ def read_image_rgb(path: Path) -> tuple[np.ndarray, dict[str, object]]:
     return image, facts
 
 
-def list_numbered_frames(folder: Path) -> list[Path]:
-    """The folder's image files ordered by frame number; refuses gaps and duplicates."""
+def list_numbered_frames(folder: Path, confine_to: Path | None = None) -> list[Path]:
+    """The folder's image files ordered by frame number; refuses gaps and duplicates.
+
+    With ``confine_to`` every frame file must really (after symlinks) lie inside that
+    folder: a test set or project may not make us read frames from elsewhere.
+    """
     numbered: dict[int, Path] = {}
+    root = None if confine_to is None else confine_to.resolve()
     for entry in folder.iterdir():
         if entry.suffix.lower() not in IMAGE_SUFFIXES or not entry.is_file():
             continue
+        if root is not None and not entry.resolve().is_relative_to(root):
+            raise VideoError(entry, f"resolves to {entry.resolve()}, outside {root} (symlink?); refused")
         match = _NUMBER.search(entry.name)
         if match is None:
             raise VideoError(folder, f"frame file {entry.name!r} has no frame number")
@@ -71,15 +85,23 @@ def list_numbered_frames(folder: Path) -> list[Path]:
 class FrameFolderReader:
     """A clip made of numbered image files; same interface as ``VideoFileReader``."""
 
-    def __init__(self, folder: str | Path, *, fps: float = 24.0, cache_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        *,
+        fps: float = 24.0,
+        cache_bytes: int = 512 * 1024 * 1024,
+        confine_to: str | Path | None = None,
+    ) -> None:
         self.path = Path(folder)
         if not self.path.exists():
             raise VideoError(self.path, "folder not found")
-        if fps <= 0:
-            raise VideoError(self.path, f"frame rate must be positive, got {fps}")
-        self._files = list_numbered_frames(self.path)
+        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
+            raise VideoError(self.path, f"frame rate must be a positive number up to {MAX_FPS:g}, got {fps}")
+        self._files = list_numbered_frames(self.path, None if confine_to is None else Path(confine_to))
         self._cache = FrameCache(cache_bytes)
         self._lock = threading.Lock()
+        self._check_first_size()
         first, facts = read_image_rgb(self._files[0])
         self._size = (first.shape[1], first.shape[0])
         self._check_sizes()
@@ -103,6 +125,20 @@ class FrameFolderReader:
             source_height=self._size[1],
             warnings=("a single frame: there is nothing to propagate",) if count == 1 else (),
         )
+
+    def _check_first_size(self) -> None:
+        """Refuse a giant first frame from its header, before decoding it."""
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked right here
+                with Image.open(self._files[0]) as im:
+                    w, h = im.size
+        except Exception as exc:  # noqa: BLE001 - any decoder failure means a bad frame
+            raise VideoError(self._files[0], f"not a readable image ({exc})") from None
+        if w * h > MAX_FRAME_PIXELS:
+            raise VideoError(self._files[0], f"frame is {w}x{h}; frames up to {MAX_FRAME_PIXELS / 1e6:.0f} megapixels are read")
 
     def _check_sizes(self) -> None:
         """Read only the headers' sizes (cheap) so a mixed-size folder fails at open."""

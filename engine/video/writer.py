@@ -1,16 +1,21 @@
 """Encoding clips: H.264 mp4 for delivery, exact lossless for round trips, PNG sequences.
 
-Every output goes through ``atomic_file``/``atomic_folder``. The source's audio track
-is carried over (stream copy when the container accepts it, AAC otherwise), trimmed to
-the video's duration.
+Every output goes through ``atomic_file``/``atomic_folder``, and every write is checked:
+PNGs are encoded in memory and written with checked system calls (``cv2.imwrite``
+reports success on a full disk), and a finished video is demuxed once before it is
+renamed into place, so a file missing frames (a full disk under FFmpeg) is an error,
+never a "wrote out.mp4". The source's audio track is carried over (stream copy when the
+container accepts it, AAC otherwise), trimmed to the video's duration.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -18,12 +23,40 @@ import numpy as np
 
 from engine.video.atomic import atomic_file, atomic_folder
 from engine.video.errors import VideoError
+from engine.video.png import write_png
 
 log = logging.getLogger(__name__)
 
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
 #: Timestamps are written in this time base, fine enough for any real frame rate.
 _TIME_BASE = Fraction(1, 90000)
+
+
+def check_output_path(path: str | Path) -> Path:
+    """The output's container from its suffix, refused early when unsupported."""
+    path = Path(path)
+    if path.suffix.lower() not in CONTAINERS:
+        raise VideoError(path, f"unsupported output type {path.suffix.lower()!r}; use one of {', '.join(CONTAINERS)}")
+    return path
+
+
+def _verify_written(tmp: Path, final: Path, expected_frames: int) -> None:
+    """Demux the finished file: it must hold every frame written (a full disk truncates it)."""
+    try:
+        with av.open(os.path.abspath(tmp)) as check:
+            count = sum(1 for p in check.demux(check.streams.video[0]) if p.size)
+    except (av.error.FFmpegError, IndexError, OSError) as exc:
+        raise VideoError(final, f"the written file cannot be read back ({exc}); disk full or failing?") from None
+    if count != expected_frames:
+        raise VideoError(final, f"only {count} of {expected_frames} frames reached the disk (disk full?); nothing was kept")
+
+
+def _close_quietly(container: av.container.OutputContainer) -> None:
+    """Close after a failure without hiding it (closing a broken file may fail too)."""
+    try:
+        container.close()
+    except (av.error.FFmpegError, OSError):
+        log.debug("closing a failed output also failed", exc_info=True)
 
 
 def _rate_fraction(fps: float) -> Fraction:
@@ -58,7 +91,7 @@ def _video_stream(container: av.container.OutputContainer, suffix: str, fps: flo
 def _copy_audio(source: Path, container: av.container.OutputContainer) -> Callable[[float], None] | None:
     """Prepare the audio copy; returns a function that muxes it (after the video)."""
     try:
-        src = av.open(str(source))
+        src = av.open(os.path.abspath(source))
     except (av.error.FFmpegError, OSError):
         log.warning("audio source %s cannot be opened; exporting without audio", source)
         return None
@@ -120,57 +153,86 @@ def write_video(
             rate source's timing); default is a constant ``fps``.
         size: (width, height) to resize frames to (default: the first frame's).
         on_frame: called with the number of frames written so far (progress, cancel).
+
+    Raises:
+        VideoError: a bad argument, or the file could not be written completely.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in CONTAINERS:
-        raise VideoError(path, f"unsupported output type {suffix!r}; use one of {', '.join(CONTAINERS)}")
-    if fps <= 0:
+    path = check_output_path(path)
+    if not fps > 0:
         raise VideoError(path, f"frame rate must be positive, got {fps}")
-    written = 0
     with atomic_file(path) as tmp:
-        # faststart puts the index first so players and browsers can start before the end
-        options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
-        container = av.open(str(tmp), mode="w", format=CONTAINERS[suffix], options=options)
-        try:
-            stream = None
-            mux_audio = None
-            last_pts = -1
-            for frame in frames:
-                frame = np.asarray(frame)
-                if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                    raise VideoError(path, f"frame {written} must be [H, W, 3] uint8, got {frame.shape} {frame.dtype}")
-                if stream is None:
-                    w, h = size or (frame.shape[1], frame.shape[0])
-                    stream = _video_stream(container, suffix, fps, w, h, quality, lossless)
-                    if audio_from is not None and suffix != ".avi":
-                        mux_audio = _copy_audio(Path(audio_from), container)
-                if (frame.shape[1], frame.shape[0]) != (stream.width, stream.height):
-                    if size is None:
-                        raise VideoError(
-                            path,
-                            f"frame {written} is {frame.shape[1]}x{frame.shape[0]}, the clip is {stream.width}x{stream.height}",
-                        )
-                    frame = cv2.resize(frame, (stream.width, stream.height), interpolation=cv2.INTER_AREA)
-                video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-                t = timestamps[written] if timestamps is not None and written < len(timestamps) else written / fps
-                pts = max(int(round(t / _TIME_BASE)), last_pts + 1)
-                video_frame.pts, video_frame.time_base = pts, _TIME_BASE
-                last_pts = pts
-                for packet in stream.encode(video_frame):
-                    container.mux(packet)
-                written += 1
-                if on_frame is not None:
-                    on_frame(written)
-            if stream is None:
-                raise VideoError(path, "no frames to write")
-            for packet in stream.encode():
-                container.mux(packet)
-            if mux_audio is not None:
-                mux_audio(float(last_pts * _TIME_BASE) + 1.0 / fps)
-        finally:
-            container.close()
+        _encode_into(tmp, path, frames, fps, quality, lossless, audio_from, timestamps, size, on_frame)
     return path
+
+
+def _encode_into(
+    tmp: Path,
+    path: Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    quality: int,
+    lossless: bool,
+    audio_from: str | Path | None,
+    timestamps: Sequence[float] | None,
+    size: tuple[int, int] | None,
+    on_frame: Callable[[int], None] | None,
+) -> None:
+    """The encoding itself, into the temporary file ``tmp`` (``path`` names it in errors)."""
+    suffix = path.suffix.lower()
+    written = 0
+    # faststart puts the index first so players and browsers can start before the end
+    options = {"movflags": "+faststart"} if suffix in (".mp4", ".mov") else {}
+    try:
+        container = av.open(os.path.abspath(tmp), mode="w", format=CONTAINERS[suffix], options=options)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VideoError(path, f"cannot be written: {exc}") from None
+    try:
+        stream = None
+        mux_audio = None
+        last_pts = -1
+        for frame in frames:
+            frame = np.asarray(frame)
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise VideoError(path, f"frame {written} must be [H, W, 3] uint8, got {frame.shape} {frame.dtype}")
+            if stream is None:
+                w, h = size or (frame.shape[1], frame.shape[0])
+                stream = _video_stream(container, suffix, fps, w, h, quality, lossless)
+                if audio_from is not None and suffix != ".avi":
+                    mux_audio = _copy_audio(Path(audio_from), container)
+            if (frame.shape[1], frame.shape[0]) != (stream.width, stream.height):
+                if size is None:
+                    raise VideoError(
+                        path,
+                        f"frame {written} is {frame.shape[1]}x{frame.shape[0]}, the clip is {stream.width}x{stream.height}",
+                    )
+                frame = cv2.resize(frame, (stream.width, stream.height), interpolation=cv2.INTER_AREA)
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            t = timestamps[written] if timestamps is not None and written < len(timestamps) else written / fps
+            pts = max(int(round(t / _TIME_BASE)), last_pts + 1)
+            video_frame.pts, video_frame.time_base = pts, _TIME_BASE
+            last_pts = pts
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+            written += 1
+            if on_frame is not None:
+                on_frame(written)
+        if stream is None:
+            raise VideoError(path, "no frames to write")
+        for packet in stream.encode():
+            container.mux(packet)
+        if mux_audio is not None:
+            mux_audio(float(last_pts * _TIME_BASE) + 1.0 / fps)
+    except av.error.FFmpegError as exc:
+        _close_quietly(container)
+        raise VideoError(path, f"writing failed after {written} frames: {exc}") from None
+    except BaseException:
+        _close_quietly(container)
+        raise
+    try:
+        container.close()
+    except (av.error.FFmpegError, OSError) as exc:
+        raise VideoError(path, f"finishing the file failed: {exc}") from None
+    _verify_written(tmp, path, written)
 
 
 def write_png_sequence(
@@ -181,18 +243,66 @@ def write_png_sequence(
     digits: int = 5,
     on_frame: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write frames (RGB ``[H, W, 3]`` or masks ``[H, W]``) as numbered PNGs, atomically."""
+    """Write frames (RGB ``[H, W, 3]`` or masks ``[H, W]``) as numbered PNGs, atomically, every write checked."""
     folder = Path(folder)
     with atomic_folder(folder) as tmp:
-        count = 0
-        for i, frame in enumerate(frames):
-            frame = np.asarray(frame)
-            out = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR) if frame.ndim == 3 else frame
-            if not cv2.imwrite(str(tmp / f"{prefix}{i:0{digits}d}.png"), out):
-                raise VideoError(folder, f"could not write frame {i}")
-            count = i + 1
-            if on_frame is not None:
-                on_frame(count)
-        if count == 0:
-            raise VideoError(folder, "no frames to write")
+        _pngs_into(tmp, folder, frames, prefix, digits, on_frame)
     return folder
+
+
+def _pngs_into(
+    tmp: Path, folder: Path, frames: Iterable[np.ndarray], prefix: str, digits: int, on_frame: Callable[[int], None] | None
+) -> None:
+    count = 0
+    for i, frame in enumerate(frames):
+        name = f"{prefix}{i:0{digits}d}.png"
+        try:
+            write_png(tmp / name, np.asarray(frame))
+        except (OSError, ValueError) as exc:
+            raise VideoError(folder, f"could not write {name}: {getattr(exc, 'strerror', None) or exc}") from None
+        count = i + 1
+        if on_frame is not None:
+            on_frame(count)
+    if count == 0:
+        raise VideoError(folder, "no frames to write")
+
+
+def write_video_and_masks(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    masks_folder: str | Path | None,
+    masks: Iterable[np.ndarray] = (),
+    *,
+    mask_prefix: str = "mask_",
+    on_frame: Callable[[int], None] | None = None,
+    **video_options: Any,
+) -> None:
+    """A video and (optionally) its masks folder, as one unit: both are written to
+    temporary names first and renamed into place only when both are complete, so a
+    failure (full disk, cancel) leaves neither, and no old output is lost.
+
+    ``video_options`` are :func:`write_video`'s (``lossless``, ``audio_from``, ``timestamps``...).
+    """
+    path = check_output_path(path)
+    if not fps > 0:
+        raise VideoError(path, f"frame rate must be positive, got {fps}")
+    if masks_folder is None:
+        write_video(path, frames, fps, on_frame=on_frame, **video_options)
+        return
+    masks_folder = Path(masks_folder)
+    with atomic_folder(masks_folder) as masks_tmp:
+        with atomic_file(path) as tmp:
+            _pngs_into(masks_tmp, masks_folder, masks, mask_prefix, 5, on_frame)
+            _encode_into(
+                tmp,
+                path,
+                frames,
+                fps,
+                video_options.get("quality", 18),
+                video_options.get("lossless", False),
+                video_options.get("audio_from"),
+                video_options.get("timestamps"),
+                video_options.get("size"),
+                on_frame,
+            )
