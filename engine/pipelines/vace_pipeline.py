@@ -132,10 +132,10 @@ class VacePropagationPipeline(WanVACEPipeline):
             source = str(path)
         try:
             vae = AutoencoderKLWan.from_pretrained(
-                source, subfolder="vae", torch_dtype=torch.float32, use_safetensors=True, local_files_only=local_files_only
+                source, subfolder="vae", dtype=torch.float32, use_safetensors=True, local_files_only=local_files_only
             )
             pipe = super().from_pretrained(
-                source, vae=vae, torch_dtype=torch_dtype, use_safetensors=True, local_files_only=local_files_only
+                source, vae=vae, dtype=torch_dtype, use_safetensors=True, local_files_only=local_files_only
             )
         except MissingWeightsError:
             raise

@@ -382,13 +382,13 @@ def load_transformer(
     if path.exists():
         for folder in (path / subfolder, path):
             if _has_transformer(folder):
-                return WanVACETransformer3DModel.from_pretrained(folder, torch_dtype=torch_dtype, use_safetensors=True)
+                return WanVACETransformer3DModel.from_pretrained(folder, dtype=torch_dtype, use_safetensors=True)
         raise MissingWeightsError(
             f"No Wan VACE transformer found: need config.json and safetensors in {(path / subfolder).resolve()} or {path.resolve()}."
         )
     try:
         return WanVACETransformer3DModel.from_pretrained(
-            str(pretrained), subfolder=subfolder, torch_dtype=torch_dtype, use_safetensors=True
+            str(pretrained), subfolder=subfolder, dtype=torch_dtype, use_safetensors=True
         )
     except (OSError, ValueError) as exc:
         raise MissingWeightsError(f"Could not load the Wan VACE transformer {str(pretrained)!r}: {exc}") from exc
