@@ -33,6 +33,7 @@ from diffusers import WanVACEPipeline
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import get_module_execution_device
 
+from engine.genprop.backbones import wan
 from engine.genprop.placement import move_like
 from engine.genprop.wan_heads import WanGenPropHeads
 from engine.genprop.weights import CorruptWeightsError, MissingWeightsError
@@ -61,6 +62,30 @@ def clean_prompt(text: str) -> str:
         pass
     text = html.unescape(html.unescape(text)).strip()
     return re.sub(r"\s+", " ", text).strip()
+
+
+def encode_t5(tokenizer: Any, text_encoder: torch.nn.Module, prompts: list[str], max_sequence_length: int) -> torch.Tensor:
+    """umT5 embeddings ``[B, max_sequence_length, dim]`` as diffusers' Wan pipelines compute them.
+
+    Tokens are padded to ``max_sequence_length``; the encoder's outputs after each prompt's
+    last token are replaced by zeros. Runs where the text encoder is (e.g. the CPU).
+    """
+    inputs = tokenizer(
+        [clean_prompt(p) for p in prompts],
+        padding="max_length",
+        max_length=max_sequence_length,
+        truncation=True,
+        add_special_tokens=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
+    ids, mask = inputs.input_ids, inputs.attention_mask
+    seq_lens = mask.gt(0).sum(dim=1).long()
+    model_device = get_module_execution_device(text_encoder)
+    embeds = text_encoder(ids.to(model_device), mask.to(model_device)).last_hidden_state
+    return torch.stack(
+        [torch.cat([u[:v], u.new_zeros(max_sequence_length - int(v), u.size(1))]) for u, v in zip(embeds, seq_lens, strict=True)]
+    )
 
 
 @dataclass
@@ -212,30 +237,9 @@ class VacePropagationPipeline(WanVACEPipeline):
         dtype: torch.dtype | None = None,
     ) -> torch.Tensor:
         """diffusers' umT5 encoding (padded to ``max_sequence_length``, zeros after the prompt), ftfy optional."""
-        device = device or self._execution_device
-        dtype = dtype or self.text_encoder.dtype
         prompts = [prompt] if isinstance(prompt, str) else list(prompt or [""])
-        prompts = [clean_prompt(p) for p in prompts]
-        inputs = self.tokenizer(
-            prompts,
-            padding="max_length",
-            max_length=max_sequence_length,
-            truncation=True,
-            add_special_tokens=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        ids, mask = inputs.input_ids, inputs.attention_mask
-        seq_lens = mask.gt(0).sum(dim=1).long()
-        model_device = get_module_execution_device(self.text_encoder)
-        embeds = self.text_encoder(ids.to(model_device), mask.to(model_device)).last_hidden_state
-        embeds = embeds.to(dtype=dtype, device=device)
-        embeds = torch.stack(
-            [
-                torch.cat([u[:v], u.new_zeros(max_sequence_length - int(v), u.size(1))])
-                for u, v in zip(embeds, seq_lens, strict=True)
-            ]
-        )
+        embeds = encode_t5(self.tokenizer, self.text_encoder, prompts, max_sequence_length)
+        embeds = embeds.to(dtype=dtype or self.text_encoder.dtype, device=device or self._execution_device)
         return embeds.repeat_interleave(num_videos_per_prompt, dim=0)
 
     def prompt_embeddings(
@@ -299,19 +303,13 @@ class VacePropagationPipeline(WanVACEPipeline):
         return n, h, w
 
     # ------------------------------------------------------------------ helpers
-    def _normalise(self, latents: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.vae.config.latents_mean, device=latents.device, dtype=torch.float32).view(1, -1, 1, 1, 1)
-        std = torch.tensor(self.vae.config.latents_std, device=latents.device, dtype=torch.float32).view(1, -1, 1, 1, 1)
-        return (latents.float() - mean) / std
-
     def _sce_input(self, frames: list[np.ndarray], height: int, width: int, device: torch.device) -> torch.Tensor:
         """The SCE's view of the original frames: latents (16 ch) or VACE's layout with an all-keep mask (96 ch)."""
         pils = [PIL.Image.fromarray(f) for f in frames]
         keep = [PIL.Image.new("L", (width, height), 0)] * len(frames)
         video, mask, refs = self.preprocess_conditions(pils, keep, None, 1, height, width, len(frames), torch.float32, device)
         if self.heads.sce.in_channels == self.transformer.config.in_channels:
-            encoded = self.vae.encode(video.to(self.vae.dtype)).latent_dist.mode()
-            return self._normalise(encoded)
+            return wan.encode_video(self.vae, video)
         latents = self.prepare_video_latents(video, mask, refs, None, device)
         return torch.cat([latents, self.prepare_masks(mask, refs, None)], dim=1)
 

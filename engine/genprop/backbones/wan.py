@@ -392,3 +392,49 @@ def load_transformer(
         )
     except (OSError, ValueError) as exc:
         raise MissingWeightsError(f"Could not load the Wan VACE transformer {str(pretrained)!r}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------- VAE latents and VACE contexts
+def normalise_latents(vae: nn.Module, latents: torch.Tensor) -> torch.Tensor:
+    """Raw Wan VAE latents -> the transformer's space: ``(z - latents_mean) / latents_std`` per channel.
+
+    Computed as diffusers does (times the reciprocal), so the result is bit-identical to its pipelines'.
+    """
+    mean = torch.tensor(vae.config.latents_mean, device=latents.device, dtype=torch.float32).view(1, -1, 1, 1, 1)
+    inv_std = 1.0 / torch.tensor(vae.config.latents_std, device=latents.device, dtype=torch.float32).view(1, -1, 1, 1, 1)
+    return (latents.float() - mean) * inv_std
+
+
+def encode_video(vae: nn.Module, video: torch.Tensor) -> torch.Tensor:
+    """``[B, 3, T, H, W]`` in [-1, 1] -> normalised latents ``[B, 16, T', H/8, W/8]`` (posterior mode)."""
+    parts = [vae.encode(v[None].to(vae.dtype)).latent_dist.mode() for v in video]
+    return normalise_latents(vae, torch.cat(parts)).to(vae.dtype)
+
+
+def vace_context(vae: nn.Module, video: torch.Tensor, mask: torch.Tensor, patch: int) -> torch.Tensor:
+    """VACE's 96-channel context for a batch, as ``WanVACEPipeline.prepare_video_latents`` + ``prepare_masks``.
+
+    video: ``[B, 3, T, H, W]`` in [-1, 1]; mask: ``[B, 1, T, H, W]`` (1 = regenerate, 0 = keep).
+    Returns ``[B, 16 + 16 + 64, T', H/8, W/8]``: latents of the kept pixels, of the pixels to
+    regenerate, and the mask pixel-unshuffled 8x8 and resampled to the latent frames.
+    """
+    mask = torch.where(mask > 0.5, 1.0, 0.0).to(video.dtype)
+    inactive = encode_video(vae, video * (1 - mask))
+    reactive = encode_video(vae, video * mask)
+    b, _, t, h, w = mask.shape
+    factor = 2 ** len(vae.temperal_downsample)
+    frames = (t + VAE_TEMPORAL_FACTOR - 1) // VAE_TEMPORAL_FACTOR
+    nh, nw = h // (factor * patch) * patch, w // (factor * patch) * patch
+    m = mask[:, 0].reshape(b, t, nh, factor, nw, factor).permute(0, 3, 5, 1, 2, 4).flatten(1, 2)
+    m = torch.nn.functional.interpolate(m, size=(frames, nh, nw), mode="nearest-exact")
+    return torch.cat([inactive, reactive, m.to(inactive.dtype)], dim=1)
+
+
+def first_frame_context(vae: nn.Module, first: torch.Tensor, num_frames: int, patch: int) -> torch.Tensor:
+    """G's image-to-video context: ``first`` ``[B, 3, H, W]`` kept, the other frames grey and regenerated."""
+    b, _, h, w = first.shape
+    video = torch.zeros(b, 3, num_frames, h, w, dtype=first.dtype, device=first.device)
+    video[:, :, 0] = first
+    mask = torch.ones(b, 1, num_frames, h, w, dtype=first.dtype, device=first.device)
+    mask[:, :, 0] = 0
+    return vace_context(vae, video, mask, patch)
