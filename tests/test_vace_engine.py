@@ -53,7 +53,7 @@ def test_insert_keeps_frame_one_and_the_source_outside_the_region(pipe: VaceProp
     reports: list[Progress] = []
     result = get_engine("genprop-vace")(pipeline=pipe).propagate(clip, edit, {**OPTS, "margin": 3}, reports.append)
     assert result.frames.shape == (12, 27, 45, 3) and result.fps == clip.fps and result.mode == "vace"
-    assert np.array_equal(result.frames[0], edit.edited_frame) and not result.masks[0].any()
+    assert np.array_equal(result.frames[0], edit.edited_frame) and np.array_equal(result.masks[0], edit.edit_mask)
     assert result.extras["windows"] == [(0, 9), (3, 12)] and result.extras["colour_drift"][0] is None
     assert result.extras["prompt"] == DEFAULT_PROMPTS["insert"]
     tracked = get_engine("classic")().propagate(clip, edit, {})
@@ -184,6 +184,30 @@ def test_cli_says_which_weights_are_missing(tmp_path: Path, monkeypatch: pytest.
     err = capsys.readouterr().err
     assert "Wan2.1-VACE weights (diffusers format) not found" in err and "GENPROP_VACE_PATH" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_genprop_wan_weights_use_the_sce_and_the_mpd(tmp_path: Path) -> None:
+    from engine.genprop.wan_heads import WanGenPropHeads
+
+    components = tiny_vace_components(0)
+    heads = WanGenPropHeads.from_transformer(components["transformer"], num_sce_blocks=2, mpd_hidden_channels=8)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in heads.parameters():
+            if not p.any():
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    heads.save_pretrained(tmp_path / "genprop-wan")
+    folder = save_tiny_vace_pipeline(tmp_path / "Wan2.1-VACE-1.3B-diffusers")
+    clip = generated_clip(6)
+    edit = paste_edit(clip[0])
+    result = VaceEngine().propagate(clip, edit, {**OPTS, "vace": str(folder), "weights": str(tmp_path / "genprop-wan")})
+    assert result.mode == "genprop-wan" and result.extras["mask_source"] == "mpd"
+    assert np.array_equal(result.frames[0], edit.edited_frame) and result.frames.shape == (6, 27, 45, 3)
+    for t in range(1, 6):  # keep-original follows the MPD's mask against the ORIGINAL clip
+        outside = feather_mask(result.masks[t], 2) == 0
+        assert np.array_equal(result.frames[t][outside], clip[t][outside])
+    with pytest.raises(MissingWeightsError, match="does not exist"):
+        VaceEngine().propagate(clip, edit, {**OPTS, "vace": str(folder), "weights": str(tmp_path / "nowhere")})
 
 
 @pytest.mark.slow

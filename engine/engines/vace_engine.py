@@ -18,6 +18,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -35,7 +36,7 @@ from engine.engines.base import (
     StageTimer,
     get_engine,
 )
-from engine.engines.genprop_engine import resolve_device
+from engine.engines.genprop_engine import _Canvas, resolve_device
 from engine.engines.vace_options import AUTO_PROMPT, DEFAULT_NEGATIVE_PROMPT, DEFAULT_PROMPTS, VaceOptions
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask, keep_original
@@ -89,6 +90,20 @@ class _InModelSpace:
         return self.space.to_model(self.frames[index], mask=self.mask)
 
 
+class _FirstFrameContext:
+    """G's image-to-video context for GenProp-Wan: the edited frame 1, then grey frames (regenerated)."""
+
+    def __init__(self, first: np.ndarray, n: int) -> None:
+        self.first, self.n = first, n
+        self.grey = np.full_like(first, GREY)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        return self.first if index == 0 else self.grey
+
+
 class VaceEngine(Engine):
     """Wan2.1-VACE behind the Engine interface; spec (label, options) in ``engine.engines``."""
 
@@ -111,10 +126,12 @@ class VaceEngine(Engine):
             if not located.loadable:
                 raise MissingWeightsError(vace_missing_message(located))
             source = str(located.path or located.hub_id)
-            key = (source, plan.dtype)
+            key = (source, plan.dtype, opts.weights)
             if self._pipeline is None or self._loaded_key != key:
                 self._pipeline = None  # free the old one before loading another
-                self._pipeline = VacePropagationPipeline.from_pretrained(source, torch_dtype=plan.dtype)
+                self._pipeline = VacePropagationPipeline.from_pretrained(
+                    source, torch_dtype=plan.dtype, genprop_weights=opts.weights
+                )
                 self._loaded_key = key
             pipe = self._pipeline
         pipe.set_flow_shift(opts.flow_shift)
@@ -144,12 +161,13 @@ class VaceEngine(Engine):
             )
         if not edit.operations:
             raise ValueError("the edit has no operations: there is nothing to propagate")
+        if opts.weights is not None and not Path(opts.weights).is_dir():
+            raise MissingWeightsError(f"GenProp-Wan weights folder {opts.weights} does not exist")
         device = resolve_device(opts.device)
         plan = vace_memory_plan(opts.memory, device)
         window = opts.window or DEFAULT_WINDOW
         overlap = min(opts.overlap, window - 1)
         num_windows = len(plan_vace_windows(n, window, overlap))
-        total = n + num_windows * (opts.steps + 1) + 1
 
         def report(p: Progress) -> None:
             if progress is not None:
@@ -158,33 +176,48 @@ class VaceEngine(Engine):
         cancel.raise_if_cancelled()
         with timer.stage("load"):
             pipe = self._load(opts, plan, device)
-        with timer.stage("track"):
-            classic = self._classic(clip, edit, opts, n, cancel, report, total)
+        genprop = pipe.heads is not None
+        track_units = 0 if genprop else n
+        total = track_units + num_windows * (opts.steps + 1) + 1
         cw, ch = edit.canvas_size
-        regions, greys = self._regions(edit, classic, opts)
-        context = self._context(edit, classic.frames, greys)
+        originals = None
+        if genprop:  # GenProp-Wan: G continues the edited frame 1, the SCE reads the original clip, the MPD finds the edit
+            originals = _Canvas(clip, edit)
+            regions = np.full((n, ch, cw), 255, np.uint8)
+            regions[0] = 0
+            context: Sequence[np.ndarray] = _FirstFrameContext(edit.edited_frame, n)
+        else:
+            with timer.stage("track"):
+                classic = self._classic(clip, edit, opts, n, cancel, report, total)
+            regions, greys = self._regions(edit, classic, opts)
+            context = self._context(edit, classic.frames, greys)
         long_side = max(MODEL_MULTIPLE, opts.long_side // MODEL_MULTIPLE * MODEL_MULTIPLE)
         space = ModelSpace.fit((cw, ch), long_side=long_side, multiple=MODEL_MULTIPLE)
 
         out_frames = np.empty((n, ch, cw, 3), np.uint8)
         out_masks = np.empty((n, ch, cw), np.uint8)
 
-        def sink(index: int, frame: np.ndarray, _mpd: np.ndarray | None) -> None:
-            if index == 0:
-                out_frames[0] = edit.edited_frame  # frame 1 is kept exactly as edited
-            else:
-                frame = space.from_model(frame)
-                if opts.keep_original:
-                    frame = keep_original(context[index], frame, feather_mask(regions[index], opts.feather))
-                out_frames[index] = frame
-            out_masks[index] = regions[index]
+        def sink(index: int, frame: np.ndarray, mpd: np.ndarray | None) -> None:
+            if index == 0:  # frame 1 is kept exactly as edited; its mask is the edit's
+                out_frames[0] = edit.edited_frame
+                out_masks[0] = np.where(edit.edit_mask > 127, 255, 0).astype(np.uint8)
+                return
+            region = regions[index]
+            if mpd is not None:  # GenProp-Wan: the MPD's edit region
+                region = np.where(np.clip(space.from_model(mpd.astype(np.float32)), 0, 1) >= 0.5, 255, 0).astype(np.uint8)
+            frame = space.from_model(frame)
+            if opts.keep_original:
+                base = originals[index] if originals is not None else context[index]
+                frame = keep_original(base, frame, feather_mask(region, opts.feather))
+            out_frames[index] = frame
+            out_masks[index] = region
 
         def on_step(r: StepReport) -> None:
             cancel.raise_if_cancelled()
             report(
                 Progress(
                     "denoising" if r.stage == "denoising" else "decoding",
-                    n + r.done,
+                    track_units + r.done,
                     total,
                     f"window {r.window + 1}/{r.num_windows}, step {r.step}/{r.num_steps}",
                     window=r.window,
@@ -205,6 +238,9 @@ class VaceEngine(Engine):
             return pipe(
                 _InModelSpace(context, space),
                 _InModelSpace(regions, space, mask=True),
+                originals=None if originals is None else _InModelSpace(originals, space),
+                task=edit.task,
+                injection_weight=opts.injection_weight,
                 prompt=prompt,
                 negative_prompt=negative,
                 num_inference_steps=opts.steps,
@@ -219,7 +255,9 @@ class VaceEngine(Engine):
                 frame_sink=sink,
             )
 
-        report(Progress("denoising", n, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps))
+        report(
+            Progress("denoising", track_units, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps)
+        )
         with timer.stage("generate"):
             out = run_with_oom_retry(job, plan, device)
         report(
@@ -238,17 +276,20 @@ class VaceEngine(Engine):
         if device.type == "cpu":
             warnings.append("Wan2.1-VACE ran on the CPU: a real checkpoint takes many minutes per denoising step")
         drift = [None if c is None else round(c.drift_before, 2) for c in out.colour]
-        message = (
-            f"Wan2.1-VACE regenerated the edit region (tracked by the classic engine's {opts.mask_tracker} tracker, "
-            f"grown by {opts.margin} px) in {len(out.windows)} window(s); frame 1 kept as edited."
-        )
+        if genprop:
+            message = f"GenProp-Wan (SCE + MPD on Wan2.1-VACE) ran in {len(out.windows)} window(s); the edit region is the MPD's."
+        else:
+            message = (
+                f"Wan2.1-VACE regenerated the edit region (tracked by the classic engine's {opts.mask_tracker} tracker, "
+                f"grown by {opts.margin} px) in {len(out.windows)} window(s); frame 1 kept as edited."
+            )
         log.info(message)
         return PropagationResult(
             frames=out_frames,
             masks=out_masks,
             fps=clip.fps,
             engine=self.name,
-            mode="vace",
+            mode="genprop-wan" if genprop else "vace",
             extras={
                 "message": message,
                 "warnings": warnings,
@@ -258,7 +299,7 @@ class VaceEngine(Engine):
                 "colour_drift": drift,
                 "prompt": prompt,
                 "negative_prompt": negative,
-                "mask_source": f"the classic engine's {opts.mask_tracker} tracker",
+                "mask_source": "mpd" if genprop else f"the classic engine's {opts.mask_tracker} tracker",
                 "pipeline_timings": dict(out.timings),
             },
             timings=timer.timings,

@@ -56,6 +56,20 @@ class VaceOptions:
         "Wan2.1-VACE weights: a diffusers folder or a hub id (offline: must be in the HF cache)",
         gui=False,
     )
+    weights: str | None = option(
+        None,
+        "GenProp-Wan weights",
+        "Trained GenProp heads for this Wan model (a folder from `main.py train` with backbone wan): the SCE reads "
+        "the original clip and the MPD finds the edited region; no tracker, no prompt needed",
+        gui=False,
+    )
+    injection_weight: float = option(
+        1.0,
+        "Injection weight",
+        "With GenProp-Wan weights: how strongly the original clip is injected (0..1)",
+        minimum=0.0,
+        maximum=1.0,
+    )
     model: str = option(
         "auto",
         "VACE model",
