@@ -22,10 +22,10 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,7 +48,7 @@ LABELS = {
 def cpu_config(quick: bool) -> dict[str, Any]:
     from engine.genprop.backbones.wan import wan_vace_1_3b_config
 
-    cfg = {**wan_vace_1_3b_config(), "num_attention_heads": 8, "attention_head_dim": 64, "ffn_dim": 1536}
+    cfg = {**wan_vace_1_3b_config(), "num_attention_heads": 4, "attention_head_dim": 64, "ffn_dim": 1024, "text_dim": 1024}
     if quick:
         cfg.update(num_attention_heads=2, attention_head_dim=32, ffn_dim=128, text_dim=64)
     return cfg
@@ -62,7 +62,9 @@ def build(variant: str, config: dict[str, Any], device: torch.device, dtype: tor
 
     torch.manual_seed(0)
     with torch.device(device):
-        g = WanVACETransformer3DModel(**config).to(dtype).eval()
+        g = WanVACETransformer3DModel(**config).eval()
+    if dtype != torch.float32:
+        g = torch.nn.Module.to(g, dtype=dtype)  # nn.Module.to: diffusers' to() warns about fp32 modules
     if variant == "plain":
         return g, None
     n = 24 if "n24" in variant else 2
@@ -137,10 +139,21 @@ def child(variant: str, quick: bool, frames: int, size: int, text_tokens: int) -
     g, model = build(variant, cfg, torch.device("cpu"), torch.float32)
     x = inputs(cfg, frames, size, size, text_tokens, torch.device("cpu"), torch.float32)
     built = current_rss_mib()
+    peak = [built]
+    done = threading.Event()
+
+    def sample() -> None:  # ru_maxrss would report the import-time peak; poll the resident size instead
+        while not done.is_set():
+            peak[0] = max(peak[0], current_rss_mib())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     with torch.inference_mode():
         forward_fn(variant, g, model, x)()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"variant": variant, "built_mib": built - base, "peak_mib": peak - base}))
+    done.set()
+    sampler.join()
+    print(json.dumps({"variant": variant, "built_mib": built - base, "peak_mib": max(peak[0], current_rss_mib()) - base}))
 
 
 def run_cpu(args: argparse.Namespace) -> str:
@@ -189,12 +202,13 @@ def run_cpu(args: argparse.Namespace) -> str:
         f"- Machine: {machine()}, torch threads {args.threads}; {load_before}, {load_after}",
         f"- Versions: Python {platform.python_version()}, torch {torch.__version__}",
         f"- Model: Wan2.1-VACE-1.3B block layout ({cfg['num_layers']} blocks, {len(cfg['vace_layers'])} VACE blocks) at width "
-        f"{cfg['num_attention_heads'] * cfg['attention_head_dim']} (1.3B: 1536), ffn {cfg['ffn_dim']}, random weights, fp32; "
+        f"{cfg['num_attention_heads'] * cfg['attention_head_dim']} (1.3B: 1536), ffn {cfg['ffn_dim']}, text width "
+        f"{cfg['text_dim']}, random weights, fp32; "
         f"G has {count(g0) / 1e6:.1f} M parameters",
         f"- Input: {frames} frames of {size}x{size} ({tokens} video tokens), {text_tokens} text tokens; one warm-up each, "
         f"{args.repeats} interleaved rounds, `torch.inference_mode()`; ratio from the fastest run",
-        "- Memory: each variant built and run once in its own process; RSS above the process's size after its imports "
-        "(MiB): after building, and the peak during one forward",
+        "- Memory: each variant built and run once in its own process; resident size above the process's size after its "
+        "imports (MiB): after building, and the peak during one forward (sampled every 5 ms)",
         f"- Command: `{command(args)}`",
         "",
         "| Forward | Trained params | Fastest (s) | Median (s) | vs plain Wan | Peak memory (MiB) | After build (MiB) |",
@@ -295,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpu", action="store_true", help="full-size Wan2.1-VACE-1.3B in bf16 on --device")
     parser.add_argument("--device", default="cuda", help="device for --gpu (default cuda)")
     parser.add_argument("--steps", type=int, default=3, help="timed denoising steps per case with --gpu (default 3)")
-    parser.add_argument("--frames", type=int, default=17, help="CPU: frames (4k+1, default 17)")
-    parser.add_argument("--size", type=int, default=128, help="CPU: height = width in pixels (default 128)")
+    parser.add_argument("--frames", type=int, default=9, help="CPU: frames (4k+1, default 9)")
+    parser.add_argument("--size", type=int, default=96, help="CPU: height = width in pixels (default 96)")
     parser.add_argument("--text-tokens", type=int, default=512, help="CPU: text tokens (default 512, Wan's)")
-    parser.add_argument("--repeats", type=int, default=3, help="CPU: timed rounds (default 3)")
+    parser.add_argument("--repeats", type=int, default=7, help="CPU: timed rounds (default 7)")
     parser.add_argument("--threads", type=int, default=2, help="CPU: torch threads (default 2)")
     parser.add_argument("--output", type=Path, default=None, help="Markdown file (default docs/bench_sections/wan[_gpu].md)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)

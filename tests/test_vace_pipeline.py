@@ -199,3 +199,33 @@ def test_locator_finds_the_hugging_face_cache(saved: Path, tmp_path: Path, monke
     found = locate_vace(None, [], env={})
     assert found.found and found.source == "hub cache" and found.hub_id == VACE_MODELS["1.3B"].repo_id
     assert vace_availability([]) == (True, "")
+
+
+def test_memory_plan_on_cpu_keeps_the_vae_fp32_and_umt5_aside() -> None:
+    from engine.pipelines.memory import plan_for_mode
+
+    pipe = VacePropagationPipeline(**tiny_vace_components(0))
+    pipe.apply_memory_plan(plan_for_mode("bf16"), "cpu", vae_tiling=True, text_encoder_on="cpu")
+    assert pipe.transformer.dtype == torch.bfloat16 and pipe.vae.dtype == torch.float32 and pipe.vae.use_tiling
+    assert pipe.text_encoder.device.type == "cpu"
+    with pipe._text_encoder_aside():  # what diffusers' offload set-up sees: no text encoder to hook or move
+        assert pipe.text_encoder is None and pipe.components["text_encoder"] is None
+    assert pipe.config.text_encoder == ("transformers", "UMT5EncoderModel") and pipe.text_encoder is not None
+    frames, masks = clip_and_masks(5)
+    out = pipe(frames, masks, prompt="a red car", guidance_scale=1.0, num_inference_steps=1, window_size=5, overlap=1)
+    assert out.frames.shape == (5, H, W, 3)
+    pipe.apply_memory_plan(plan_for_mode("fp32"), "cpu")
+    assert pipe.transformer.dtype == torch.float32 and not pipe.vae.use_tiling
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("mode", ["bf16", "offload", "sequential"])
+def test_memory_modes_on_a_gpu(mode: str) -> None:
+    from engine.pipelines.memory import plan_for_mode
+
+    pipe = VacePropagationPipeline(**tiny_vace_components(0))
+    pipe.apply_memory_plan(plan_for_mode(mode, "cuda"), "cuda", vae_tiling=mode == "sequential", text_encoder_on="cpu")
+    frames, masks = clip_and_masks(9)
+    out = pipe(frames, masks, prompt="a red car", guidance_scale=2.0, num_inference_steps=2, window_size=5, overlap=1)
+    assert out.frames.shape == (9, H, W, 3) and len(out.windows) == 2
+    assert pipe.text_encoder.device.type == "cpu"

@@ -20,7 +20,8 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,7 +195,6 @@ class VacePropagationPipeline(WanVACEPipeline):
         device = torch.device(device)
         self.remove_all_hooks()
         self._text_encoder_on_cpu = text_encoder_on == "cpu" or device.type == "cpu"
-        self._exclude_from_cpu_offload = ["text_encoder"] if text_encoder_on == "cpu" else []
         (self.vae.enable_tiling if vae_tiling else self.vae.disable_tiling)()
         self._cast(self.transformer, plan.dtype)
         if self.heads is not None:
@@ -217,6 +217,29 @@ class VacePropagationPipeline(WanVACEPipeline):
             for module in (self.transformer, self.vae, self.heads) + (() if text_encoder_on == "cpu" else (self.text_encoder,)):
                 if module is not None:
                     module.to(device)
+
+    def enable_model_cpu_offload(self, gpu_id: int | None = None, device: torch.device | str | None = None) -> None:
+        """diffusers' model offload, leaving umT5 on the CPU when asked (diffusers would hook or move it)."""
+        with self._text_encoder_aside():
+            super().enable_model_cpu_offload(gpu_id=gpu_id, device=device)
+
+    def enable_sequential_cpu_offload(self, gpu_id: int | None = None, device: torch.device | str | None = None) -> None:
+        with self._text_encoder_aside():
+            super().enable_sequential_cpu_offload(gpu_id=gpu_id, device=device)
+
+    @contextmanager
+    def _text_encoder_aside(self) -> Iterator[None]:
+        """Hide umT5 from diffusers' offload set-up while it must stay on the CPU (excluded modules get moved)."""
+        encoder = self.text_encoder
+        if not self._text_encoder_on_cpu or encoder is None:
+            yield
+            return
+        self.register_modules(text_encoder=None)
+        try:
+            yield
+        finally:
+            self.register_modules(text_encoder=encoder)
+            encoder.to("cpu")
 
     @staticmethod
     def _cast(module: torch.nn.Module | None, dtype: torch.dtype) -> None:
