@@ -13,7 +13,7 @@ from PIL import Image
 import engine.engines  # noqa: F401  (registers engines)
 from engine.edits.compose import compose
 from engine.engines.base import CancelToken, Progress, PropagationCancelled, engine_spec, get_engine
-from engine.engines.vace_engine import GREY, VaceEngine, vace_memory_plan
+from engine.engines.vace_engine import GREY, VaceEngine, vace_memory_plan, wan_precision
 from engine.engines.vace_options import DEFAULT_PROMPTS, VaceOptions
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask
@@ -45,6 +45,10 @@ def test_options_have_one_definition_for_gui_and_cli() -> None:
         VaceOptions.from_dict({"margin": -1})
     assert vace_memory_plan("auto", torch.device("cpu")).dtype == torch.float32
     assert vace_memory_plan("offload", torch.device("cpu")).dtype == torch.bfloat16
+    from engine.pipelines.memory import leaner, plan_for_mode
+
+    assert wan_precision(leaner(plan_for_mode("bf16", "cuda"), "cuda"), "bf16").dtype == torch.bfloat16  # OOM retry
+    assert wan_precision(plan_for_mode("fp16", "cuda"), "fp16").dtype == torch.float16
 
 
 def test_insert_keeps_frame_one_and_the_source_outside_the_region(pipe: VacePropagationPipeline) -> None:

@@ -55,12 +55,14 @@ MODEL_MULTIPLE = 16
 """Wan's VAE downsamples 8x and the transformer patches 2x2 tokens."""
 
 
+def wan_precision(plan: MemoryPlan, mode: str) -> MemoryPlan:
+    """Wan runs in bf16: half precision means bf16 unless the user asked for ``fp16`` itself."""
+    return replace(plan, dtype=torch.bfloat16) if plan.dtype == torch.float16 and mode != "fp16" else plan
+
+
 def vace_memory_plan(mode: str, device: torch.device) -> MemoryPlan:
     """The shared memory modes, with Wan's precision: ``auto`` and the offload modes use bf16, not fp16."""
-    plan = choose_plan(mode, device)
-    if plan.dtype == torch.float16 and mode != "fp16":
-        plan = replace(plan, dtype=torch.bfloat16)
-    return plan
+    return wan_precision(choose_plan(mode, device), mode)
 
 
 def grow(mask: np.ndarray, margin: int) -> np.ndarray:
@@ -232,6 +234,7 @@ class VaceEngine(Engine):
 
         def job(current: MemoryPlan) -> Any:
             if current is not plan:
+                current = wan_precision(current, opts.memory)  # the OOM retry's leaner plan, in bf16 for Wan
                 pipe.apply_memory_plan(current, device, vae_tiling=opts.vae_tiling, text_encoder_on=opts.text_encoder)
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
