@@ -98,6 +98,15 @@ def forward_fn(variant: str, g: Any, model: Any, x: dict[str, torch.Tensor]) -> 
     return lambda: model(**plain, sce_input=x["sce_input"], predict_mask=mpd).sample
 
 
+def forward_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of one forward, counted by torch (independent of the machine's load)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
 def count(module: torch.nn.Module | None) -> int:
     return 0 if module is None else sum(p.numel() for p in module.parameters())
 
@@ -175,16 +184,19 @@ def run_cpu(args: argparse.Namespace) -> str:
     x = inputs(cfg, frames, size, size, text_tokens, device, dtype)
     fns = {v: forward_fn(v, *built[v], x) for v in VARIANTS}
     times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     with torch.inference_mode():
         for fn in fns.values():
             fn()
         for r in range(args.repeats):
             for v, fn in fns.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn()
                 times[v].append(time.perf_counter() - t0)
-                print(f"round {r + 1}: {v} {times[v][-1]:.3f} s", flush=True)
+                cpu[v].append(time.process_time() - c0)
+                print(f"round {r + 1}: {v} wall {times[v][-1]:.3f} s, CPU {cpu[v][-1]:.3f} s", flush=True)
     load_after = load_note("after:")
+    flops = {v: forward_flops(fns[v]) for v in VARIANTS}
     memory: dict[str, dict[str, float]] = {}
     for v in VARIANTS:
         cmd = [sys.executable, "-m", "benchmarks.bench_wan", "--child", v, "--frames", str(frames), "--size", str(size)]
@@ -192,7 +204,7 @@ def run_cpu(args: argparse.Namespace) -> str:
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
         out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1200, env=env, check=True)
         memory[v] = json.loads(out.stdout.strip().splitlines()[-1])
-    base = min(times["plain"])
+    base = min(cpu["plain"])
     params = {v: count(built[v][1].heads) if built[v][1] is not None else 0 for v in VARIANTS}
     tokens = ((frames - 1) // 4 + 1) * (size // 16) ** 2
     lines = [
@@ -206,18 +218,22 @@ def run_cpu(args: argparse.Namespace) -> str:
         f"{cfg['text_dim']}, random weights, fp32; "
         f"G has {count(g0) / 1e6:.1f} M parameters",
         f"- Input: {frames} frames of {size}x{size} ({tokens} video tokens), {text_tokens} text tokens; one warm-up each, "
-        f"{args.repeats} interleaved rounds, `torch.inference_mode()`; ratio from the fastest run",
+        f"{args.repeats} interleaved rounds, `torch.inference_mode()`. 'FLOPs' = operations of one forward counted by "
+        "`torch.utils.flop_counter` (exact, load-independent); times are the process CPU time (user + system, all "
+        "threads) and wall time of each forward, which other jobs on a shared CPU inflate",
         "- Memory: each variant built and run once in its own process; resident size above the process's size after its "
         "imports (MiB): after building, and the peak during one forward (sampled every 5 ms)",
         f"- Command: `{command(args)}`",
         "",
-        "| Forward | Trained params | Fastest (s) | Median (s) | vs plain Wan | Peak memory (MiB) | After build (MiB) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| Forward | Trained params | GFLOPs | FLOPs vs plain | CPU time, fastest (s) | CPU time vs plain | "
+        "Wall, fastest (s) | Peak memory (MiB) | After build (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for v in VARIANTS:
         t = times[v]
         lines.append(
-            f"| {LABELS[v]} | {params[v] / 1e6:.1f} M | {min(t):.3f} | {statistics.median(t):.3f} | {min(t) / base:.2f}x | "
+            f"| {LABELS[v]} | {params[v] / 1e6:.1f} M | {flops[v] / 1e9:.1f} | {flops[v] / flops['plain']:.2f}x | "
+            f"{min(cpu[v]):.2f} | {min(cpu[v]) / base:.2f}x | {min(t):.2f} | "
             f"{memory[v]['peak_mib']:.0f} | {memory[v]['built_mib']:.0f} |"
         )
     lines += [
@@ -312,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=9, help="CPU: frames (4k+1, default 9)")
     parser.add_argument("--size", type=int, default=96, help="CPU: height = width in pixels (default 96)")
     parser.add_argument("--text-tokens", type=int, default=512, help="CPU: text tokens (default 512, Wan's)")
-    parser.add_argument("--repeats", type=int, default=7, help="CPU: timed rounds (default 7)")
+    parser.add_argument("--repeats", type=int, default=5, help="CPU: timed rounds (default 5)")
     parser.add_argument("--threads", type=int, default=2, help="CPU: torch threads (default 2)")
     parser.add_argument("--output", type=Path, default=None, help="Markdown file (default docs/bench_sections/wan[_gpu].md)")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
