@@ -190,7 +190,7 @@ def test_cli_says_which_weights_are_missing(tmp_path: Path, monkeypatch: pytest.
     assert not (tmp_path / "x.mp4").exists()
 
 
-def test_genprop_wan_weights_use_the_sce_and_the_mpd(tmp_path: Path) -> None:
+def test_genprop_wan_weights_use_the_sce_and_the_mpd(tmp_path: Path, pipe: VacePropagationPipeline) -> None:
     from engine.genprop.wan_heads import WanGenPropHeads
 
     components = tiny_vace_components(0)
@@ -212,6 +212,8 @@ def test_genprop_wan_weights_use_the_sce_and_the_mpd(tmp_path: Path) -> None:
         assert np.array_equal(result.frames[t][outside], clip[t][outside])
     with pytest.raises(MissingWeightsError, match="does not exist"):
         VaceEngine().propagate(clip, edit, {**OPTS, "vace": str(folder), "weights": str(tmp_path / "nowhere")})
+    with pytest.raises(ValueError, match="set_heads"):
+        VaceEngine(pipeline=pipe).propagate(clip, edit, {**OPTS, "weights": str(tmp_path / "genprop-wan")})
 
 
 @pytest.mark.slow

@@ -123,6 +123,11 @@ class VaceEngine(Engine):
     def _load(self, opts: VaceOptions, plan: MemoryPlan, device: torch.device) -> VacePropagationPipeline:
         if self._pipeline is not None and self._loaded_key is None:
             pipe = self._pipeline  # injected by the caller (tests, an app that already loaded it)
+            if opts.weights is not None:
+                raise ValueError(
+                    "the 'weights' option loads GenProp-Wan heads with the Wan model; for a pipeline passed in, "
+                    "attach them with pipeline.set_heads(WanGenPropHeads.from_pretrained(folder))"
+                )
         else:
             located = locate_vace(opts.vace, opts.model_dirs, model=opts.model)
             if not located.loadable:
