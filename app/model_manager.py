@@ -32,9 +32,8 @@ class ModelStatus:
     licence: str
     hub_id: str | None = None  # downloadable from the hub when online
     hub_filename: str | None = None  # a single file (SAM2), else the whole repo
-    size: str = ""  # approximate download size, shown with the purpose
+    allow_patterns: tuple[str, ...] = ()  # only these files of the hub repo are downloaded (empty: all)
     to_hub_cache: bool = False  # download into the Hugging Face cache (where the engine looks), not a folder
-    allow_patterns: tuple[str, ...] | None = None  # files of the repo to fetch (safetensors only)
 
 
 def scan(models_dir: Path) -> list[ModelStatus]:
@@ -87,9 +86,8 @@ def _vace_statuses(models_dir: Path) -> list[ModelStatus]:
                 str(located.path) if located.found else "; ".join(located.searched),
                 VACE_LICENCE,
                 model.repo_id,
-                size=model.approx_download,
-                to_hub_cache=True,
                 allow_patterns=VACE_ALLOW_PATTERNS,
+                to_hub_cache=True,
             )
         )
     return out
@@ -142,7 +140,7 @@ class DownloadJob:
                 path = hf_hub_download(self.status.hub_id, self.status.hub_filename, local_dir=self.target, tqdm_class=_Progress)
             else:
                 local_dir = None if self.status.to_hub_cache else self.target
-                allow = list(self.status.allow_patterns) if self.status.allow_patterns else None
+                allow = list(self.status.allow_patterns) or None
                 path = snapshot_download(self.status.hub_id, local_dir=local_dir, allow_patterns=allow, tqdm_class=_Progress)
         except PropagationCancelled:
             raise

@@ -199,6 +199,10 @@ def test_locator_finds_the_hugging_face_cache(saved: Path, tmp_path: Path, monke
     found = locate_vace(None, [], env={})
     assert found.found and found.source == "hub cache" and found.hub_id == VACE_MODELS["1.3B"].repo_id
     assert vace_availability([]) == (True, "")
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    assert not locate_vace(None, [], env={}).found
+    in_models = locate_vace(None, [cache], env={})  # a search folder that is itself a hub cache (the app's)
+    assert in_models.found and in_models.source == "models folder (hub cache)"
 
 
 def test_memory_plan_on_cpu_keeps_the_vae_fp32_and_umt5_aside() -> None:

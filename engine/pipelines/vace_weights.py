@@ -97,12 +97,13 @@ def missing_files(folder: Path) -> list[str]:
     return out
 
 
-def _from_hub_cache(repo_id: str) -> Path | None:
+def _from_hub_cache(repo_id: str, cache_dir: Path | None = None) -> Path | None:
+    """The snapshot folder of ``repo_id`` in a Hugging Face cache (the default one, or ``cache_dir``)."""
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - huggingface_hub ships with diffusers
         return None
-    hit = try_to_load_from_cache(repo_id, "model_index.json")
+    hit = try_to_load_from_cache(repo_id, "model_index.json", cache_dir=None if cache_dir is None else str(cache_dir))
     if not isinstance(hit, str):
         return None
     folder = Path(hit).parent
@@ -146,6 +147,14 @@ def locate_vace(
         searched.append(str(folder))
         if is_vace_folder(folder):
             return Located("vace", folder, tuple(searched), source)
+    if explicit is None:  # a models folder may also be a Hugging Face cache (the app's own, for downloads)
+        for base in model_dirs:
+            for m in wanted:
+                if (Path(base).expanduser() / ("models--" + m.repo_id.replace("/", "--"))).is_dir():
+                    searched.append(f"{base} as a Hugging Face cache ({m.repo_id})")
+                    folder = _from_hub_cache(m.repo_id, Path(base).expanduser())
+                    if folder is not None:
+                        return Located("vace", folder, tuple(searched), "models folder (hub cache)", m.repo_id)
     if explicit is not None and explicit_id is None:
         return Located("vace", None, tuple(searched))
     ids = [explicit_id] if explicit_id else [m.repo_id for m in wanted]
