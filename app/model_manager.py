@@ -14,6 +14,8 @@ from pathlib import Path
 
 from engine.edits.selection import SAM2_MODELS, SelectorUnavailableError, find_sam2_checkpoint, sam2_checkpoint_dir
 from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationCancelled
+from engine.pipelines.vace_weights import ALLOW_PATTERNS as VACE_ALLOW_PATTERNS
+from engine.pipelines.vace_weights import VACE_LICENCE, VACE_MODELS, locate_vace
 from engine.pipelines.weights_locator import SVD_REPO_IDS, hub_offline, locate_genprop, locate_svd
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class ModelStatus:
     licence: str
     hub_id: str | None = None  # downloadable from the hub when online
     hub_filename: str | None = None  # a single file (SAM2), else the whole repo
+    allow_patterns: tuple[str, ...] = ()  # only these files of the hub repo are downloaded (empty: all)
+    to_hub_cache: bool = False  # download into the Hugging Face cache (where the engine looks), not a folder
 
 
 def scan(models_dir: Path) -> list[ModelStatus]:
@@ -56,6 +60,7 @@ def scan(models_dir: Path) -> list[ModelStatus]:
             "yours (trained locally); no public weights exist",
         )
     )
+    statuses += _vace_statuses(models_dir)
     for size, spec in SAM2_MODELS.items():
         try:
             path = find_sam2_checkpoint(size)
@@ -66,6 +71,26 @@ def scan(models_dir: Path) -> list[ModelStatus]:
             ModelStatus(f"SAM2 {size}", "click-to-select on frame 1", found, where, "Apache-2.0", spec.hub_id, spec.filename)
         )
     return statuses
+
+
+def _vace_statuses(models_dir: Path) -> list[ModelStatus]:
+    """Wan2.1-VACE 1.3B and 14B (diffusers format) for the genprop-vace engine, downloaded into the HF cache."""
+    out = []
+    for size, model in VACE_MODELS.items():
+        located = locate_vace(None, [models_dir], model=size)
+        out.append(
+            ModelStatus(
+                f"Wan2.1-VACE-{size} (diffusers)",
+                f"the 'genprop-vace' engine; download {model.approx_download}, estimated ({model.parameters})",
+                located.found,
+                str(located.path) if located.found else "; ".join(located.searched),
+                VACE_LICENCE,
+                model.repo_id,
+                allow_patterns=VACE_ALLOW_PATTERNS,
+                to_hub_cache=True,
+            )
+        )
+    return out
 
 
 def can_download() -> tuple[bool, str]:
@@ -107,13 +132,16 @@ class DownloadJob:
                 )
                 return out
 
-        self.target.mkdir(parents=True, exist_ok=True)
+        if not self.status.to_hub_cache:
+            self.target.mkdir(parents=True, exist_ok=True)
         progress(Progress("download", 0, 1, f"connecting for {name}"))
         try:
             if self.status.hub_filename:
                 path = hf_hub_download(self.status.hub_id, self.status.hub_filename, local_dir=self.target, tqdm_class=_Progress)
             else:
-                path = snapshot_download(self.status.hub_id, local_dir=self.target, tqdm_class=_Progress)
+                local_dir = None if self.status.to_hub_cache else self.target
+                allow = list(self.status.allow_patterns) or None
+                path = snapshot_download(self.status.hub_id, local_dir=local_dir, allow_patterns=allow, tqdm_class=_Progress)
         except PropagationCancelled:
             raise
         except Exception as exc:  # hub errors come in many types; the user needs the reason

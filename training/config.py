@@ -16,10 +16,11 @@ from typing import Any
 import yaml
 
 from engine.tasks import Task
+from training.wan.config import WAN_BACKBONES, WanConfig
 
 PAIRINGS = ("synthetic_to_original", "original_to_synthetic")
 SOURCE_KINDS = ("procedural", "davis", "youtube_vos", "sav", "folder")
-BACKBONES = ("tiny", "svd")
+BACKBONES = ("tiny", "svd", *WAN_BACKBONES)
 MIXED_PRECISION = ("no", "fp16", "bf16")
 
 
@@ -127,7 +128,9 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     """Which G to wrap. ``backbone: svd`` loads ``pretrained_path`` (an SVD-XT pipeline folder
-    with unet/, vae/, image_encoder/); ``tiny`` builds random tiny modules (tests, demos)."""
+    with unet/, vae/, image_encoder/); ``tiny`` builds random tiny modules (tests, demos).
+    ``wan`` loads a Wan2.1-VACE diffusers folder (transformer/, vae/, text_encoder/, tokenizer/);
+    ``tiny_wan`` random tiny Wan modules; their own settings are the ``wan:`` section."""
 
     backbone: str = "tiny"
     pretrained_path: str | None = None
@@ -141,8 +144,8 @@ class ModelConfig:
     def validate(self, key: str) -> None:
         if self.backbone not in BACKBONES:
             raise ConfigError(f"{key}.backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        if self.backbone == "svd" and not self.pretrained_path:
-            raise ConfigError(f"{key}.pretrained_path is required for backbone 'svd'")
+        if self.backbone in ("svd", "wan") and not self.pretrained_path:
+            raise ConfigError(f"{key}.pretrained_path is required for backbone {self.backbone!r}")
 
 
 @dataclass
@@ -258,6 +261,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    wan: WanConfig = field(default_factory=WanConfig)
     deepspeed_config: str | None = None
     torch_threads: int | None = None
 

@@ -17,6 +17,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from engine.genprop import GenPropConfig, GenPropModel, tiny_unet_config
 from training.config import ModelConfig
+from training.wan.config import WAN_BACKBONES
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -77,6 +78,10 @@ def tiny_image_encoder(projection_dim: int) -> CLIPVisionModelWithProjection:
 
 def build_components(cfg: ModelConfig) -> Components:
     """G (frozen later by the trainer), fresh GenProp heads, VAE and image encoder."""
+    if cfg.backbone in WAN_BACKBONES:
+        raise ValueError(
+            f"backbone {cfg.backbone!r} is built by training.wan.models.build_wan_components (it needs the wan: section)"
+        )
     gp = genprop_config(cfg)
     if cfg.backbone == "tiny":
         torch.manual_seed(cfg.seed)

@@ -30,6 +30,7 @@ from training.losses import LossTerms
 from training.models import Components, build_components
 from training.step import GenPropTrainingModule, compute_loss, prepare_inputs, step_generator
 from training.validation import validate
+from training.wan.config import WAN_BACKBONES
 
 log = logging.getLogger(__name__)
 
@@ -324,4 +325,8 @@ class Trainer:
 
 def train(config: TrainConfig, resume: str | None = None, stop_after: int | None = None) -> TrainResult:
     """Set up and run one training job (the CLI's entry point)."""
+    if config.model.backbone in WAN_BACKBONES:  # GenProp on the Wan DiT: training/wan/
+        from training.wan.trainer import WanTrainer
+
+        return WanTrainer(config, resume=resume, stop_after=stop_after).run()
     return Trainer(config, resume=resume, stop_after=stop_after).run()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from engine.engines.base import EngineSpec, register_spec
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.genprop_options import GenPropOptions
+from engine.engines.vace_options import VaceOptions
 
 
 def _genprop_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
@@ -71,7 +72,31 @@ GENPROP_TRAINING_FREE = register_spec(
     )
 )
 
-#: ``--engine auto`` and the GUI's fallback take the first available of these.
-AUTO_ORDER: tuple[str, ...] = ("genprop", "classic")
 
-__all__ = ["AUTO_ORDER", "CLASSIC", "GENPROP", "GENPROP_TRAINING_FREE"]
+def _vace_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    from engine.pipelines.vace_weights import vace_availability
+
+    return vace_availability(model_dirs)
+
+
+GENPROP_VACE = register_spec(
+    EngineSpec(
+        name="genprop-vace",
+        label="GenProp VACE (Wan2.1-VACE, public weights)",
+        description=(
+            "Generative propagation with public weights: the classic engine tracks the edit, then Wan2.1-VACE "
+            "regenerates the tracked region (grown by a margin) in every frame, continuing the edited first frame; "
+            "inserted objects get lighting, shadows and motion, removals their background. Needs Wan2.1-VACE-1.3B "
+            "or -14B (diffusers format); a GPU is strongly recommended."
+        ),
+        module="engine.engines.vace_engine",
+        class_name="VaceEngine",
+        options=VaceOptions,
+        availability=_vace_available,
+    )
+)
+
+#: ``--engine auto`` and the GUI's fallback take the first available of these.
+AUTO_ORDER: tuple[str, ...] = ("genprop", "genprop-vace", "classic")
+
+__all__ = ["AUTO_ORDER", "CLASSIC", "GENPROP", "GENPROP_TRAINING_FREE", "GENPROP_VACE"]
