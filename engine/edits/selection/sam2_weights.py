@@ -236,7 +236,13 @@ def identify_sam2(state: Mapping[str, Any], checkpoint: str | os.PathLike[str] =
 
 def load_sam2_state(model: Any, state: Mapping[str, Any], checkpoint: str | os.PathLike[str]) -> None:
     """Copy ``state`` into ``model`` (strict); a key mismatch names a few keys and the likely cause."""
-    missing, unexpected = model.load_state_dict(dict(state), strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(dict(state), strict=False)
+    except RuntimeError as exc:  # tensor shapes differ: another size or a damaged file
+        detail = str(exc).strip().splitlines()
+        raise Sam2WeightsError(
+            f"SAM2 checkpoint {checkpoint} does not match the model config ({detail[1].strip() if len(detail) > 1 else exc})"
+        ) from None
     if missing or unexpected:
         raise Sam2WeightsError(
             f"SAM2 checkpoint {checkpoint} does not match the model config "

@@ -264,10 +264,18 @@ class Sam2VideoTracker:
     def backend(self) -> str:
         return f"{self.arch.name} video predictor at {self.image_size} px on {self.device.type}"
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """One predictor call: bf16 autocast on CUDA (as sam2's demos run), fp32 on the CPU."""
+        with warnings.catch_warnings():
+            # Without sam2's compiled CUDA extension its hole-filling post-step is skipped, with a
+            # warning per run; sam2 documents that this does not change results in most cases.
+            warnings.filterwarnings("ignore", message=r".*cannot import name '_C'.*", category=UserWarning)
+            if self.device.type == "cuda":
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    yield
+            else:
+                yield
 
     def _names(self, count: int) -> list[str]:
         start, self._objects_seen = self._objects_seen, self._objects_seen + count
@@ -299,7 +307,7 @@ class Sam2VideoTracker:
                 yield t, [empty.copy() for _ in first]
             return
         p = self.predictor
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), self._step():
             state = new_inference_state(p, FrameStream(frames, self.image_size), (h, w), self.offload_state_to_cpu)
             for k in present:
                 p.add_new_mask(state, 0, k, torch.from_numpy(first[k] > 0))
@@ -307,10 +315,10 @@ class Sam2VideoTracker:
         horizon = memory_horizon(p)
         steps = p.propagate_in_video(state)
         try:
-            with _quiet_progress_bar(), self._autocast():
+            with _quiet_progress_bar(), self._step():
                 next(steps)  # frame 0: the conditioning frame, given back as is
             for t in range(1, n):
-                with self._autocast():
+                with self._step():
                     frame_idx, obj_ids, logits = next(steps)
                 if frame_idx != t:  # pragma: no cover - sam2 tracks forward one frame at a time
                     raise RuntimeError(f"SAM2 returned frame {frame_idx} where frame {t} was expected")

@@ -166,6 +166,6 @@ def tracker_choice_availability(
     if option_name == "sam2_model" and choice != "auto":
         found = found_sizes(model_dirs)
         if choice in found:
-            return True, str(found[choice])
+            return True, "found"
         return False, f"SAM2.1 {choice} not downloaded; looked for " + search_description(choice, model_dirs)
     return True, ""
