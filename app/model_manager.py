@@ -10,6 +10,7 @@ downloaded model is used at once.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass
@@ -174,7 +175,11 @@ class DownloadJob:
         name, hub_id = self.status.name, self.status.hub_id
 
         class _Progress(tqdm):  # type: ignore[misc, valid-type]
-            """Forwards huggingface_hub's byte counts to our progress callback; cancels between chunks."""
+            """Forwards huggingface_hub's byte counts to our progress callback (drawn nowhere); cancels between chunks."""
+
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                kwargs.pop("name", None)
+                super().__init__(*args, **{**kwargs, "disable": False, "file": _Discard()})
 
             def update(self, n: float | None = 1) -> bool | None:
                 cancel.raise_if_cancelled()
@@ -215,6 +220,13 @@ class DownloadJob:
                     p.unlink()
             raise DownloadError(f"downloaded {self.status.name} but it failed verification, so it was removed: {exc}") from exc
         return path
+
+
+class _Discard(io.TextIOBase):
+    """Where the hub's progress bars are drawn: nowhere (the job panel shows ours)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def default_download_target(status: ModelStatus, models_dir: Path) -> Path:
