@@ -64,7 +64,8 @@ def coin() -> tuple[np.ndarray, np.ndarray]:
 def tracker(ckpt: Path, **kw):  # type: ignore[no-untyped-def]
     from engine.engines.classic.sam2_tracker import Sam2VideoTracker
 
-    return Sam2VideoTracker(ckpt, image_size=kw.pop("image_size", SIZE), device="cpu", **kw)
+    device = kw.pop("device_override", "cpu")
+    return Sam2VideoTracker(ckpt, image_size=kw.pop("image_size", SIZE), device=device, **kw)
 
 
 def run(tr, frames, masks):  # type: ignore[no-untyped-def]
@@ -176,6 +177,16 @@ def test_empty_and_single_frame_inputs(ckpts: dict[str, Path]) -> None:
         run(tracker(ckpts["a"]), frames, [np.zeros((10, 10), np.uint8)])
     with pytest.raises(ValueError, match="multiple of 32"):
         tracker(ckpts["a"], image_size=100)
+
+
+@pytest.mark.gpu
+def test_tracker_runs_on_cuda_under_bf16(ckpts: dict[str, Path], coin) -> None:  # type: ignore[no-untyped-def]
+    """CUDA path (bf16 autocast): same shapes and frame 1, masks close to the fp32 CPU run's."""
+    frames, mask = coin
+    gpu = run(tracker(ckpts["a"], image_size=128, device_override="cuda"), frames[:6], [mask])
+    cpu = run(tracker(ckpts["a"], image_size=128), frames[:6], [mask])
+    assert gpu.shape == cpu.shape == (6, 1, 320, 568) and np.array_equal(gpu[0, 0], mask)
+    assert np.mean(gpu[1:] == cpu[1:]) > 0.9
 
 
 def test_bad_checkpoints_fail_with_the_file_named(tmp_path: Path) -> None:
