@@ -12,7 +12,6 @@ from typing import Any
 
 from engine.engines.classic.tracker_choice import (
     TRACKER_CHOICES,
-    check_sam2_resolution,
     sam2_checkpoint_field,
     sam2_model_field,
     sam2_resolution_field,
@@ -106,7 +105,6 @@ class GenPropOptions:
         if "model_dirs" in opts:
             opts["model_dirs"] = tuple(str(p) for p in opts["model_dirs"] or ())
         o = parse_options(cls, opts, "genprop engine")
-        check_sam2_resolution(o.sam2_resolution, "genprop engine")
         if not _DEVICE.match(o.device):
             raise ValueError(f"genprop engine option 'device' must be auto, cpu, cuda or cuda:N, got {o.device!r}")
         return o

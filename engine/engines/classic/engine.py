@@ -38,7 +38,13 @@ from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
-from engine.engines.classic.tracker_choice import TrackerChoice, choose_tracker, tracked_object_names, tracker_notes
+from engine.engines.classic.tracker_choice import (
+    TrackerChoice,
+    choose_tracker,
+    sam2_working_size,
+    tracked_object_names,
+    tracker_notes,
+)
 from engine.video.source import FrameSource
 
 
@@ -176,7 +182,7 @@ class ClassicEngine(Engine):
             return None, choice  # the flow tracker is built per op on the shared flow cache
         tracker = TRACKERS["sam2"](
             choice.checkpoint,
-            image_size=opts.sam2_resolution,
+            image_size=sam2_working_size(opts.sam2_resolution),
             device=opts.sam2_device,
             object_names=tracked_object_names(edit.operations),
         )

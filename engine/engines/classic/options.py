@@ -9,7 +9,6 @@ from typing import Any
 
 from engine.engines.classic.tracker_choice import (
     TRACKER_CHOICES,
-    check_sam2_resolution,
     sam2_checkpoint_field,
     sam2_model_field,
     sam2_resolution_field,
@@ -79,7 +78,6 @@ class ClassicOptions:
         if "model_dirs" in opts:
             opts["model_dirs"] = tuple(str(p) for p in opts["model_dirs"] or ())
         o = parse_options(cls, opts, "classic engine")
-        check_sam2_resolution(o.sam2_resolution, "classic engine")
         if not _DEVICE.match(o.sam2_device):
             raise ValueError(f"classic engine option 'sam2_device' must be auto, cpu, cuda or cuda:N, got {o.sam2_device!r}")
         return o

@@ -56,13 +56,9 @@ def sam2_checkpoint_field() -> Any:
     )
 
 
-def check_sam2_resolution(value: int, owner: str) -> None:
-    """The rule ``option(...)`` cannot express: Hiera needs a multiple of 32."""
-    if value % SAM2_RESOLUTION_MULTIPLE:
-        raise ValueError(
-            f"{owner} option 'sam2_resolution' must be a multiple of {SAM2_RESOLUTION_MULTIPLE}, got {value} "
-            f"(e.g. {value // SAM2_RESOLUTION_MULTIPLE * SAM2_RESOLUTION_MULTIPLE or SAM2_RESOLUTION_MULTIPLE})"
-        )
+def sam2_working_size(value: int) -> int:
+    """The side SAM2 runs at for the ``sam2_resolution`` option: rounded down to a multiple of 32 (Hiera's stride)."""
+    return max(SAM2_RESOLUTION_MULTIPLE, int(value) // SAM2_RESOLUTION_MULTIPLE * SAM2_RESOLUTION_MULTIPLE)
 
 
 @dataclass(frozen=True)
