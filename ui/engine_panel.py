@@ -126,7 +126,7 @@ class EnginePanel(QWidget):
             # A choice that cannot run here (e.g. sam2 without SAM2 weights) stays listed,
             # disabled, with the reason; a usable one is labelled with what it will use.
             for choice, ok, note in choice_states(self.engine, spec, self._model_dirs()):
-                short = note and len(note) <= 40
+                short = note and len(note) <= 40 and not spec.open_choices  # an editable box's text is its value
                 box.addItem(f"{choice} ({note})" if ok and short else choice if ok else f"{choice} (unavailable)", choice)
                 item = box.model().item(box.count() - 1) if isinstance(box.model(), QStandardItemModel) else None
                 if item is not None:
