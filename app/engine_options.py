@@ -49,6 +49,18 @@ def validate(engine: str, options: Mapping[str, Any]) -> dict[str, Any]:
     return {**defaults(engine), **kept}
 
 
+def choice_states(
+    engine: str, info: OptionInfo, model_dirs: Sequence[str | os.PathLike[str]] = ()
+) -> list[tuple[str, bool, str]]:
+    """``(choice, usable here, note)`` for each choice of ``info`` (``EngineSpec.choice_availability``).
+
+    The engine panel disables an unusable choice with the note as the reason, and labels
+    a usable one with its note (e.g. which SAM2 weights ``sam2`` will use). File checks only.
+    """
+    spec = engine_spec(engine)
+    return [(c, *spec.choice_availability(info.name, c, model_dirs)) for c in info.choices]
+
+
 # ---------------------------------------------------------------------- engine choice
 def short_reason(why: str) -> str:
     """The first sentence of an availability reason (the details stay in the tooltip / log)."""

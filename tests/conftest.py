@@ -24,9 +24,14 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the real user's settings, logs or recovery files."""
+    """Tests never touch the real user's settings, logs, recovery files or Hugging Face cache.
+
+    The hub cache matters too: with real SAM2 weights in ``~/.cache`` the ``auto`` tracker
+    would pick SAM2 and tests written for the flow tracker would measure something else.
+    """
     base = tmp_path_factory.getbasetemp() / "userdirs"
     monkeypatch.setenv("GENPROP_STUDIO_HOME", str(base))
+    monkeypatch.setenv("HF_HUB_CACHE", str(base / "hf-hub-cache"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

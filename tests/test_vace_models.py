@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.model_manager import DownloadJob, scan
+from app.model_manager import DownloadJob, app_hub_cache, default_download_target, scan
 from engine.engines.base import CancelToken
 from engine.pipelines.dummy_wan import save_tiny_vace_pipeline
 
@@ -41,10 +41,12 @@ def test_download_goes_to_the_hub_cache_with_safetensors_only(tmp_path: Path, mo
         return str(tmp_path / "hub" / "snapshot")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    monkeypatch.setenv("GENPROP_STUDIO_HOME", str(tmp_path / "home"))
     status = next(s for s in scan(tmp_path / "models") if s.name == "Wan2.1-VACE-14B (diffusers)")
-    target = tmp_path / "models" / "unused"
+    target = default_download_target(status, tmp_path / "models")
+    assert target == app_hub_cache() and str(target).startswith(str(tmp_path / "home"))
     DownloadJob(status, target)(lambda p: None, CancelToken())
     (call,) = calls
-    assert call["repo_id"] == "Wan-AI/Wan2.1-VACE-14B-diffusers" and call["local_dir"] is None
+    assert call["repo_id"] == "Wan-AI/Wan2.1-VACE-14B-diffusers" and call["cache_dir"] == target and "local_dir" not in call
     assert "transformer/*.safetensors" in call["allow_patterns"] and not any(".bin" in p for p in call["allow_patterns"])
-    assert not target.exists()
+    assert not (tmp_path / "models").exists()

@@ -7,6 +7,7 @@ every change is an undo command on the window's QUndoStack.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +78,17 @@ class EditPanel(QWidget):
     first_frame_ready = Signal()
     error = Signal(str, str)
 
-    def __init__(self, canvas: EditCanvas, project: Project, undo_stack: QUndoStack) -> None:
+    def __init__(
+        self,
+        canvas: EditCanvas,
+        project: Project,
+        undo_stack: QUndoStack,
+        model_dirs: Callable[[], Sequence[str]] = list,
+    ) -> None:
+        """``model_dirs`` gives the folders where SAM2 weights are searched (the app's models folder and hub cache)."""
         super().__init__()
         self.canvas, self.project, self.undo_stack = canvas, project, undo_stack
+        self._model_dirs = model_dirs
         self.frame: np.ndarray | None = None
         self.edit: FirstFrameEdit | None = None
         self.selection: np.ndarray | None = None
@@ -289,7 +298,7 @@ class EditPanel(QWidget):
         self.runner.submit("frame", lambda: reader[0].copy())
 
     def _prepare_selector(self) -> tuple[Selector, str]:
-        selector = self.selector or build_selector("auto")
+        selector = self.selector or build_selector("auto", model_dirs=self._model_dirs())
         if self.frame is None:
             raise ValueError("no clip is open")
         selector.set_image(self.frame)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.engine_options import defaults, gui_options, validate
+from app.engine_options import choice_states, defaults, gui_options, validate
 from engine.engines.base import engine_names, engine_spec
 from engine.options import OptionInfo
 
@@ -79,7 +79,8 @@ class EnginePanel(QWidget):
         values: dict[str, Any] = {}
         for name, widget in self.widgets.items():
             if isinstance(widget, QComboBox):
-                values[name] = widget.currentText()
+                data = widget.currentData()
+                values[name] = widget.currentText() if widget.isEditable() or data is None else data
             elif isinstance(widget, QCheckBox):
                 values[name] = widget.isChecked()
             elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
@@ -92,7 +93,9 @@ class EnginePanel(QWidget):
             self.engine_box.setCurrentIndex(index)
         for name, value in validate(self.engine, options).items():
             widget = self.widgets.get(name)
-            if isinstance(widget, QComboBox):
+            if isinstance(widget, QComboBox) and not widget.isEditable():
+                _select_usable(widget, value)
+            elif isinstance(widget, QComboBox):
                 widget.setCurrentText(str(value))
             elif isinstance(widget, QCheckBox):
                 widget.setChecked(bool(value))
@@ -120,9 +123,21 @@ class EnginePanel(QWidget):
     def _widget(self, spec: OptionInfo) -> QWidget:
         if spec.kind == "choice" or spec.choices:
             box = QComboBox()
-            box.addItems(list(spec.choices))
+            # A choice that cannot run here (e.g. sam2 without SAM2 weights) stays listed,
+            # disabled, with the reason; a usable one is labelled with what it will use.
+            for choice, ok, note in choice_states(self.engine, spec, self._model_dirs()):
+                short = note and len(note) <= 40 and not spec.open_choices  # an editable box's text is its value
+                box.addItem(f"{choice} ({note})" if ok and short else choice if ok else f"{choice} (unavailable)", choice)
+                item = box.model().item(box.count() - 1) if isinstance(box.model(), QStandardItemModel) else None
+                if item is not None:
+                    item.setToolTip(note if ok else f"Unavailable: {note}")
+                    if not ok:
+                        item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
             box.setEditable(spec.open_choices)  # e.g. the device: cuda:1 is valid beyond the list
-            box.setCurrentText(str(spec.default))
+            if spec.open_choices:
+                box.setCurrentText(str(spec.default))
+            else:
+                _select_usable(box, spec.default)
             box.currentTextChanged.connect(lambda _t: self.settings_changed.emit(self.engine, self.options()))
             return box
         if spec.kind == "bool":
@@ -137,3 +152,12 @@ class EnginePanel(QWidget):
         spin.setValue(spec.default)
         spin.valueChanged.connect(lambda _v: self.settings_changed.emit(self.engine, self.options()))
         return spin
+
+
+def _select_usable(box: QComboBox, value: Any) -> None:
+    """Select ``value`` if that item is enabled (a remembered choice may have become unusable), else keep the current one."""
+    index = box.findData(value)
+    model = box.model()
+    item = model.item(index) if index >= 0 and isinstance(model, QStandardItemModel) else None
+    if index >= 0 and (item is None or item.flags() & Qt.ItemFlag.ItemIsEnabled):
+        box.setCurrentIndex(index)

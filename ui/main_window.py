@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.job_panel)
         self.setCentralWidget(central)
 
-        self.edit_panel = EditPanel(self.canvas, self.project, self.undo_stack)
+        self.edit_panel = EditPanel(self.canvas, self.project, self.undo_stack, self.model_dirs)
         self.edit_panel.edit_changed.connect(self._show_edit)
         self.edit_panel.error.connect(lambda title, msg: show_error(self, title, msg))
         self.edit_panel.first_frame_ready.connect(lambda: self._show_edit(self.edit_panel.edit))
@@ -616,13 +616,15 @@ class MainWindow(QMainWindow):
 
     def model_dirs(self) -> list[str]:
         """Folders the engines search for weights: the app's models folder, the user's, the demo's if asked."""
+        from app.model_manager import model_search_dirs
         from engine.pipelines.weights_locator import DEMO_MODEL_DIR
 
-        dirs = [str(user_dirs().models), *self.settings.model_dirs]
+        dirs = [*model_search_dirs(), *self.settings.model_dirs]
         return [*dirs, str(DEMO_MODEL_DIR)] if self._demo_model else dirs
 
     def _refresh_engines(self) -> None:
-        """Weights may have appeared: re-check which engines can run."""
+        """Weights may have appeared: re-check which engines can run, and rebuild the selector on next use."""
+        self.edit_panel.selector = None
         current = self.engine_panel.engine
         self.engine_panel.engine_box.clear()
         self.engine_panel._fill_engines()

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from app.model_manager import DownloadJob, ModelStatus, can_download, default_download_target, scan
+from app.model_manager import DownloadJob, ModelStatus, app_hub_cache, can_download, default_download_target, scan
 from ui.errors import show_error
 from ui.job_panel import JobPanel
 from ui.workers import JobWorker
@@ -38,7 +38,10 @@ class ModelManagerDialog(QDialog):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.itemSelectionChanged.connect(self._update_buttons)
         ok, why = can_download()
-        self.note = QLabel(f"Models folder: {models_dir}" + ("" if ok else f" — {why}"))
+        self.note = QLabel(
+            f"Models folder: {models_dir}; SAM2 checkpoints go to the Hugging Face cache {app_hub_cache()}"
+            + ("" if ok else f" — {why}")
+        )
         self.note.setWordWrap(True)
         self.download_button = QPushButton("Download selected")
         self.download_button.clicked.connect(self.download_selected)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
-from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available
+from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available, run_options
 from engine.engines.base import engine_names
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,9 @@ def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
 
         os.environ[DEMO_ENV] = "1"
         print("using the procedural-domain demonstration model (resources/demo_model)", file=sys.stderr)
-    model_dirs = [str(user_dirs().models)]
+    from app.model_manager import model_search_dirs
+
+    model_dirs = model_search_dirs(user_dirs().models)
     try:
         engine_name, note = pick_available(args.engine, model_dirs) if args.engine == AUTO else (args.engine, "")
         options = engine_options_from_args(args, engine_name)
@@ -260,8 +262,7 @@ def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
         return EXIT_BAD_INPUT
     if args.engine == AUTO:
         print(f"engine: {engine_name} ({note})" if note else f"engine: {engine_name}", file=sys.stderr)
-    if engine_name != "classic":
-        options["model_dirs"] = model_dirs
+    options = run_options(engine_name, options, model_dirs)
     cancel = CancelToken()
     previous = None
     if threading.current_thread() is threading.main_thread():

@@ -22,6 +22,12 @@ def _genprop_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tup
     return genprop_availability(True, model_dirs)
 
 
+def _choice_available(option: str, choice: str, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    from engine.engines.classic.tracker_choice import tracker_choice_availability
+
+    return tracker_choice_availability(option, choice, model_dirs)
+
+
 def _training_free_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
     from engine.pipelines.weights_locator import genprop_availability
 
@@ -39,6 +45,7 @@ CLASSIC = register_spec(
         module="engine.engines.classic.engine",
         class_name="ClassicEngine",
         options=ClassicOptions,
+        choice_availability=_choice_available,
     )
 )
 GENPROP = register_spec(
@@ -53,6 +60,7 @@ GENPROP = register_spec(
         module="engine.engines.genprop_engine",
         class_name="GenPropEngine",
         options=GenPropOptions,
+        hidden_options=("mask_tracker", "sam2_model", "sam2_resolution", "sam2_checkpoint"),
         availability=_genprop_available,
     )
 )
@@ -69,6 +77,7 @@ GENPROP_TRAINING_FREE = register_spec(
         options=GenPropOptions,
         hidden_options=("injection_weight", "weights"),
         availability=_training_free_available,
+        choice_availability=_choice_available,
     )
 )
 

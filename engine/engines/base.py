@@ -138,6 +138,10 @@ def _always_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tupl
     return True, ""
 
 
+def _every_choice_available(option: str, choice: str, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
+    return True, ""
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """What the app knows about an engine without importing it (no torch for ``--help`` or the GUI).
@@ -149,6 +153,9 @@ class EngineSpec:
             the engine, the GUI and the CLI).
         hidden_options: fields of ``options`` this engine does not use (a shared dataclass).
         availability: cheap check (file lookups only) given the weight-search folders.
+        choice_availability: the same for one value of a choice option:
+            ``(option, choice, model_dirs) -> (usable here, note)``; the note labels a usable
+            choice (e.g. which weights it will use) or says why it is not (the GUI disables it).
     """
 
     name: str
@@ -159,6 +166,7 @@ class EngineSpec:
     options: type | None = None
     hidden_options: tuple[str, ...] = ()
     availability: Callable[..., tuple[bool, str]] = _always_available
+    choice_availability: Callable[..., tuple[bool, str]] = _every_choice_available
 
     def option_infos(self) -> tuple[OptionInfo, ...]:
         """The user-facing options of this engine, in declaration order."""

@@ -181,9 +181,10 @@ class _GenPropEngineBase(Engine):
         # Training-free: the edit mask propagated through the clip by the classic tracker.
         region_masks = None
         mask_source = ""
+        track_notes: dict[str, Any] = {}
         if training_free:
             with timer.stage("track"):
-                region_masks, mask_source = self._track_masks(clip, edit, opts, n, cancel, report, total)
+                region_masks, mask_source, track_notes = self._track_masks(clip, edit, opts, n, cancel, report, total)
         region_model = None
         if region_masks is not None:
             region_model = np.stack([space.to_model(m, mask=True) for m in region_masks])
@@ -304,6 +305,7 @@ class _GenPropEngineBase(Engine):
                 "windows": [(wi.start, wi.stop) for wi in out.windows],
                 "conditioning": list(out.conditioning),
                 "mask_source": mask_source or "mpd",
+                **track_notes,
                 "pipeline_timings": dict(out.timings),
                 **({"attention": collect(attention_maps, opts.steps, space)} if attention_maps is not None else {}),
             },
@@ -319,23 +321,37 @@ class _GenPropEngineBase(Engine):
         cancel: CancelToken,
         report: ProgressCallback,
         total: int,
-    ) -> tuple[np.ndarray, str]:
-        """The edit mask through the clip, at canvas size: the classic engine's tracked masks."""
+    ) -> tuple[np.ndarray, str, dict[str, Any]]:
+        """The edit mask through the clip, at canvas size: the classic engine's tracked masks.
+
+        ``mask_tracker="auto"`` makes them SAM2's (its video predictor) when SAM2 weights are
+        found in ``model_dirs`` / ``$GENPROP_SAM2_DIR`` / the Hugging Face cache, else optical
+        flow's. Returns the masks, where they came from in words, and the tracker's
+        ``warnings`` / ``frame_notes`` for the result's extras.
+        """
         try:
             classic = get_engine("classic")
         except KeyError:
             classic = None
         if classic is None:
             raise EngineUnavailableError("the training-free mode needs the 'classic' engine's tracker, which is not installed")
-        classic_opts: dict[str, Any] = {"tracker": opts.mask_tracker}
-        if opts.mask_tracker == "sam2":
-            classic_opts["sam2_checkpoint"] = opts.sam2_checkpoint
+        classic_opts: dict[str, Any] = {
+            "tracker": opts.mask_tracker,
+            "sam2_model": opts.sam2_model,
+            "sam2_checkpoint": opts.sam2_checkpoint,
+            "sam2_resolution": opts.sam2_resolution,
+            "sam2_device": opts.device,
+            "model_dirs": opts.model_dirs,
+        }
 
         def sub(p: Progress) -> None:
             report(Progress("tracking", int(p.fraction * n), total, f"tracking the edit mask: {p.message}"))
 
         result = classic().propagate(clip, edit, classic_opts, sub, cancel)
-        return result.masks, f"the classic engine's {opts.mask_tracker} tracker"
+        tracker = result.extras.get("tracker", opts.mask_tracker)
+        notes = {k: result.extras[k] for k in ("warnings", "frame_notes") if result.extras.get(k)}
+        source = "SAM2's video predictor" if tracker == "sam2" else "optical flow"
+        return result.masks, f"the classic engine's {tracker} tracker ({source})", notes
 
 
 class GenPropEngine(_GenPropEngineBase):

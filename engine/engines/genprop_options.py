@@ -10,10 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.engines.classic.tracker_choice import (
+    TRACKER_CHOICES,
+    sam2_checkpoint_field,
+    sam2_model_field,
+    sam2_resolution_field,
+    tracker_field,
+)
 from engine.options import option, parse_options
 from engine.pipelines.memory_modes import ALL_MODES
 
-MASK_TRACKERS: tuple[str, ...] = ("flow", "sam2")
+MASK_TRACKERS: tuple[str, ...] = TRACKER_CHOICES
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -80,17 +87,15 @@ class GenPropOptions:
     memory: str = option(
         "auto", "Memory mode", "Precision and offloading; auto picks by free GPU memory (docs/pipeline.md)", choices=ALL_MODES
     )
-    mask_tracker: str = option(
-        "flow",
-        "Mask tracker",
-        "How the training-free mode propagates the edit mask",
-        choices=MASK_TRACKERS,
-        gui=False,
-        cli=False,
+    mask_tracker: str = tracker_field(
+        "How the training-free mode propagates the edit mask (the region SVD generates in, and keep-original's mask): "
+        "SAM2's video predictor (sam2), optical flow (flow), or auto: SAM2 when its weights are found"
     )
+    sam2_model: str = sam2_model_field()
+    sam2_resolution: int = sam2_resolution_field()
+    sam2_checkpoint: str | None = sam2_checkpoint_field()
     motion_bucket_id: int = 127
     noise_aug_strength: float = 0.02
-    sam2_checkpoint: str | None = None
     model_dirs: tuple[str, ...] = ()
     attention_query: Any = None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,58 +18,16 @@ import numpy as np
 
 from engine.edits.masks import check_frame
 from engine.edits.selection.base import SelectionResult, SelectorUnavailableError, check_prompt, frame_key
+from engine.edits.selection.sam2_weights import (
+    SAM2_MODELS,
+    Sam2Model,
+    identify_sam2,
+    load_sam2_state,
+    read_sam2_state,
+    sam2_model,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Sam2Model:
-    """One SAM2.1 size: package config, checkpoint file name, hub id."""
-
-    config: str
-    filename: str
-    hub_id: str
-
-
-SAM2_MODELS: dict[str, Sam2Model] = {
-    "tiny": Sam2Model("configs/sam2.1/sam2.1_hiera_t.yaml", "sam2.1_hiera_tiny.pt", "facebook/sam2.1-hiera-tiny"),
-    "small": Sam2Model("configs/sam2.1/sam2.1_hiera_s.yaml", "sam2.1_hiera_small.pt", "facebook/sam2.1-hiera-small"),
-    "base+": Sam2Model("configs/sam2.1/sam2.1_hiera_b+.yaml", "sam2.1_hiera_base_plus.pt", "facebook/sam2.1-hiera-base-plus"),
-    "large": Sam2Model("configs/sam2.1/sam2.1_hiera_l.yaml", "sam2.1_hiera_large.pt", "facebook/sam2.1-hiera-large"),
-}
-
-
-def sam2_model(size: str) -> Sam2Model:
-    """The model entry for ``size`` (tiny / small / base+ / large)."""
-    if size not in SAM2_MODELS:
-        raise ValueError(f"unknown SAM2 size {size!r}; choose one of {list(SAM2_MODELS)}")
-    return SAM2_MODELS[size]
-
-
-def _read_state_dict(checkpoint: Path) -> dict[str, Any]:
-    """Read a SAM2 checkpoint safely (``weights_only``) with errors that say what failed."""
-    import torch
-
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises pickle/zip/runtime errors for bad files
-        raise SelectorUnavailableError(f"cannot read SAM2 checkpoint {checkpoint}: {exc}") from exc
-    if isinstance(state, dict) and "model" in state:
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise SelectorUnavailableError(f"SAM2 checkpoint {checkpoint} holds no state dict")
-    return state
-
-
-def _load_state_dict(model: Any, state: dict[str, Any], checkpoint: Path) -> None:
-    """Copy ``state`` into ``model``; a key mismatch usually means the wrong size."""
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise SelectorUnavailableError(
-            f"SAM2 checkpoint {checkpoint} does not match the model config "
-            f"({len(missing)} missing keys e.g. {list(missing)[:3]}, "
-            f"{len(unexpected)} unexpected e.g. {list(unexpected)[:3]}); is it the right size?"
-        )
 
 
 class Sam2Selector:
@@ -107,20 +64,29 @@ class Sam2Selector:
             from sam2.sam2_image_predictor import SAM2ImagePredictor
         except ImportError as exc:
             raise SelectorUnavailableError(f"the sam2 package cannot be imported: {exc}") from exc
-        # Read the file first: a bad path or file fails in milliseconds, not after a build.
-        state = None if checkpoint is None else _read_state_dict(Path(checkpoint))
+        # Read the file first: a bad path or file fails in milliseconds, not after a build;
+        # the model is built from the checkpoint's own config (its size wins over ``size``).
+        state = None if checkpoint is None else read_sam2_state(Path(checkpoint))
+        if state is not None:
+            arch = identify_sam2(state, checkpoint)
+            if arch.size != size:
+                log.info("SAM2 checkpoint %s holds %s (asked for %s): using the checkpoint's own", checkpoint, arch.name, size)
+            size, config = arch.size, arch.config
+        else:
+            config = spec.config
         with warnings.catch_warnings():
             # sam2's modules call torch.jit.script, which torch now flags as deprecated;
             # that is sam2's business and says nothing to our users.
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
-            model = build_sam2(spec.config, ckpt_path=None, device="cpu")
+            model = build_sam2(config, ckpt_path=None, device="cpu")
             if state is not None:
-                _load_state_dict(model, state, Path(checkpoint))
+                load_sam2_state(model, state, Path(checkpoint))
             self.model = model.to(device).eval()
             self._predictor = SAM2ImagePredictor(self.model)
         self.size = size
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
-        self.backend = f"sam2.1-hiera-{size}" + (" (random weights)" if checkpoint is None else "")
+        version = "2.1" if state is None else arch.version
+        self.backend = f"sam{version}-hiera-{size}" + (" (random weights)" if checkpoint is None else "")
         self._cache: OrderedDict[str, tuple[Any, list[tuple[int, int]]]] = OrderedDict()
         self._cache_size = cache_size
         self._key: str | None = None
@@ -171,3 +137,6 @@ class Sam2Selector:
             backend=self.backend,
             is_fallback=False,
         )
+
+
+__all__ = ["SAM2_MODELS", "Sam2Model", "Sam2Selector", "sam2_model"]

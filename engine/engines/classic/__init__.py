@@ -15,7 +15,7 @@ _WHERE = {
     "TRACKERS": "tracker",
     "FlowMaskTracker": "tracker",
     "MaskTracker": "tracker",
-    "Sam2VideoTracker": "tracker",
+    "Sam2VideoTracker": "sam2_tracker",
 }
 
 __all__ = sorted(_WHERE)

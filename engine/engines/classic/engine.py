@@ -38,6 +38,13 @@ from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
+from engine.engines.classic.tracker_choice import (
+    TrackerChoice,
+    choose_tracker,
+    sam2_working_size,
+    tracked_object_names,
+    tracker_notes,
+)
 from engine.video.source import FrameSource
 
 
@@ -105,7 +112,7 @@ class ClassicEngine(Engine):
         for i, op in enumerate(edit.operations):
             if op.kind in (EditKind.INSERT, EditKind.REPLACE) and op.layer_rgba is None:
                 raise ValueError(f"operation {i} ({op.kind.value}) has no layer_rgba")
-        tracker = self._tracker(opts)
+        tracker, tracker_choice = self._tracker(opts, edit)
         units = n + sum(n * _UNITS_PER_FRAME[op.kind] for op in edit.operations)
         rep = _Reporter(units, progress, cancel)
         timer = StageTimer()
@@ -158,15 +165,28 @@ class ClassicEngine(Engine):
             fps=float(clip.fps),
             engine=self.name,
             mode="classic",
-            extras={"operation_masks": op_masks, "tracker": opts.tracker},
+            extras={
+                "operation_masks": op_masks,
+                "tracker": tracker_choice.name,
+                "tracker_note": tracker_choice.note,
+                **tracker_notes(tracker),
+            },
             timings=timer.timings,
         )
 
     @staticmethod
-    def _tracker(opts: ClassicOptions) -> MaskTracker | None:
-        if opts.tracker == "sam2":
-            return TRACKERS["sam2"](opts.sam2_checkpoint)
-        return None  # the flow tracker is built per op on the shared flow cache
+    def _tracker(opts: ClassicOptions, edit: FirstFrameEdit) -> tuple[MaskTracker | None, TrackerChoice]:
+        """SAM2's video predictor when chosen (``auto``: when its weights are found), else None (flow)."""
+        choice = choose_tracker(opts.tracker, opts.sam2_model, opts.sam2_checkpoint, opts.model_dirs, opts.sam2_device)
+        if choice.name == "flow":
+            return None, choice  # the flow tracker is built per op on the shared flow cache
+        tracker = TRACKERS["sam2"](
+            choice.checkpoint,
+            image_size=sam2_working_size(opts.sam2_resolution),
+            device=opts.sam2_device,
+            object_names=tracked_object_names(edit.operations),
+        )
+        return tracker, choice
 
     @staticmethod
     def _track(

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.engines.classic.tracker_choice import (
+    TRACKER_CHOICES,
+    sam2_checkpoint_field,
+    sam2_model_field,
+    sam2_resolution_field,
+    tracker_field,
+)
 from engine.options import option, parse_options
 
 FLOW_PRESETS: tuple[str, ...] = ("ultrafast", "fast", "medium")
 """DIS optical-flow presets, fastest first (``engine.engines.classic.flow`` maps them to OpenCV's)."""
 
-TRACKER_NAMES: tuple[str, ...] = ("flow", "sam2")
+TRACKER_NAMES: tuple[str, ...] = TRACKER_CHOICES
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
 @dataclass(frozen=True)
 class ClassicOptions:
     """Options of the classic engine (the ``options`` dict, validated by :meth:`from_dict`).
 
-    ``tracker`` and ``sam2_checkpoint`` are set by code: the SAM2 video tracker is not
-    offered to users until it works (see ``engine.engines.classic.tracker``).
+    ``tracker="auto"`` uses SAM2's video predictor when SAM2 weights are found (in
+    ``model_dirs``, ``$GENPROP_SAM2_DIR`` or the Hugging Face cache), else optical flow
+    (``engine.engines.classic.tracker_choice``). ``model_dirs`` is passed by the caller.
     """
 
     flow_preset: str = option(
@@ -46,9 +56,28 @@ class ClassicOptions:
         minimum=0,
         maximum=50,
     )
-    tracker: str = option("flow", "Mask tracker", "How edit masks follow the clip", choices=TRACKER_NAMES, gui=False, cli=False)
-    sam2_checkpoint: str | None = None
+    tracker: str = tracker_field(
+        "How edit masks follow the clip: SAM2's video predictor (sam2), optical flow (flow), "
+        "or auto: SAM2 when its weights are found, else flow"
+    )
+    sam2_model: str = sam2_model_field()
+    sam2_resolution: int = sam2_resolution_field()
+    sam2_device: str = option(
+        "auto",
+        "SAM2 device",
+        "Where the sam2 tracker runs: auto (the GPU when there is one), cpu, cuda or cuda:N",
+        choices=("auto", "cpu", "cuda"),
+        open_choices=True,
+    )
+    sam2_checkpoint: str | None = sam2_checkpoint_field()
+    model_dirs: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:
-        return parse_options(cls, options, "classic engine")
+        opts = dict(options or {})
+        if "model_dirs" in opts:
+            opts["model_dirs"] = tuple(str(p) for p in opts["model_dirs"] or ())
+        o = parse_options(cls, opts, "classic engine")
+        if not _DEVICE.match(o.sam2_device):
+            raise ValueError(f"classic engine option 'sam2_device' must be auto, cpu, cuda or cuda:N, got {o.sam2_device!r}")
+        return o

@@ -2,20 +2,19 @@
 
 A :class:`MaskTracker` turns first-frame masks into per-frame masks, as a generator so
 the engine can report progress and honour cancellation between frames. The default,
-:class:`FlowMaskTracker`, needs no weights. :class:`Sam2VideoTracker` is the extension
-point for SAM2's video predictor; it refuses to run without SAM2 weights.
+:class:`FlowMaskTracker`, needs no weights. SAM2's video predictor is
+``engine.engines.classic.sam2_tracker.Sam2VideoTracker`` (imported only when used, so
+the flow tracker never loads torch).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
-from engine.engines.base import EngineUnavailableError
 from engine.engines.classic.flow import base_grid, compose, fb_consistent
 from engine.engines.classic.motion import FlowCache, flow_at, sample_points
 
@@ -180,29 +179,12 @@ def _splat(points: np.ndarray, w: int, h: int) -> np.ndarray:
     return out
 
 
-class Sam2VideoTracker:
-    """Extension point: SAM2's video predictor as the mask tracker.
+def _sam2_video_tracker(*args: Any, **kwargs: Any) -> MaskTracker:
+    """:class:`~engine.engines.classic.sam2_tracker.Sam2VideoTracker`, imported on first use (torch, sam2)."""
+    from engine.engines.classic.sam2_tracker import Sam2VideoTracker
 
-    SAM2 weights are not shipped and cannot be downloaded here, so constructing this
-    tracker fails with :class:`EngineUnavailableError` naming what is missing. Wiring
-    the predictor (``build_sam2_video_predictor``, ``add_new_mask`` per object on frame
-    0, then ``propagate_in_video``) belongs here once a checkpoint is available.
-    """
-
-    def __init__(self, checkpoint: str | Path | None = None, config: str | None = None) -> None:
-        if checkpoint is None or not Path(checkpoint).is_file():
-            raise EngineUnavailableError(
-                f"the SAM2 video tracker needs SAM2 weights (a .pt checkpoint); none found at {checkpoint!r}. "
-                "Use tracker='flow' (the default) instead."
-            )
-        raise EngineUnavailableError(
-            f"SAM2 weights found at {checkpoint} but the SAM2 video tracker is not wired into the classic "
-            "engine yet; use tracker='flow'."
-        )
-
-    def track(self, frames: np.ndarray, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
-        raise EngineUnavailableError("the SAM2 video tracker needs SAM2 weights")
+    return Sam2VideoTracker(*args, **kwargs)
 
 
-TRACKERS: dict[str, type] = {"flow": FlowMaskTracker, "sam2": Sam2VideoTracker}
-"""Tracker name (the engine's ``tracker`` option) -> class."""
+TRACKERS: dict[str, Callable[..., MaskTracker]] = {"flow": FlowMaskTracker, "sam2": _sam2_video_tracker}
+"""Tracker name (the engine's ``tracker`` option, once ``auto`` is resolved) -> class or factory."""
