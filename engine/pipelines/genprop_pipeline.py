@@ -54,7 +54,30 @@ SVD_REQUIRED = (
     "feature_extractor/preprocessor_config.json",
 )
 
+DEFAULT_MASK_SIGMA = 1.0
+"""Noise level at which the MPD is read by default: training draws ln(sigma) ~ N(1.0, 1.6^2),
+so sigma ~ 1 is well covered, and the sample is already mostly formed there. The last step
+(sigma 0.002) lies 4.5 standard deviations below the training mean: the MPD is untrained there."""
+
 Frames = Sequence[np.ndarray] | np.ndarray
+
+
+def mask_readout_step(sigmas: Sequence[float], mask_sigma: float | None) -> int:
+    """The denoising step whose sigma is nearest ``mask_sigma`` in log space (``None``: the last step).
+
+    ``sigmas`` are the steps' noise levels (the scheduler's, without its trailing 0).
+    """
+    values = [float(v) for v in sigmas]
+    if not values:
+        raise ValueError("mask_readout_step needs at least one step")
+    if mask_sigma is None:
+        return len(values) - 1
+    if not mask_sigma > 0:
+        raise ValueError(f"mask_sigma must be positive (or None for the last step), got {mask_sigma}")
+    target = np.log(mask_sigma)
+    return int(np.argmin([abs(np.log(max(v, 1e-12)) - target) for v in values]))
+
+
 FrameSink = Callable[[int, np.ndarray, np.ndarray], None]
 
 
@@ -239,6 +262,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         injection_weight: float,
         decode_chunk_size: int,
         use_heads: bool = True,
+        mask_sigma: float | None = DEFAULT_MASK_SIGMA,
     ) -> tuple[int, int, int]:
         """Validate everything before any model runs; returns (frames, height, width)."""
         n = len(video)
@@ -274,6 +298,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             raise ValueError(f"injection_weight must be in [0, 1], got {injection_weight}")
         if decode_chunk_size < 1:
             raise ValueError(f"decode_chunk_size must be >= 1, got {decode_chunk_size}")
+        if mask_sigma is not None and not (isinstance(mask_sigma, (int, float)) and mask_sigma > 0):
+            raise ValueError(f"mask_sigma must be a positive number (or None for the last step), got {mask_sigma!r}")
         return n, h, w
 
     # ------------------------------------------------------------------ helpers
@@ -322,6 +348,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         callback: Callable[[StepReport], None] | None = None,
         frame_sink: FrameSink | None = None,
         use_heads: bool = True,
+        mask_sigma: float | None = DEFAULT_MASK_SIGMA,
     ) -> GenPropPipelineOutput:
         """Propagate the edit on frame 0 through ``video``.
 
@@ -337,6 +364,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         frame_sink: receives ``(index, frame, mask)`` as soon as a frame is final; the
             output then holds no frames, so memory does not grow with the clip.
         use_heads: ``False`` runs the training-free mode even when GenProp heads are loaded.
+        mask_sigma: the MPD's mask is read at the step whose noise level is nearest this sigma
+            (log scale; ``None`` = the last step). The default lies where training puts most samples.
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -353,6 +382,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             float(injection_weight),
             decode_chunk_size,
             use_heads,
+            mask_sigma,
         )
         heads = self.heads if use_heads else None
         mode = MODE_GENPROP if heads is not None else MODE_TRAINING_FREE
@@ -434,6 +464,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             if model is not None and original_latents is not None:
                 sce_input = torch.cat([original_latents] * 2) if do_cfg else original_latents
             mask_logits = None
+            mask_step = mask_readout_step(self.scheduler.sigmas[: len(timesteps)].tolist(), mask_sigma)
             with self._use(self.unet, self.heads):
                 for step, t in enumerate(timesteps):
                     model_input = torch.cat([latents] * 2) if do_cfg else latents
@@ -448,7 +479,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                             original_latents=sce_input,
                             task=task,
                             injection_weight=float(injection_weight),
-                            predict_mask=step == len(timesteps) - 1,
+                            predict_mask=step == mask_step,
                         )
                         noise_pred, mask_logits = out.sample, out.mask_logits if out.mask_logits is not None else mask_logits
                     else:
