@@ -91,6 +91,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 VARIANT_LABELS = {
     "full": "(b) GenProp",
+    "full_equal_steps": "(b') GenProp at the ablations' step count",
     "no_grad": "(c) without L_grad",
     "no_mpd": "(d) without L_MPD",
     "no_sce": "(e) without SCE",
@@ -121,6 +122,7 @@ class ReproSettings:
     g_p_mean: float = 0.0  # G's pretraining noise (stage 2); stage 3's is in the YAML
     g_p_std: float = 1.4
     genprop_steps: int = 600
+    ablation_steps: int = 300  # ablations train this long and are compared with the full run's checkpoint here
     batch_size: int = 2
     train_seeds: tuple[int, ...] = (0, 1)
     variants: tuple[str, ...] = tuple(VARIANTS)
@@ -151,7 +153,8 @@ PRESETS: dict[str, ReproSettings] = {
         vae_steps=2,
         vae_frames=2,
         g_steps=2,
-        genprop_steps=1,
+        genprop_steps=2,
+        ablation_steps=1,
         batch_size=1,
         train_seeds=(0,),
         cases_per_task=1,
@@ -177,6 +180,7 @@ PRESETS: dict[str, ReproSettings] = {
         g_p_mean=1.0,
         g_p_std=1.6,
         genprop_steps=6000,
+        ablation_steps=3000,
         batch_size=8,
         train_seeds=(0, 1, 2),
         cases_per_task=8,
@@ -198,7 +202,14 @@ def apply_overrides(settings: ReproSettings, items: Sequence[str]) -> ReproSetti
     unknown = [v for v in changes.get("variants", ()) if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"--set variants: unknown {unknown}; expected some of {list(VARIANTS)}")
-    return dataclasses.replace(settings, **changes)
+    out = dataclasses.replace(settings, **changes)
+    if out.genprop_steps % out.ablation_steps:
+        raise SystemExit(f"genprop_steps ({out.genprop_steps}) must be a multiple of ablation_steps ({out.ablation_steps})")
+    return out
+
+
+def steps_for(settings: ReproSettings, variant: str) -> int:
+    return settings.genprop_steps if variant == "full" else settings.ablation_steps
 
 
 # ---------------------------------------------------------------------------- data
@@ -386,9 +397,9 @@ def stage3_config(settings: ReproSettings, svd_dir: Path, out: Path, variant: st
     )
     data["data"].update(num_frames=settings.frames, fps=settings.fps, buckets=[[settings.size, settings.size]])
     data["model"].update(pretrained_path=str(svd_dir), num_sce_blocks=len(settings.g_channels))
-    steps = settings.genprop_steps
+    steps = steps_for(settings, variant)
     data["optim"].update(max_steps=steps, batch_size=settings.batch_size, warmup_steps=max(1, min(20, steps // 10)))
-    data["checkpoint"].update(every=steps)
+    data["checkpoint"].update(every=min(steps, settings.ablation_steps), total_limit=None)
     overrides = dict(parse_override(item) for item in settings.stage3_set)
     overrides.update(VARIANTS[variant])
     return config_from_dict(data, overrides)
@@ -764,9 +775,10 @@ def comparisons(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ("full", "classic", "psnr_outside"),
         ("full", "classic", "psnr_inside"),
     ]
+    reference = "full_equal_steps" if "full_equal_steps" in methods else "full"
     for variant in VARIANTS:
         if variant != "full" and variant in methods:
-            pairs += [("full", variant, m) for m in ("psnr_outside", "psnr_inside", "mask_iou")]
+            pairs += [(reference, variant, m) for m in ("psnr_outside", "psnr_inside", "mask_iou")]
     if "full_edit_task" in methods:
         pairs += [("full_edit_task", "full", m) for m in ("psnr_outside", "psnr_inside", "mask_iou")]
     return [{"a": a, "b": b, "metric": m, **paired(records, a, b, m)} for a, b, m in pairs if a in methods and b in methods]
@@ -828,7 +840,7 @@ METHOD_LABELS = {
     "classic": "(g) classic engine",
     "vae_ceiling": "VAE round trip of the original (ceiling)",
 }
-TABLE_ORDER = ("baseline_i2v", *VARIANTS, "full_edit_task", "classic", "vae_ceiling")
+TABLE_ORDER = ("baseline_i2v", "full", "full_edit_task", "full_equal_steps", *list(VARIANTS)[1:], "classic", "vae_ceiling")
 
 
 def _fmt(entry: dict[str, float] | None, digits: int = 2) -> str:
@@ -843,8 +855,10 @@ def _fmt(entry: dict[str, float] | None, digits: int = 2) -> str:
 
 def _claim(c: dict[str, Any]) -> str:
     spread = max(v for v in (c["train_std_of_diff"], c["sample_std_of_diff"]) if not math.isnan(v))
-    ratio = abs(c["mean_diff"]) / spread if spread > 0 else float("inf")
-    if c["mean_diff"] > 0 and ratio > 3:
+    ratio = abs(c["mean_diff"]) / spread if spread > 0 else float("nan")
+    if math.isnan(ratio):
+        verdict = "no claim (no seed spread measured):"
+    elif c["mean_diff"] > 0 and ratio > 3:
         verdict = "**beat**"
     elif c["mean_diff"] < 0 and ratio > 3:
         verdict = "**lost to**"
@@ -854,7 +868,7 @@ def _claim(c: dict[str, Any]) -> str:
     return (
         f"- {label_a} {verdict} {label_b} on {c['metric']}: {c['mean_diff']:+.3f} "
         f"(training-seed spread {c['train_std_of_diff']:.3f}, sampling-seed spread {c['sample_std_of_diff']:.3f}; "
-        f"{'∞' if math.isinf(ratio) else f'{ratio:.1f}'}x the larger; won {c['pairs_won_fraction'] * 100:.0f}% of {c['pairs']} pairs)"
+        f"{'–' if math.isnan(ratio) else f'{ratio:.1f}'}x the larger; won {c['pairs_won_fraction'] * 100:.0f}% of {c['pairs']} pairs)"
     )
 
 
@@ -881,9 +895,10 @@ def report_markdown(result: dict[str, Any]) -> str:
         f"EDM v-objective: {st['g_steps']} steps of batch {st['g_batch']}, ln sigma ~ N({st['g_p_mean']}, {st['g_p_std']}²).",
         f"- Stage 3, GenProp (SCE + MPD + task embeddings, {result['params']['heads'] / 1e6:.2f} M trained parameters, G frozen) "
         f"with `training.trainer` and `training/configs/mini_repro.yaml` ({result['stage3_recipe']}): "
-        f"{st['genprop_steps']} steps of batch {st['batch_size']} for every variant and training seed {list(st['train_seeds'])}"
+        f"(b) {st['genprop_steps']} steps of batch {st['batch_size']}, the ablations {st['ablation_steps']} steps each, "
+        f"compared with (b') = the full run's own checkpoint at that step; every run for training seeds {list(st['train_seeds'])}"
         + (f"; extra overrides {list(st['stage3_set'])}" if st["stage3_set"] else "")
-        + ". Raw (not EMA) weights of the last step.",
+        + ". Raw (not EMA) weights of each checkpoint.",
         "- Each cell: mean over cases, training seeds and sampling seeds ± the training-seed spread / the sampling-seed "
         "spread (standard deviation over training seeds, resp. sampling seeds, of the per-seed mean). G alone, the classic "
         "engine and the VAE round trip have no training seed; the last two are deterministic.",
@@ -1058,12 +1073,15 @@ def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path
         timings.update(state.get("timings_stage12", {}))
 
     heads_dirs: dict[tuple[str, int], Path] = {}
+    ablations = [v for v in settings.variants if v != "full"]
     for variant in settings.variants:
         for seed in settings.train_seeds:
             name = f"{variant}_s{seed}"
             run_dir = run_dir_for(out, variant, seed)
-            heads_dirs[(variant, seed)] = checkpoint_heads(run_dir, settings.genprop_steps)
-            if (heads_dirs[(variant, seed)] / "config.json").is_file():
+            heads_dirs[(variant, seed)] = checkpoint_heads(run_dir, steps_for(settings, variant))
+            if variant == "full" and ablations and settings.ablation_steps < settings.genprop_steps:
+                heads_dirs[("full_equal_steps", seed)] = checkpoint_heads(run_dir, settings.ablation_steps)
+            if (heads_dirs[(variant, seed)] / "config.json").is_file() and (run_dir / "metrics.jsonl").is_file():
                 log.info("reusing %s", run_dir)
                 continue
             shutil.rmtree(run_dir, ignore_errors=True)  # a killed run restarts cleanly
