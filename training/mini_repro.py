@@ -176,7 +176,7 @@ PRESETS: dict[str, ReproSettings] = {
         vae_frames=8,
         g_steps=20000,
         g_batch=8,
-        g_channels=(64, 128, 256),
+        g_channels=(32, 64, 128),  # 7.2 M parameters: 4x the CPU G, one more level
         g_p_mean=1.0,
         g_p_std=1.6,
         genprop_steps=6000,
@@ -244,6 +244,11 @@ def random_window(clips: list[np.ndarray], settings: ReproSettings, rng: np.rand
 
 
 # ---------------------------------------------------------------------------- models
+def compute_device() -> torch.device:
+    """CUDA when present (the gpu preset), else the CPU. Random draws stay on CPU generators either way."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def build_vae(settings: ReproSettings) -> AutoencoderKLTemporalDecoder:
     """SVD's VAE class at a tiny size: 3 levels (x4 down), 4 latent channels."""
     return AutoencoderKLTemporalDecoder(
@@ -292,7 +297,8 @@ def build_unet(settings: ReproSettings) -> UNetSpatioTemporalConditionModel:
 def train_vae(settings: ReproSettings, clips: list[np.ndarray]) -> tuple[AutoencoderKLTemporalDecoder, dict[str, float]]:
     """L1 + MSE reconstruction (+ a tiny KL) of procedural windows; sets ``scaling_factor`` to 1/std."""
     torch.manual_seed(settings.seed)
-    vae = build_vae(settings)
+    dev = compute_device()
+    vae = build_vae(settings).to(dev)
     opt = torch.optim.AdamW(vae.parameters(), lr=settings.vae_lr, weight_decay=0.0)
     sched = get_cosine_schedule_with_warmup(opt, max(1, settings.vae_steps // 20), settings.vae_steps)
     rng = np.random.default_rng([settings.seed, 1])
@@ -300,9 +306,9 @@ def train_vae(settings: ReproSettings, clips: list[np.ndarray]) -> tuple[Autoenc
     vae.train()
     loss_value = float("nan")
     for step in range(settings.vae_steps):
-        x = to_tensor(random_window(clips, settings, rng)[: settings.vae_frames])
+        x = to_tensor(random_window(clips, settings, rng)[: settings.vae_frames]).to(dev)
         post = vae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen)
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=gen).to(dev)
         rec = vae.decode(z, num_frames=x.shape[0]).sample
         loss = F.l1_loss(rec, x) + F.mse_loss(rec, x) + 1e-6 * post.kl().mean()
         opt.zero_grad(set_to_none=True)
@@ -313,7 +319,7 @@ def train_vae(settings: ReproSettings, clips: list[np.ndarray]) -> tuple[Autoenc
         loss_value = float(loss.detach())
         if step % 100 == 0 or step == settings.vae_steps - 1:
             log.info("vae step %d/%d loss %.4f", step + 1, settings.vae_steps, loss_value)
-    vae.eval().requires_grad_(False)
+    vae = vae.cpu().eval().requires_grad_(False)
     with torch.no_grad():
         lat = torch.cat([vae.encode(to_tensor(window(c, settings))).latent_dist.mode() for c in clips[:16]])
     std = float(lat.std())
@@ -324,7 +330,7 @@ def train_vae(settings: ReproSettings, clips: list[np.ndarray]) -> tuple[Autoenc
 @torch.no_grad()
 def vae_roundtrip(vae: AutoencoderKLTemporalDecoder, frames: np.ndarray) -> np.ndarray:
     """Encode (posterior mode) and decode a clip: the best any latent model here can reproduce it."""
-    x = to_tensor(frames)
+    x = to_tensor(frames).to(vae.device)
     return to_uint8(vae.decode(vae.encode(x).latent_dist.mode(), num_frames=x.shape[0]).sample)
 
 
@@ -334,7 +340,9 @@ def train_g(
 ) -> tuple[UNetSpatioTemporalConditionModel, dict[str, float]]:
     """Plain image-to-video pretraining of G with SVD's EDM v-objective (first frame + CLIP conditioning)."""
     torch.manual_seed(settings.seed + 2)
-    unet = build_unet(settings)
+    dev = compute_device()
+    unet = build_unet(settings).to(dev)
+    vae, encoder = vae.to(dev), encoder.to(dev)
     unet.train()
     opt = torch.optim.AdamW(unet.parameters(), lr=settings.g_lr, weight_decay=0.01)
     sched = get_cosine_schedule_with_warmup(opt, max(1, settings.g_steps // 20), settings.g_steps)
@@ -343,17 +351,17 @@ def train_g(
     sf = float(vae.config.scaling_factor)
     losses: list[float] = []
     for step in range(settings.g_steps):
-        video = torch.stack([to_tensor(random_window(clips, settings, rng)) for _ in range(settings.g_batch)])
+        video = torch.stack([to_tensor(random_window(clips, settings, rng)) for _ in range(settings.g_batch)]).to(dev)
         b, t = video.shape[:2]
         with torch.no_grad():
             x0 = encode_video(vae, video, sf)
             cond = video[:, 0]
-            cond_lat = encode_condition(vae, cond + NOISE_AUG * torch.randn(cond.shape, generator=gen))
+            cond_lat = encode_condition(vae, cond + NOISE_AUG * torch.randn(cond.shape, generator=gen).to(dev))
             embeds = encode_image(encoder, cond)
-        c = edm_coefficients(sample_sigmas(b, settings.g_p_mean, settings.g_p_std, gen))
-        noisy = x0 + c.sigma * torch.randn(x0.shape, generator=gen)
+        c = edm_coefficients(sample_sigmas(b, settings.g_p_mean, settings.g_p_std, gen).to(dev))
+        noisy = x0 + c.sigma * torch.randn(x0.shape, generator=gen).to(dev)
         sample = torch.cat([c.c_in * noisy, cond_lat[:, None].expand(-1, t, -1, -1, -1)], dim=2)
-        ids = added_time_ids(torch.full((b,), settings.fps), MOTION_BUCKET, NOISE_AUG)
+        ids = added_time_ids(torch.full((b,), settings.fps), MOTION_BUCKET, NOISE_AUG).to(dev)
         pred = unet(sample, c.c_noise, embeds, ids).sample
         loss = F.mse_loss(pred, v_target(x0, noisy, c))
         opt.zero_grad(set_to_none=True)
@@ -366,7 +374,8 @@ def train_g(
             log.info(
                 "G step %d/%d loss %.4f (mean of last 50: %.4f)", step + 1, settings.g_steps, losses[-1], np.mean(losses[-50:])
             )
-    unet.eval().requires_grad_(False)
+    unet = unet.cpu().eval().requires_grad_(False)
+    vae.cpu(), encoder.cpu()
     return unet, {"final_loss_mean50": float(np.mean(losses[-50:]))}
 
 
@@ -529,7 +538,7 @@ def heldout_cases(settings: ReproSettings) -> list[Case]:
 
 # ---------------------------------------------------------------------------- evaluation
 def load_pipeline(svd_dir: Path, torch_dtype: torch.dtype = torch.float32) -> GenPropPipeline:
-    return GenPropPipeline.from_pretrained(svd_dir, torch_dtype=torch_dtype, local_files_only=True)
+    return GenPropPipeline.from_pretrained(svd_dir, torch_dtype=torch_dtype, local_files_only=True).to(compute_device())
 
 
 def propagate(
@@ -566,23 +575,23 @@ def teacher_forced(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One denoising call on the ground truth noised to ``sigma`` (the pipeline's conditioning):
     returns the decoded x0 estimate ``[T, H, W, 3]`` and the MPD's probabilities ``[T, H, W]``."""
-    device, t = torch.device("cpu"), case.original.shape[0]
+    device, t = pipe.compute_device, case.original.shape[0]
     h, w = case.original.shape[1:3]
     gen = torch.Generator().manual_seed(seed)
     cond = PIL.Image.fromarray(case.edited)
     embeds = pipe._encode_image(cond, device, 1, False)
-    image = pipe.video_processor.preprocess(cond, height=h, width=w)
-    image = image + NOISE_AUG * torch.randn(image.shape, generator=gen)
+    image = pipe.video_processor.preprocess(cond, height=h, width=w).to(device)
+    image = image + NOISE_AUG * torch.randn(image.shape, generator=gen).to(device)
     cond_latents = pipe._encode_vae_image(image, device, 1, False)[:, None].expand(-1, t, -1, -1, -1)
     originals = pipe._encode_originals(list(case.original), t)
     x0 = pipe._encode_originals(list(case.target), t)
     ids = pipe._get_add_time_ids(int(round(case.fps)) - 1, MOTION_BUCKET, NOISE_AUG, embeds.dtype, 1, 1, False)
-    c = edm_coefficients(torch.tensor([float(sigma)]))
-    noisy = x0 + c.sigma * torch.randn(x0.shape, generator=gen)
+    c = edm_coefficients(torch.tensor([float(sigma)], device=device))
+    noisy = x0 + c.sigma * torch.randn(x0.shape, generator=gen).to(device)
     model = GenPropModel(pipe.unet, heads)
     out = model(torch.cat([c.c_in * noisy, cond_latents], 2), c.c_noise, embeds, ids, original_latents=originals, task=task)
     frames = pipe._decode(denoised(noisy, out.sample.float(), c), t)
-    probs = torch.sigmoid(F.interpolate(out.mask_logits[0].float(), size=(h, w), mode="bilinear"))[:, 0].numpy()
+    probs = torch.sigmoid(F.interpolate(out.mask_logits[0].float(), size=(h, w), mode="bilinear"))[:, 0].cpu().numpy()
     return frames, probs
 
 
