@@ -22,6 +22,8 @@ PAIRINGS = ("synthetic_to_original", "original_to_synthetic")
 SOURCE_KINDS = ("procedural", "davis", "youtube_vos", "sav", "folder")
 BACKBONES = ("tiny", "svd", *WAN_BACKBONES)
 MIXED_PRECISION = ("no", "fp16", "bf16")
+GRAD_FEATURES = ("residuals", "features")
+MPD_LOSSES = ("mse", "balanced_mse", "bce_dice")
 
 
 class ConfigError(ValueError):
@@ -84,6 +86,9 @@ class DataConfig:
     second_instance_p: float = 0.3
     image_pool: str | None = None
     image_pool_p: float = 0.25
+    none_task_p: float = 0.2
+    """Fraction of items labelled ``Task.NONE`` (their pair is still drawn from the task mix), so the
+    task row that inference uses when the edit's kind is unknown is trained (the paper does not say)."""
     num_workers: int = 0
     pin_memory: bool = True
     prefetch_factor: int = 2
@@ -116,7 +121,7 @@ class DataConfig:
             raise ConfigError(f"{key}.pairing must be one of {PAIRINGS}, got {self.pairing!r}")
         if self.copy_paste_masks not in ("tracked", "first_frame"):
             raise ConfigError(f"{key}.copy_paste_masks must be 'tracked' or 'first_frame', got {self.copy_paste_masks!r}")
-        for name in ("hflip_p", "telea_fraction", "second_instance_p", "image_pool_p"):
+        for name in ("hflip_p", "telea_fraction", "second_instance_p", "image_pool_p", "none_task_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{key}.{name} must be in [0, 1], got {getattr(self, name)}")
         if len(self.color_fill_rgb) != 3 or not all(0 <= c <= 255 for c in self.color_fill_rgb):
@@ -140,6 +145,8 @@ class ModelConfig:
     mpd_hidden_channels: int = 64
     gradient_checkpointing: bool = False
     seed: int = 0
+    use_sce: bool = True
+    """``False`` trains without the SCE (G + task embeddings + MPD only): the no-SCE ablation."""
 
     def validate(self, key: str) -> None:
         if self.backbone not in BACKBONES:
@@ -150,9 +157,13 @@ class ModelConfig:
 
 @dataclass
 class DiffusionConfig:
-    """SVD's EDM training (v-prediction, sigma_data = 1). Sigma ~ LogNormal(p_mean, p_std)."""
+    """SVD's EDM training (v-prediction, sigma_data = 1). Sigma ~ LogNormal(p_mean, p_std).
 
-    p_mean: float = 0.7
+    The default N(1.0, 1.6^2) in log sigma is matched to SVD's Karras sampling schedule
+    (sigma_max 700): see docs/training.md for the sigmas an 8- or 25-step sampler visits.
+    """
+
+    p_mean: float = 1.0
     p_std: float = 1.6
     noise_aug_strength: float = 0.02
     motion_bucket_id: int = 127
@@ -169,13 +180,21 @@ class DiffusionConfig:
 
 @dataclass
 class LossConfig:
-    """L = L_non-mask + mask_weight L_mask + grad_weight L_grad + mpd_weight L_MPD."""
+    """L = L_non-mask + mask_weight L_mask + grad_weight L_grad + mpd_weight L_MPD.
+
+    grad_features: what L_grad's ``f`` is -- ``residuals`` (the projected SCE outputs G actually
+        receives; zero at init) or ``features`` (the SCE blocks' raw outputs).
+    mpd_loss: ``mse`` (the paper's plain MSE over all latent pixels), ``balanced_mse`` (mean
+        squared error inside the mask + mean outside it) or ``bce_dice`` (balanced BCE + soft Dice).
+    """
 
     mask_weight: float = 2.0
     grad_weight: float = 1.0
     mpd_weight: float = 1.0
     grad_delta: float = 0.05
     mask_blur_sigma: float | None = None
+    grad_features: str = "residuals"
+    mpd_loss: str = "balanced_mse"
 
     def validate(self, key: str) -> None:
         for name in ("mask_weight", "grad_weight", "mpd_weight"):
@@ -183,6 +202,10 @@ class LossConfig:
                 raise ConfigError(f"{key}.{name} must be >= 0, got {getattr(self, name)}")
         if self.grad_delta <= 0:
             raise ConfigError(f"{key}.grad_delta must be positive, got {self.grad_delta}")
+        if self.grad_features not in GRAD_FEATURES:
+            raise ConfigError(f"{key}.grad_features must be one of {GRAD_FEATURES}, got {self.grad_features!r}")
+        if self.mpd_loss not in MPD_LOSSES:
+            raise ConfigError(f"{key}.mpd_loss must be one of {MPD_LOSSES}, got {self.mpd_loss!r}")
 
 
 @dataclass
@@ -199,10 +222,16 @@ class OptimConfig:
     max_grad_norm: float = 0.001
     ema_decay: float = 0.9999
     mixed_precision: str = "no"
+    lr_multipliers: dict[str, float] = field(default_factory=dict)
+    """Parameter-name prefix (of ``GenPropHeads``, e.g. ``sce.skip_projections``) -> multiplier of
+    ``learning_rate``; the longest matching prefix wins, others get 1."""
 
     def validate(self, key: str) -> None:
         if self.learning_rate <= 0:
             raise ConfigError(f"{key}.learning_rate must be positive, got {self.learning_rate}")
+        for prefix, factor in self.lr_multipliers.items():
+            if factor <= 0:
+                raise ConfigError(f"{key}.lr_multipliers.{prefix} must be positive, got {factor}")
         if self.max_steps < 1 or self.batch_size < 1 or self.gradient_accumulation_steps < 1:
             raise ConfigError(f"{key}: max_steps, batch_size and gradient_accumulation_steps must be >= 1")
         if self.warmup_steps < 0:

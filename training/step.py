@@ -1,7 +1,8 @@
 """One training step's maths: encode, noise (EDM), one GenProp forward, the Region-Aware loss.
 
 ``GenPropTrainingModule.forward`` runs the GenProp call AND the SCE's perturbed re-run, so
-a DDP/DeepSpeed wrapper sees every trained parameter used inside one forward.
+a DDP/DeepSpeed wrapper sees every trained parameter used inside one forward. L_grad's
+``f(E(.))`` is, by default, the SCE's projected residuals (``loss.grad_features``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from engine.genprop import GenPropModel
+from engine.genprop import GenPropModel, SCEOutput
 from training.config import TrainConfig
 from training.diffusion import added_time_ids, edm_coefficients, sample_sigmas, v_target
 from training.losses import LossTerms, downsample_mask, perturbation, region_aware_loss, sce_gradient_loss
@@ -33,22 +34,32 @@ class StepInputs:
     delta: torch.Tensor  # [B, T, 4, h, w] masked perturbation for L_grad
 
 
-class GenPropTrainingModule(nn.Module):
-    """Wraps a GenPropModel so that one forward yields the output and the perturbed SCE features."""
+def sce_outputs(sce: SCEOutput, which: str) -> tuple[torch.Tensor, ...]:
+    """L_grad's ``f``: the projected residuals G receives (skips, then mid) or the raw block features."""
+    if which == "features":
+        return sce.features
+    return sce.skip_residuals + (() if sce.mid_residual is None else (sce.mid_residual,))
 
-    def __init__(self, model: GenPropModel) -> None:
+
+class GenPropTrainingModule(nn.Module):
+    """Wraps a GenPropModel so that one forward yields the output and the perturbed SCE outputs.
+
+    ``use_sce=False`` (the no-SCE ablation) runs G with the task embedding and the MPD only.
+    """
+
+    def __init__(self, model: GenPropModel, grad_features: str = "residuals", use_sce: bool = True) -> None:
         super().__init__()
         self.model = model
+        self.grad_features = grad_features
+        self.use_sce = use_sce
 
-    def forward(self, x: StepInputs, with_grad_term: bool = True):  # noqa: ANN201 - (GenPropOutput, features | None)
-        out = self.model(
-            x.sample, x.timestep, x.embeds, x.time_ids, original_latents=x.sce_latents, task=x.task, predict_mask=True
-        )
+    def forward(self, x: StepInputs, with_grad_term: bool = True):  # noqa: ANN201 - (GenPropOutput, outputs | None)
+        originals = x.sce_latents if self.use_sce else None
+        out = self.model(x.sample, x.timestep, x.embeds, x.time_ids, original_latents=originals, task=x.task, predict_mask=True)
         perturbed = None
-        if with_grad_term:
-            perturbed = self.model.run_sce(
-                x.sce_latents + x.delta, x.timestep, x.embeds, x.time_ids, out.backbone_features, x.task
-            ).features
+        if with_grad_term and self.use_sce:
+            sce = self.model.run_sce(x.sce_latents + x.delta, x.timestep, x.embeds, x.time_ids, out.backbone_features, x.task)
+            perturbed = sce_outputs(sce, self.grad_features)
         return out, perturbed
 
 
@@ -98,13 +109,15 @@ def prepare_inputs(
 def compute_loss(module: nn.Module, x: StepInputs, cfg: TrainConfig) -> LossTerms:
     """Forward + Region-Aware loss for prepared inputs."""
     lc = cfg.loss
-    use_grad = lc.grad_weight > 0
+    use_grad = lc.grad_weight > 0 and cfg.model.use_sce
     out, perturbed = module(x, with_grad_term=use_grad)
     if use_grad:
-        grad = sce_gradient_loss(out.sce.features, perturbed, x.mask, lc.grad_delta)
+        grad = sce_gradient_loss(sce_outputs(out.sce, lc.grad_features), perturbed, x.mask, lc.grad_delta)
     else:
         grad = torch.zeros((), device=x.sample.device)
-    return region_aware_loss(out.sample, x.target, x.mask, grad, out.mask_logits, lc.mask_weight, lc.grad_weight, lc.mpd_weight)
+    return region_aware_loss(
+        out.sample, x.target, x.mask, grad, out.mask_logits, lc.mask_weight, lc.grad_weight, lc.mpd_weight, lc.mpd_loss
+    )
 
 
 def step_generator(seed: int, micro_batch: int, rank: int) -> torch.Generator:

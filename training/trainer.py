@@ -72,6 +72,24 @@ def build_dataset(sources: list[SourceConfig], cfg: TrainConfig, seed: int, batc
     return PairDataset(clips, cfg.data, seed=seed, batch_size=batch_size, pool=pool)
 
 
+def parameter_groups(heads: torch.nn.Module, learning_rate: float, multipliers: dict[str, float]) -> list[dict[str, Any]]:
+    """AdamW groups: each trainable head parameter at ``learning_rate`` x the multiplier of its
+    longest matching name prefix (1 without one); groups in first-seen order, never empty."""
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for name, param in heads.named_parameters():
+        if not param.requires_grad:
+            continue
+        matches = [p for p in multipliers if name == p or name.startswith(p.rstrip(".") + ".")]
+        factor = multipliers[max(matches, key=len)] if matches else 1.0
+        groups.setdefault(factor, []).append(param)
+    unknown = [
+        p for p in multipliers if not any(n == p or n.startswith(p.rstrip(".") + ".") for n, _ in heads.named_parameters())
+    ]
+    if unknown:
+        raise ValueError(f"optim.lr_multipliers names no parameter of the GenProp heads: {unknown}")
+    return [{"params": params, "lr": learning_rate * factor} for factor, params in groups.items()]
+
+
 class Trainer:
     """Owns one run. ``setup()`` builds everything (and resumes); ``run()`` trains."""
 
@@ -116,14 +134,17 @@ class Trainer:
         if cfg.model.gradient_checkpointing:
             model.unet.enable_gradient_checkpointing()
         self.optimizer = torch.optim.AdamW(
-            self.params, lr=cfg.optim.learning_rate, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
+            parameter_groups(model.heads, cfg.optim.learning_rate, cfg.optim.lr_multipliers),
+            lr=cfg.optim.learning_rate,
+            betas=tuple(cfg.optim.betas),
+            weight_decay=cfg.optim.weight_decay,
         )
         self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, cfg.optim.warmup_steps, cfg.optim.max_steps)
         self.ema = EMA(self.params, cfg.optim.ema_decay)
         start = ckpt.resolve_resume(self.output_dir, self.resume)
         if start is not None and self.acc.distributed_type != DistributedType.DEEPSPEED:
             self._load(start, full=True)
-        self.module = GenPropTrainingModule(model)
+        self.module = GenPropTrainingModule(model, cfg.loss.grad_features, cfg.model.use_sce)
         self.module, self.optimizer = self.acc.prepare(self.module, self.optimizer)
         if start is not None and self.acc.distributed_type == DistributedType.DEEPSPEED:
             self._load(start, full=False)

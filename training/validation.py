@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.metrics import iou, psnr_outside
+from engine.pipelines.mask_readout import DEFAULT_MASK_SIGMA, mask_readout_step
 from engine.video import write_video
 from training.config import TrainConfig
 from training.diffusion import added_time_ids, denoised, edm_coefficients, karras_sigmas
@@ -56,13 +57,14 @@ def sample_clip(
     sigmas = karras_sigmas(steps).to(device)
     x = torch.randn(sce_lat.shape, generator=g).to(device) * sigmas[0]
     logits = None
+    mask_step = mask_readout_step(sigmas[:steps].tolist(), DEFAULT_MASK_SIGMA)  # as the app's pipeline reads it
     for i in range(steps):
         c = edm_coefficients(sigmas[i].reshape(1))
         inp = torch.cat([c.c_in * x, cond_lat[:, None].expand(-1, t, -1, -1, -1)], dim=2)
-        out = comps.model(inp, c.c_noise, embeds, ids, original_latents=sce_lat, task=task)
+        out = comps.model(inp, c.c_noise, embeds, ids, original_latents=sce_lat, task=task, predict_mask=i == mask_step)
         d = denoised(x, out.sample.float(), c)
         x = d if sigmas[i + 1] == 0 else x + (x - d) / sigmas[i] * (sigmas[i + 1] - sigmas[i])
-        logits = out.mask_logits
+        logits = out.mask_logits if out.mask_logits is not None else logits
     frames = decode_video(comps.vae, x, sf)[0]
     return frames, logits[0]
 

@@ -259,6 +259,7 @@ class _GenPropEngineBase(Engine):
                 motion_bucket_id=opts.motion_bucket_id,
                 noise_aug_strength=opts.noise_aug_strength,
                 injection_weight=opts.injection_weight,
+                mask_sigma=opts.mask_sigma,
                 # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
                 task=edit.task if not training_free else Task.NONE,
                 decode_chunk_size=current.decode_chunk_size,

@@ -18,6 +18,7 @@ from engine.engines.classic.tracker_choice import (
     tracker_field,
 )
 from engine.options import option, parse_options
+from engine.pipelines.mask_readout import DEFAULT_MASK_SIGMA
 from engine.pipelines.memory_modes import ALL_MODES
 
 MASK_TRACKERS: tuple[str, ...] = TRACKER_CHOICES
@@ -86,6 +87,15 @@ class GenPropOptions:
     )
     memory: str = option(
         "auto", "Memory mode", "Precision and offloading; auto picks by free GPU memory (docs/pipeline.md)", choices=ALL_MODES
+    )
+    mask_sigma: float | None = option(
+        DEFAULT_MASK_SIGMA,
+        "MPD read-out noise level",
+        "The Mask Prediction Decoder's edit mask is read at the denoising step whose noise level (sigma) is nearest "
+        "this; empty: the last step. Training covers sigma ~1 best (docs/training.md)",
+        minimum=1e-4,
+        maximum=1000.0,
+        gui=False,
     )
     mask_tracker: str = tracker_field(
         "How the training-free mode propagates the edit mask (the region SVD generates in, and keep-original's mask): "

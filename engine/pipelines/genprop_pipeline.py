@@ -35,6 +35,7 @@ from engine.genprop.placement import move_like
 from engine.genprop.weights import CorruptWeightsError, MissingWeightsError, check_config_file, check_module_finite
 from engine.pipelines import training_free
 from engine.pipelines.compositing import feather_mask, keep_original
+from engine.pipelines.mask_readout import DEFAULT_MASK_SIGMA, mask_readout_step
 from engine.pipelines.memory import MemoryPlan, ModelPlacer, set_attention
 from engine.pipelines.windows import Window, overlap_weights, plan_windows
 from engine.tasks import Task
@@ -70,6 +71,8 @@ def _check_svd_configs(folder: Path) -> None:
 
 
 Frames = Sequence[np.ndarray] | np.ndarray
+
+
 FrameSink = Callable[[int, np.ndarray, np.ndarray], None]
 
 
@@ -260,6 +263,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         injection_weight: float,
         decode_chunk_size: int,
         use_heads: bool = True,
+        mask_sigma: float | None = DEFAULT_MASK_SIGMA,
     ) -> tuple[int, int, int]:
         """Validate everything before any model runs; returns (frames, height, width)."""
         n = len(video)
@@ -295,6 +299,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             raise ValueError(f"injection_weight must be in [0, 1], got {injection_weight}")
         if decode_chunk_size < 1:
             raise ValueError(f"decode_chunk_size must be >= 1, got {decode_chunk_size}")
+        if mask_sigma is not None and not (isinstance(mask_sigma, (int, float)) and mask_sigma > 0):
+            raise ValueError(f"mask_sigma must be a positive number (or None for the last step), got {mask_sigma!r}")
         return n, h, w
 
     # ------------------------------------------------------------------ helpers
@@ -343,6 +349,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         callback: Callable[[StepReport], None] | None = None,
         frame_sink: FrameSink | None = None,
         use_heads: bool = True,
+        mask_sigma: float | None = DEFAULT_MASK_SIGMA,
     ) -> GenPropPipelineOutput:
         """Propagate the edit on frame 0 through ``video``.
 
@@ -358,6 +365,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         frame_sink: receives ``(index, frame, mask)`` as soon as a frame is final; the
             output then holds no frames, so memory does not grow with the clip.
         use_heads: ``False`` runs the training-free mode even when GenProp heads are loaded.
+        mask_sigma: the MPD's mask is read at the step whose noise level is nearest this sigma
+            (log scale; ``None`` = the last step). The default lies where training puts most samples.
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -374,6 +383,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             float(injection_weight),
             decode_chunk_size,
             use_heads,
+            mask_sigma,
         )
         heads = self.heads if use_heads else None
         mode = MODE_GENPROP if heads is not None else MODE_TRAINING_FREE
@@ -455,6 +465,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             if model is not None and original_latents is not None:
                 sce_input = torch.cat([original_latents] * 2) if do_cfg else original_latents
             mask_logits = None
+            mask_step = mask_readout_step(self.scheduler.sigmas[: len(timesteps)].tolist(), mask_sigma)
             with self._use(self.unet, self.heads):
                 for step, t in enumerate(timesteps):
                     model_input = torch.cat([latents] * 2) if do_cfg else latents
@@ -469,7 +480,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                             original_latents=sce_input,
                             task=task,
                             injection_weight=float(injection_weight),
-                            predict_mask=step == len(timesteps) - 1,
+                            predict_mask=step == mask_step,
                         )
                         noise_pred, mask_logits = out.sample, out.mask_logits if out.mask_logits is not None else mask_logits
                     else:

@@ -10,7 +10,7 @@ Each item (tensors in ``[-1, 1]``, channels first):
     cond_frame    [3, H, W]     the first frame G is conditioned on
     target_video  [T, 3, H, W]  what G must produce
     edit_masks    [T, 1, H, W]  where V_hat differs from V (0/1)
-    task          ()            ``engine.tasks.Task`` row index
+    task          ()            ``engine.tasks.Task`` row index (``NONE`` for a ``none_task_p`` fraction)
     fps           ()            effective frame rate of the sampled frames
 With ``pairing = synthetic_to_original`` (the paper): SCE <- V_hat, G <- v_1, target V.
 With ``original_to_synthetic``: SCE <- V, G <- v_hat_1, target V_hat (the inference shape).
@@ -147,6 +147,8 @@ class PairDataset(Dataset):
                 second = ids == others[int(rng.integers(len(others)))]
                 second_color = tuple(int(c) for c in rng.integers(0, 256, 3))
             aug, edit = color_fill(frames, mask, tuple(cfg.color_fill_rgb), second, second_color)
+        if cfg.none_task_p > 0 and np.random.default_rng([self.seed, 4, int(k)]).random() < cfg.none_task_p:
+            task = Task.NONE  # same pair, generic label: trains the row inference uses (own stream: the pair is unchanged)
         if cfg.pairing == "synthetic_to_original":
             sce, target = aug, frames
         else:
