@@ -1,14 +1,22 @@
-"""Shared fixtures: where ../shared/data lives, and Qt set to run offscreen."""
+"""Shared fixtures: where ../shared/data lives, Qt offscreen, capped threads, private user folders."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Torch (and OpenCV/BLAS) would start one thread per core in every test process; on a shared,
+# loaded machine that oversubscribes the CPUs and stretches CPU-bound tests many times over.
+# Two threads keep the suite's timing close to its idle figures under load. Set before torch
+# is imported (test modules import it after this file).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "2")
+TEST_THREADS = int(os.environ["OMP_NUM_THREADS"])
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -23,10 +31,28 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never touch the real user's settings, logs or recovery files."""
-    base = tmp_path_factory.getbasetemp() / "userdirs"
+def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own user folders: settings, logs, recovery, models, the Hugging Face
+    cache (SAM2 downloads) and Qt's QSettings, so no test sees another's files or the real
+    user's."""
+    base = tmp_path / "userdirs"
     monkeypatch.setenv("GENPROP_STUDIO_HOME", str(base))
+    monkeypatch.setenv("HF_HOME", str(base / "cache" / "huggingface"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "xdg-config"))
+    qtcore = sys.modules.get("PySide6.QtCore")
+    if qtcore is not None:  # only when the test module uses Qt (importing it costs time)
+        qsettings = qtcore.QSettings
+        for fmt in (qsettings.Format.NativeFormat, qsettings.Format.IniFormat):
+            qsettings.setPath(fmt, qsettings.Scope.UserScope, str(base / "qsettings"))
+    return base
+
+
+@pytest.fixture(autouse=True)
+def _capped_torch_threads() -> None:
+    """Torch may have been imported before the environment took effect (plugins): cap it anyway."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() > TEST_THREADS:
+        torch.set_num_threads(TEST_THREADS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

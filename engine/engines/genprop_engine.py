@@ -29,7 +29,7 @@ from engine.engines.base import (
     StageTimer,
     get_engine,
 )
-from engine.engines.genprop_attention import collect, record_attention
+from engine.engines.genprop_attention import GRID, collect, record_attention, record_attention_grid
 from engine.engines.genprop_options import GenPropOptions
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask, keep_original
@@ -111,7 +111,9 @@ class _GenPropEngineBase(Engine):
         return genprop_availability(cls.requires_genprop, model_dirs)
 
     # ---------------------------------------------------------------- loading
-    def _load(self, opts: GenPropOptions, plan: MemoryPlan, device: torch.device) -> GenPropPipeline:
+    def _load(
+        self, opts: GenPropOptions, plan: MemoryPlan, device: torch.device, cancel: CancelToken | None = None
+    ) -> GenPropPipeline:
         if self._pipeline is not None and self._loaded_key is None:
             pipe = self._pipeline  # injected by the caller (tests, an app that already loaded it)
         else:
@@ -126,7 +128,10 @@ class _GenPropEngineBase(Engine):
             source = svd_loc.path or svd_loc.hub_id
             key = (str(source), str(genprop))
             if self._pipeline is None or self._loaded_key != key:
-                self._pipeline = GenPropPipeline.from_pretrained(source, genprop, torch_dtype=plan.dtype)  # type: ignore[arg-type]
+                self._pipeline = _load_cancellable(
+                    lambda: GenPropPipeline.from_pretrained(source, genprop, torch_dtype=plan.dtype),  # type: ignore[arg-type]
+                    cancel,
+                )
                 self._loaded_key = key
             pipe = self._pipeline
         pipe.apply_memory_plan(plan, device)
@@ -156,8 +161,10 @@ class _GenPropEngineBase(Engine):
         device = resolve_device(opts.device)
         plan = choose_plan(opts.memory, device)
         cancel.raise_if_cancelled()
+        if progress is not None:
+            progress(Progress("loading", 0, 1, "loading the models"))
         with timer.stage("load"):
-            pipe = self._load(opts, plan, device)
+            pipe = self._load(opts, plan, device, cancel)
         training_free = pipe.heads is None or not self.requires_genprop
         mode = MODE_TRAINING_FREE if training_free else MODE_GENPROP
         canvas = _Canvas(clip, edit)
@@ -207,7 +214,7 @@ class _GenPropEngineBase(Engine):
                     stage,
                     track_units + r.done,
                     total,
-                    f"window {r.window + 1}/{r.num_windows}, step {r.step}/{r.num_steps}",
+                    "",
                     window=r.window,
                     num_windows=r.num_windows,
                     step=r.step,
@@ -219,7 +226,11 @@ class _GenPropEngineBase(Engine):
         video_model = _InModelSpace(canvas, space)
 
         attention_maps: dict | None = None
-        if opts.attention_query is not None:
+        attention_record = None
+        grid = isinstance(opts.attention_query, str) and opts.attention_query == GRID
+        if opts.attention_query is not None and grid and num_windows != 1:
+            raise ValueError(f"attention maps are recorded for one window: pass at most {window} frames, got {n}")
+        if opts.attention_query is not None and not grid:
             query = np.asarray(opts.attention_query)
             if query.shape != (ch, cw) or not query.any():
                 raise ValueError(f"attention_query must be a non-empty [{ch}, {cw}] mask on the edited canvas, got {query.shape}")
@@ -227,12 +238,18 @@ class _GenPropEngineBase(Engine):
                 raise ValueError(f"attention maps are recorded for one window: pass at most {window} frames, got {n}")
 
         def job(current: MemoryPlan) -> Any:
-            nonlocal attention_maps
+            nonlocal attention_maps, attention_record
             if current is not plan:
                 pipe.apply_memory_plan(current, device)
+            latent = (space.model_height // pipe.vae_scale_factor, space.model_width // pipe.vae_scale_factor)
+            if grid:
+                with record_attention_grid(pipe.unet, n, latent, opts.steps) as record:
+                    out = run_pipe(current)
+                record.space = space
+                attention_record = record
+                return out
             if opts.attention_query is not None:
                 query_model = space.to_model((np.asarray(opts.attention_query) > 0).astype(np.uint8) * 255, mask=True)
-                latent = (space.model_height // pipe.vae_scale_factor, space.model_width // pipe.vae_scale_factor)
                 with record_attention(pipe.unet, query_model, n, latent) as maps:
                     out = run_pipe(current)
                 attention_maps = dict(maps)
@@ -260,6 +277,7 @@ class _GenPropEngineBase(Engine):
                 decode_chunk_size=current.decode_chunk_size,
                 generator=generator,
                 callback=on_step,
+                check_cancel=cancel.raise_if_cancelled,
                 frame_sink=sink,
                 use_heads=not training_free,
             )
@@ -303,6 +321,7 @@ class _GenPropEngineBase(Engine):
                 "mask_source": mask_source or "mpd",
                 "pipeline_timings": dict(out.timings),
                 **({"attention": collect(attention_maps, opts.steps, space)} if attention_maps is not None else {}),
+                **({"attention_record": attention_record} if attention_record is not None else {}),
             },
             timings=timer.timings,
         )
@@ -333,6 +352,35 @@ class _GenPropEngineBase(Engine):
 
         result = classic().propagate(clip, edit, classic_opts, sub, cancel)
         return result.masks, f"the classic engine's {opts.mask_tracker} tracker"
+
+
+def _load_cancellable(load: Any, cancel: CancelToken | None, poll: float = 0.1) -> GenPropPipeline:
+    """Run ``load()`` on a helper thread and give up waiting as soon as ``cancel`` is set.
+
+    Loading SVD from disk is one long library call with no place to stop; a cancelled
+    load is left to finish in its daemon thread and its result dropped, so Cancel (and
+    quitting) takes effect within ``poll`` seconds instead of after the whole load.
+    """
+    if cancel is None:
+        return load()
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = load()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="genprop-load", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll)
+        cancel.raise_if_cancelled()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class GenPropEngine(_GenPropEngineBase):
