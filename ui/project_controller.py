@@ -186,7 +186,11 @@ class ProjectController(QObject):
         self.update_title()
 
     def autosave(self) -> None:
+        """Rewrite the recovery copy on the background worker (never before a clip is open: a
+        recovery copy left by a crash waits untouched until the user answers the restore offer)."""
         snapshot = self.project.snapshot()
+        if snapshot.clip_path is None:
+            return
         self.w.jobs.run_quietly("autosave", lambda: recovery.autosave(snapshot), lambda _folder: None)
 
     def _write_recovery_result(self, entry: ResultEntry) -> None:
