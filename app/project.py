@@ -112,7 +112,8 @@ class Project:
         self._listeners.append(listener)
 
     def _emit(self, what: str) -> None:
-        self.change_count += 1
+        if what != "result_files":  # where a copy lives is no change to the work
+            self.change_count += 1
         for listener in list(self._listeners):
             listener(what)
 

@@ -55,6 +55,22 @@ def _capped_torch_threads() -> None:
         torch.set_num_threads(TEST_THREADS)
 
 
+@pytest.fixture
+def window(qtbot):  # type: ignore[no-untyped-def]
+    """A shown main window that asks Save/Discard/Cancel like the app (GUI test files may override it)."""
+    from tests.gui_helpers import asking_window
+
+    yield from asking_window(qtbot)
+
+
+@pytest.fixture
+def answer():  # type: ignore[no-untyped-def]
+    """Answers the next modal question box: ``answer.next(QMessageBox.StandardButton.Cancel)``."""
+    from tests.gui_helpers import Answerer
+
+    return Answerer()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip ``slow`` tests unless GENPROP_RUN_SLOW=1, and ``gpu`` tests without CUDA."""
     run_slow = os.environ.get("GENPROP_RUN_SLOW") == "1"

@@ -28,6 +28,7 @@ class JobController(QObject):
 
     finished = Signal(str)  # "succeeded" | "failed" | "cancelled"
     busy_changed = Signal(bool)
+    progressed = Signal(object)  # every Progress of the running job (the bar shows them too)
 
     def __init__(self, panel: JobPanel, window: QMainWindow) -> None:
         super().__init__(window)
@@ -77,6 +78,7 @@ class JobController(QObject):
             if on_failure is not None:
                 on_failure(message)
 
+        worker.progressed.connect(self.progressed)
         worker.succeeded.connect(succeeded)
         worker.failed.connect(failed)
         worker.cancelled.connect(cancelled)
