@@ -160,6 +160,7 @@ class EditPanel(QWidget):
 
         ops = QGroupBox("Edit the selection")
         form = QFormLayout(ops)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above fields in a narrow dock
         self.remove_button = self._button("Remove object", "Fill the selection (object + painted shadow) from its surroundings")
         self.remove_button.clicked.connect(self.add_remove)
         form.addRow(self.remove_button)
@@ -202,7 +203,7 @@ class EditPanel(QWidget):
         insert_row = QVBoxLayout()
         self.insert_button = self._button("Insert layer", "Place the layer where it is shown")
         self.insert_button.clicked.connect(self.add_insert)
-        self.replace_button = self._button("Replace selection with layer", "Remove the selected object and place the layer")
+        self.replace_button = self._button("Replace with layer", "Remove the selected object and place the layer there")
         self.replace_button.clicked.connect(self.add_replace)
         insert_row.addWidget(self.insert_button)
         insert_row.addWidget(self.replace_button)
@@ -210,6 +211,8 @@ class EditPanel(QWidget):
         outpaint_row = QGridLayout()
         self.aspect = QComboBox()
         self.aspect.addItems([*ASPECTS, MARGINS])
+        self.aspect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.aspect.setMinimumContentsLength(5)
         self.aspect.setToolTip("Extend to an aspect ratio, or by the same margin on every side")
         self.margin = QSpinBox()
         self.margin.setRange(1, 2000)
@@ -220,7 +223,8 @@ class EditPanel(QWidget):
         outpaint_row.addWidget(self.aspect, 0, 0)
         outpaint_row.addWidget(self.margin, 0, 1)
         outpaint_row.addWidget(self.outpaint_button, 1, 0, 1, 2)
-        form.addRow("Canvas", outpaint_row)
+        form.addRow(QLabel("Canvas"))
+        form.addRow(outpaint_row)
         layout.addWidget(ops)
 
         edits = QGroupBox("Edits (applied in order)")

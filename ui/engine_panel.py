@@ -43,6 +43,8 @@ class EnginePanel(QWidget):
         self._model_dirs = model_dirs
         self.engine_box = QComboBox()
         self.engine_box.setToolTip("Which engine propagates the edit")
+        self.engine_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.engine_box.setMinimumContentsLength(14)
         self.reason = QLabel("")
         self.reason.setWordWrap(True)
         self.notice = QLabel("")
@@ -61,6 +63,7 @@ class EnginePanel(QWidget):
         self.notice_box.setLayout(notice_row)
         self.notice_box.hide()
         self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.widgets: dict[str, QWidget] = {}
         self.propagate_button = QPushButton("Propagate")
         self.propagate_button.setToolTip("Propagate the first-frame edit through the whole clip (Ctrl+R)")

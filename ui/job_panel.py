@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
@@ -17,8 +20,9 @@ class JobPanel(QWidget):
 
     finished = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self._clock = clock
         self.label = QLabel("")
         self.bar = QProgressBar()
         self.bar.setRange(0, SCALE)
@@ -37,12 +41,12 @@ class JobPanel(QWidget):
         layout.addWidget(self.eta)
         layout.addWidget(self.cancel_button)
         self.worker: JobWorker | None = None
-        self._eta = EtaEstimator()
+        self._eta = EtaEstimator(clock)
         self.hide()
 
     def track(self, worker: JobWorker, title: str) -> None:
         self.worker = worker
-        self._eta = EtaEstimator()
+        self._eta = EtaEstimator(self._clock)
         self.label.setText(title)
         self.bar.setValue(0)
         self.bar.setFormat("starting…")

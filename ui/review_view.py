@@ -192,23 +192,17 @@ class ReviewView(QWidget):
         for w in (QLabel("low"), ramp, QLabel("high")):
             legend_layout.addWidget(w)
         self.legend.hide()
-        bar = QHBoxLayout()
-        for w in (
-            QLabel("Result"),
-            self.result_box,
-            QLabel("View"),
-            self.mode_box,
-            QLabel("vs"),
-            self.compare_box,
-            QLabel("Wipe"),
-            self.wipe,
-            self.mask_check,
-            self.opacity,
-        ):
+        for box in (self.result_box, self.compare_box, self.layer_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+        bar = QHBoxLayout()  # two short rows rather than one long one: a small window keeps them all
+        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("vs"), self.compare_box):
             bar.addWidget(w)
+        bar.addStretch(1)
         attention_bar = QHBoxLayout()
-        for w in (self.attention_check, self.layer_box, self.step_box, self.legend):
+        for w in (QLabel("Wipe"), self.wipe, self.mask_check, self.opacity, self.attention_check, self.layer_box, self.step_box):
             attention_bar.addWidget(w)
+        attention_bar.addWidget(self.legend)
         attention_bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
