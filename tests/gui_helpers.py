@@ -15,27 +15,35 @@ from ui.main_window import MainWindow
 
 
 class Answerer:
-    """Answers the next modal message box by clicking a button (by standard button or text)."""
+    """Answers the coming modal message boxes in order, each by clicking a button (a standard
+    button or its text). One poller works through the queue, so a box is never answered twice."""
 
     def __init__(self) -> None:
-        self.asked: list[str] = []  # the object names / texts of the boxes answered
+        self.asked: list[str] = []  # the object names (or texts) of the boxes answered
+        self._queue: list[QMessageBox.StandardButton | str] = []
+        self._last: QMessageBox | None = None
 
-    def next(self, button: QMessageBox.StandardButton | str, tries: int = 400) -> None:
-        def click(left: int = tries) -> None:
-            box = QApplication.activeModalWidget()
-            if isinstance(box, QMessageBox):
-                self.asked.append(box.objectName() or box.text())
-                target: QAbstractButton | None
-                if isinstance(button, str):
-                    target = next((b for b in box.buttons() if b.text() == button), None)
-                else:
-                    target = box.button(button)
-                assert target is not None, f"no {button!r} button in {box.text()!r}"
-                target.click()
-            elif left > 0:
-                QTimer.singleShot(25, lambda: click(left - 1))
+    def next(self, button: QMessageBox.StandardButton | str) -> None:
+        self._queue.append(button)
+        if len(self._queue) == 1:
+            QTimer.singleShot(0, lambda: self._poll(800))
 
-        QTimer.singleShot(0, click)
+    def _poll(self, left: int) -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox) and box is not self._last and box.isVisible():
+            button = self._queue.pop(0)
+            self.asked.append(box.objectName() or box.text())
+            target: QAbstractButton | None
+            if isinstance(button, str):
+                target = next((b for b in box.buttons() if b.text() == button), None)
+            else:
+                target = box.button(button)
+            if target is None:
+                raise AssertionError(f"no {button!r} button in {box.text()!r}")
+            self._last = box
+            target.click()
+        if self._queue and left > 0:
+            QTimer.singleShot(25, lambda: self._poll(left - 1))
 
 
 def make_window(qtbot, confirm: bool = True) -> MainWindow:  # type: ignore[no-untyped-def]

@@ -555,15 +555,15 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage("Stopping the job, then quitting…")
                 self.jobs.finished.connect(lambda _outcome: self.close(), Qt.ConnectionType.SingleShotConnection)
             return
-        if self.confirm_unsaved and self.projects.has_unsaved_work:
+        if not self.projects.may_close(self._quit_now):
             event.ignore()
-            self.projects.confirm_replace(self._quit_now, "quitting")
             return
         self._shutdown()
         super().closeEvent(event)
 
     def _quit_now(self) -> None:
-        self.confirm_unsaved = False  # answered: saved or discarded
+        """Close after the work was saved (called by the save job; the question is answered)."""
+        self.confirm_unsaved = False
         self.close()
 
     def _shutdown(self) -> None:

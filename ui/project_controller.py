@@ -21,7 +21,7 @@ from app import recovery
 from app.project import Project, ProjectError, ResultEntry
 from app.project_io import OpenProjectJob, SaveProjectJob, check_save_target, is_project, project_folder
 from app.version import APP_NAME
-from ui.dialogs import CANCEL, SAVE, ask_unsaved
+from ui.dialogs import CANCEL, DISCARD, SAVE, ask_unsaved
 from ui.errors import show_error
 
 if TYPE_CHECKING:
@@ -66,6 +66,16 @@ class ProjectController(QObject):
             self.save(after=then)
             return False
         return then()
+
+    def may_close(self, close_again: Callable[[], Any]) -> bool:
+        """Before quitting: True to quit now (nothing unsaved, or discarded); False to stay open
+        (cancelled, or a save job runs first and then calls ``close_again``)."""
+        if not self.w.confirm_unsaved or not self.has_unsaved_work:
+            return True
+        answer = ask_unsaved(self.w, "quitting")
+        if answer == SAVE:
+            self.save(after=close_again)
+        return answer == DISCARD
 
     def update_title(self) -> None:
         document = self.w.document

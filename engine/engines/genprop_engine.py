@@ -32,6 +32,7 @@ from engine.engines.base import (
 from engine.engines.genprop_attention import GRID, collect, record_attention, record_attention_grid
 from engine.engines.genprop_options import GenPropOptions
 from engine.genprop.weights import MissingWeightsError
+from engine.pipelines.cancel_points import cancel_points
 from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.genprop_pipeline import MODE_GENPROP, MODE_TRAINING_FREE, GenPropPipeline, StepReport
 from engine.pipelines.memory import MemoryPlan, choose_plan, run_with_oom_retry
@@ -259,6 +260,10 @@ class _GenPropEngineBase(Engine):
         def run_pipe(current: MemoryPlan) -> Any:
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
+            with cancel_points(pipe, cancel.raise_if_cancelled):  # Cancel stops within one block of a step
+                return run_pipe_call(current, generator)
+
+        def run_pipe_call(current: MemoryPlan, generator: torch.Generator) -> Any:
             return pipe(
                 video_model,
                 edited_model,
