@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.paths import RESOURCES, SAMPLE_CLIP  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from ui import demos  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from ui.theme import apply_theme  # noqa: E402
 
@@ -76,7 +77,7 @@ def main() -> int:
     shot(window, "5-review-wipe")
 
     # GenProp on the bundled procedural demo model: MPD overlay and an attention map
-    window.try_genprop_demo()
+    demos.try_genprop_demo(window)
     wait_for(window.edit_panel.edit_changed, 20000)
     window.propagate()
     wait_for(window.job_finished, 300000)

@@ -18,6 +18,7 @@ from app.paths import SAMPLE_CLIP  # noqa: E402
 from engine.engines.base import Progress  # noqa: E402
 from tests.gui_helpers import add_track_edit, fake_result, open_and_wait  # noqa: E402
 from tests.video_factory import encode, moving_frames  # noqa: E402
+from ui import help_dialogs  # noqa: E402
 from ui.actions import ACTIONS  # noqa: E402
 from ui.frame_loader import frame_array  # noqa: E402
 from ui.job_panel import JobPanel  # noqa: E402
@@ -78,7 +79,7 @@ def test_tool_keys_show_the_active_tool(qtbot, window: MainWindow) -> None:  # t
 
 def test_f1_lists_exactly_the_bound_shortcuts_and_zoom_keys_work(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, SAMPLE_CLIP)
-    window.show_shortcuts()
+    help_dialogs.show_shortcuts(window)
     box = window.findChild(QMessageBox, "shortcutsDialog")
     text = box.text()
     box.close()
@@ -230,7 +231,7 @@ def test_dialogs_start_in_the_folder_last_used_else_home(qtbot, window: MainWind
     assert starts[0] == str(Path.home()) and starts[1] == str(clip.parent)
     assert Path.cwd() != Path.home()  # the install folder (run.sh's working directory) is never used
     monkeypatch.setattr("ui.main_window.QFileDialog.getOpenFileName", lambda *a: (starts.append(a[2]), ("", ""))[1])
-    window.import_edit_dialog()
+    window.projects.import_edit_dialog()
     assert starts[2] == str(clip.parent)  # no edit folder used yet: the last folder of any kind
 
 

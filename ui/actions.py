@@ -43,17 +43,19 @@ class ActionSpec:
 
 
 def _specs() -> list[ActionSpec]:
+    from ui import demos, help_dialogs  # they import this module's GESTURES / the window
+
     a = ActionSpec
     rows = [
         a("open", "&File", "Open clip…", lambda w: w.open_dialog(), (QKeySequence.StandardKey.Open,), "open"),
         a("open_project", "&File", "Open project…", lambda w: w.projects.open_dialog(), ("Ctrl+Shift+O",)),
-        a("import_edit", "&File", "Import edit file…", lambda w: w.import_edit_dialog()),
-        a("sample_edit", "&File", "Try the sample edit (recolour the coin)", lambda w: w.try_sample_edit(), separator=True),
+        a("import_edit", "&File", "Import edit file…", lambda w: w.projects.import_edit_dialog()),
+        a("sample_edit", "&File", "Try the sample edit (recolour the coin)", lambda w: demos.try_sample_edit(w), separator=True),
         a(
             "genprop_demo",
             "&File",
             "Try GenProp with the procedural demo model",
-            lambda w: w.try_genprop_demo(),
+            lambda w: demos.try_genprop_demo(w),
             tip="A toy model trained here on 64x64 procedural clips: shows the mechanism, not for real footage",
         ),
         a("save", "&File", "Save project", lambda w: w.projects.save(), (QKeySequence.StandardKey.Save,), separator=True),
@@ -101,10 +103,10 @@ def _specs() -> list[ActionSpec]:
         for tool, (label, key, tip) in TOOLS.items()
     ]
     rows += [
-        a("models", "&Tools", "Models…", lambda w: w.show_model_manager(), separator=True),
-        a("shortcuts", "&Help", "Keyboard shortcuts", lambda w: w.show_shortcuts(), (Qt.Key.Key_F1,), "help"),
-        a("logs", "&Help", "Where are my logs?", lambda w: w.show_log_location()),
-        a("about", "&Help", "About GenProp Studio", lambda w: w.show_about()),
+        a("models", "&Tools", "Models…", lambda w: help_dialogs.show_model_manager(w), separator=True),
+        a("shortcuts", "&Help", "Keyboard shortcuts", lambda w: help_dialogs.show_shortcuts(w), (Qt.Key.Key_F1,), "help"),
+        a("logs", "&Help", "Where are my logs?", lambda w: help_dialogs.show_log_location(w)),
+        a("about", "&Help", "About GenProp Studio", lambda w: help_dialogs.show_about(w)),
     ]
     return rows
 
@@ -171,7 +173,7 @@ def shortcut_rows(actions: dict[str, QAction]) -> list[tuple[str, str]]:
             continue
         keys = " or ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         what = action.text().replace("&", "")
-        if spec.tip and spec.menu == "&Playback":
-            what += f" ({spec.tip})" if spec.key == "play" else ""
+        if spec.menu == "&Playback" and spec.key == "play":
+            what += " (the visible tab's player)"
         rows.append((keys, what))
     return rows

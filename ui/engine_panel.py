@@ -99,6 +99,11 @@ class EnginePanel(QWidget):
     def engine(self) -> str:
         return str(self.engine_box.currentData())
 
+    @property
+    def available(self) -> bool:
+        """Can the selected engine run here (with the current weight-search folders)?"""
+        return self.engine in engine_names() and engine_spec(self.engine).availability(self._model_dirs())[0]
+
     def refresh_availability(self) -> None:
         """Weights may have appeared or gone: re-check which engines can run, keep the choice and values."""
         current, values = self.engine, self.options()

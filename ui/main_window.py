@@ -11,7 +11,6 @@ menus in the actions table (``ui.actions``), long work in the job controller
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QScrollArea,
     QTabWidget,
     QVBoxLayout,
@@ -36,10 +34,10 @@ from app.project import Project
 from app.project_io import is_project
 from app.session import EditSession
 from app.settings import Settings
-from app.version import APP_NAME, __version__
+from app.version import APP_NAME
 from engine.engines.base import PropagationResult
 from engine.video import VIDEO_SUFFIXES, VideoError, require_propagatable
-from ui.actions import GESTURES, build_actions, shortcut_rows
+from ui.actions import build_actions
 from ui.dialogs import ask_stop_job
 from ui.edit_canvas import EditCanvas
 from ui.edit_panel import TOOLS, EditPanel
@@ -47,6 +45,7 @@ from ui.engine_panel import EnginePanel
 from ui.errors import show_error
 from ui.frame_loader import FrameLoader
 from ui.frame_view import FrameView
+from ui.help_dialogs import device_text
 from ui.image import qimage_from_rgb
 from ui.job_controller import JobController
 from ui.job_panel import JobPanel
@@ -54,7 +53,6 @@ from ui.project_controller import ProjectController
 from ui.review_view import ReviewView
 from ui.theme import apply_theme
 from ui.timeline import Timeline
-from ui.undo import AddOperationCommand
 from ui.wheel_guard import WheelGuard, guard_wheel
 
 log = logging.getLogger(__name__)
@@ -376,73 +374,8 @@ class MainWindow(QMainWindow):
         )
 
     # ------------------------------------------------------------------ edits
-    def import_edit_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import edit file", self.dialog_dir("edit"), "Edit files (*.json)")
-        if path:
-            self.remember_dir("edit", path)
-            self.import_edit(Path(path))
-
     def import_edit(self, path: Path) -> bool:
-        """Append an edit file's operations (the CLI's format) as undoable edits."""
-        from engine.edits import EditFileError, load_edit
-
-        try:
-            spec, _ = load_edit(path)
-        except EditFileError as exc:
-            show_error(self, "Cannot import edit", str(exc))
-            return False
-        frame = self.session.frame if self.session.frame is not None else None
-        size = (frame.shape[1], frame.shape[0]) if frame is not None else None
-        if size is None and self.document is not None:
-            size = (self.document.info.width, self.document.info.height)
-        if size is not None and spec.frame_size is not None and tuple(spec.frame_size) != size:
-            show_error(
-                self,
-                "Cannot import edit",
-                f"{path.name} was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame; this clip is {size[0]}x{size[1]}",
-            )
-            return False
-        self.undo_stack.beginMacro(f"Import {path.name}")
-        for op in spec.operations:
-            self.undo_stack.push(AddOperationCommand(self.project, op))
-        self.undo_stack.endMacro()
-        return True
-
-    def try_sample_edit(self) -> None:
-        """Open the bundled sample with its ready first-frame edit: a demo in one click."""
-        from app.paths import RESOURCES, SAMPLE_CLIP
-
-        def go() -> None:
-            if self.document is None or self.document.path != SAMPLE_CLIP.resolve() or self.project.operations:
-                if not self.open_clip(SAMPLE_CLIP, confirmed=True):
-                    return
-            self.import_edit(RESOURCES / "samples" / "coin_edit" / "edit.json")
-            self.tabs.setCurrentWidget(self.canvas)
-
-        self.projects.confirm_replace(go, "opening the sample edit")
-
-    def try_genprop_demo(self) -> None:
-        """The GenProp engine, MPD overlay and attention viewer on the bundled demo model
-        (resources/demo_model, searched only from here on)."""
-        from engine.pipelines.weights_locator import DEMO_MODEL_DIR
-
-        def go() -> None:
-            if not self._demo_model:
-                self._demo_model = True
-                self._refresh_engines()
-            if not self.open_clip(DEMO_MODEL_DIR / "case" / "frames", fps=8.0, confirmed=True):
-                return
-            self.import_edit(DEMO_MODEL_DIR / "case" / "edit.json")
-            settings = {"steps": 8, "long_side": 64, "min_guidance": 1.0, "max_guidance": 1.0, "fps_id": 8, "feather": 2}
-            self.engine_panel.choose("genprop", settings)
-            self.tabs.setCurrentWidget(self.canvas)
-            self.statusBar().showMessage(
-                "GenProp demo: a toy model trained on 64x64 procedural clips (resources/demo_model) — "
-                "it shows the mechanism, not real-footage quality",
-                20000,
-            )
-
-        self.projects.confirm_replace(go, "opening the GenProp demo")
+        return self.projects.import_edit(path)
 
     # ------------------------------------------------------------------ state
     def _project_changed(self, what: str) -> None:
@@ -459,7 +392,7 @@ class MainWindow(QMainWindow):
         guard_wheel(self.engine_panel, self._wheel_guard)  # the option fields were rebuilt
 
     def _update_status(self) -> None:
-        self.engine_label.setText(f"engine: {self.engine_panel.engine} · device: {_device_text()}")
+        self.engine_label.setText(f"engine: {self.engine_panel.engine} · device: {device_text()}")
         label, key, _tip = TOOLS[self.edit_panel.tool]
         self.tool_label.setText(f"Tool: {label} ({key})")
         self.tool_label.setVisible(self.tabs.currentWidget() is self.canvas)
@@ -473,7 +406,7 @@ class MainWindow(QMainWindow):
             self.actions[key].setEnabled(has_result and not busy)
         can_run = self.document is not None and self.session.edit is not None and not busy
         self.actions["propagate"].setEnabled(can_run)
-        available = get_available(self.engine_panel.engine, self.model_dirs())
+        available = self.engine_panel.available
         self.engine_panel.propagate_button.setEnabled(can_run and available)
         why = (
             "open a clip first"
@@ -507,21 +440,6 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     # ------------------------------------------------------------------ dialogs
-    def show_shortcuts(self) -> None:
-        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in shortcut_rows(self.actions))
-        mouse = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{v}</td></tr>" for k, v in GESTURES)
-        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts", "", QMessageBox.StandardButton.Ok, self)
-        box.setObjectName("shortcutsDialog")
-        box.setText(f"<table>{rows}</table><p><b>Mouse</b></p><table>{mouse}</table>")
-        box.open()
-
-    def show_model_manager(self) -> None:
-        from ui.model_manager_dialog import ModelManagerDialog
-
-        dialog = ModelManagerDialog(user_dirs().ensure().models, self)
-        dialog.finished.connect(lambda _r: self._refresh_engines())
-        dialog.open()
-
     def model_dirs(self) -> list[str]:
         """Folders the engines search for weights: the app's models folder, the user's, the demo's if asked."""
         from engine.pipelines.weights_locator import DEMO_MODEL_DIR
@@ -529,23 +447,18 @@ class MainWindow(QMainWindow):
         dirs = [str(user_dirs().models), *self.settings.model_dirs]
         return [*dirs, str(DEMO_MODEL_DIR)] if self._demo_model else dirs
 
-    def _refresh_engines(self) -> None:
+    def use_demo_model(self) -> None:
+        """Search the bundled demo model from now on (File → Try GenProp with the demo model)."""
+        if not self._demo_model:
+            self._demo_model = True
+            self.refresh_engines()
+
+    def refresh_engines(self) -> None:
         """Weights may have appeared: re-check which engines can run."""
         self._applying_settings = True
         self.engine_panel.refresh_availability()
         self._applying_settings = False
         self._update_actions()
-
-    def show_log_location(self) -> None:
-        QMessageBox.information(self, "Logs", f"The log file is in:\n{user_dirs().logs}\nPlease attach it to bug reports.")
-
-    def show_about(self) -> None:
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME} {__version__}</b><p>Propagate a first-frame edit through a whole clip.</p>"
-            "<p>Apache-2.0. See NOTICE for third-party licences.</p>",
-        )
 
     def closeEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802
         if self.jobs.busy and self.confirm_unsaved:
@@ -583,25 +496,3 @@ class MainWindow(QMainWindow):
         self._close_document()
         self.projects.detach()
         recovery.discard()  # a clean exit: nothing to recover next time
-
-
-def get_available(engine: str, model_dirs: Sequence[str] = ()) -> bool:
-    from engine.engines.base import engine_names, engine_spec
-
-    return engine in engine_names() and engine_spec(engine).availability(model_dirs)[0]
-
-
-def _device_text() -> str:
-    """Device for the status bar without importing torch at start-up (it takes seconds): torch is
-    asked once something has loaded it, else the NVIDIA driver's presence tells."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        try:
-            if torch.cuda.is_available():
-                return f"GPU ({torch.cuda.get_device_name(0)})"
-        except Exception:  # noqa: BLE001 - a broken driver just means CPU
-            pass
-        return "CPU"
-    return "GPU (NVIDIA)" if Path("/proc/driver/nvidia/version").exists() else "CPU"

@@ -23,6 +23,7 @@ from app.project_io import OpenProjectJob, SaveProjectJob, check_save_target, is
 from app.version import APP_NAME
 from ui.dialogs import CANCEL, DISCARD, SAVE, ask_unsaved
 from ui.errors import show_error
+from ui.undo import AddOperationCommand
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -166,6 +167,39 @@ class ProjectController(QObject):
             show_error(self.w, "Cannot restore", str(exc))
             return False
         return self.w.adopt(project, unsaved=True)
+
+    # ------------------------------------------------------------ edits
+    def import_edit_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Import edit file", self.w.dialog_dir("edit"), "Edit files (*.json)")
+        if path:
+            self.w.remember_dir("edit", path)
+            self.import_edit(Path(path))
+
+    def import_edit(self, path: Path) -> bool:
+        """Append an edit file's operations (the CLI's format) as undoable edits."""
+        from engine.edits import EditFileError, load_edit
+
+        try:
+            spec, _ = load_edit(path)
+        except EditFileError as exc:
+            show_error(self.w, "Cannot import edit", str(exc))
+            return False
+        frame = self.w.session.frame
+        size = (frame.shape[1], frame.shape[0]) if frame is not None else None
+        if size is None and self.w.document is not None:
+            size = (self.w.document.info.width, self.w.document.info.height)
+        if size is not None and spec.frame_size is not None and tuple(spec.frame_size) != size:
+            show_error(
+                self.w,
+                "Cannot import edit",
+                f"{path.name} was made on a {spec.frame_size[0]}x{spec.frame_size[1]} frame; this clip is {size[0]}x{size[1]}",
+            )
+            return False
+        self.w.undo_stack.beginMacro(f"Import {path.name}")
+        for op in spec.operations:
+            self.w.undo_stack.push(AddOperationCommand(self.project, op))
+        self.w.undo_stack.endMacro()
+        return True
 
     # ------------------------------------------------------------ recent
     def fill_recent_menu(self) -> None:
