@@ -33,7 +33,9 @@ class PropagationJob:
     model_dirs: tuple[str, ...] = ()
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
+        progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
         engine_cls = get_engine(self.engine)
+        cancel.raise_if_cancelled()
         options = run_options(self.engine, self.options, self.model_dirs)
         return engine_cls().propagate(self.clip, self.edit, options, progress=progress, cancel=cancel)
 
@@ -188,9 +190,11 @@ class AttentionRecordJob:
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Any:
         if not self.engine.startswith("genprop"):
             raise ValueError(f"attention maps exist only for the GenProp engines, not {self.engine!r}")
+        progress(Progress("loading", 0, 1, "loading the engine"))
         from engine.engines.genprop_attention import GRID
 
         engine_cls = get_engine(self.engine)
+        cancel.raise_if_cancelled()
         options = {**run_options(self.engine, self.options, self.model_dirs), "attention_query": GRID, "window": self.frames}
         result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
         return result.extras["attention_record"]

@@ -137,8 +137,6 @@ def build_actions(window: MainWindow) -> tuple[dict[str, QAction], dict[str, QMe
         menu = menus.get(spec.menu)
         if menu is None:
             menu = menus[spec.menu] = window.menuBar().addMenu(spec.menu)
-            if spec.menu == "&File":
-                window.recent_menu = menu.addMenu("Open recent")  # filled by the project controller
         if spec.submenu is not None:
             key = f"{spec.menu}/{spec.submenu}"
             menu = menus.get(key) or menus.setdefault(key, menus[spec.menu].addMenu(spec.submenu))
@@ -157,6 +155,8 @@ def build_actions(window: MainWindow) -> tuple[dict[str, QAction], dict[str, QMe
         window.addAction(action)  # shortcuts work whichever widget has focus
         menu.addAction(action)
         actions[spec.key] = action
+        if spec.key == "open":
+            window.recent_menu = menu.addMenu("Open recent")  # filled by the project controller
     view = menus["&View"]
     view.addSeparator()
     for dock in window.findChildren(QDockWidget):

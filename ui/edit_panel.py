@@ -114,6 +114,7 @@ class EditPanel(QWidget):
             button.setCheckable(True)
             button.setToolTip(f"{tip} ({key})")
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setStyleSheet("QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); }")
             button.clicked.connect(lambda _=False, t=tool: self.set_tool(t))
             group.addButton(button)
             row.addWidget(button, i // 3, i % 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -37,6 +37,7 @@ class FrameView(QGraphicsView):
 
     def clear(self) -> None:
         self._item.setPixmap(QPixmap())
+        self._scene.setSceneRect(QRectF())
 
     def fit(self) -> None:
         self._fit = True

@@ -14,8 +14,18 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QMouseEvent, QPixmap
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.engines.base import PropagationResult
 from engine.video import Reader
@@ -68,15 +78,23 @@ def heat(frame: np.ndarray, weights: np.ndarray, opacity: float = 0.55) -> np.nd
     return (frame * (1 - alpha) + heat_colours(weights) * alpha).astype(np.uint8)
 
 
-def mark_point(frame: np.ndarray, x: float, y: float) -> np.ndarray:
-    """The clicked query point: a white ring with a dark edge and a centre dot, visible on any colour."""
-    out = frame.copy()
-    r = max(4, min(frame.shape[:2]) // 40)
-    centre = (int(round(x)), int(round(y)))
-    cv2.circle(out, centre, r + 1, (0, 0, 0), 2, cv2.LINE_AA)
-    cv2.circle(out, centre, r, (255, 255, 255), 2, cv2.LINE_AA)
-    cv2.circle(out, centre, 1, (255, 255, 255), -1)
-    return out
+class PointMarker(QGraphicsEllipseItem):
+    """The clicked query point: a white ring with a dark edge, the same size on screen at any zoom."""
+
+    RADIUS = 7.0
+
+    def __init__(self) -> None:
+        r = self.RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r)
+        self.setPen(QPen(QColor(255, 255, 255), 2))
+        self.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setZValue(5)
+        edge = QGraphicsEllipseItem(-r - 2, -r - 2, 2 * r + 4, 2 * r + 4, self)
+        edge.setPen(QPen(QColor(0, 0, 0), 1.5))
+        dot = QGraphicsEllipseItem(-1.5, -1.5, 3, 3, self)
+        dot.setBrush(QBrush(QColor(255, 255, 255)))
+        dot.setPen(QPen(Qt.PenStyle.NoPen))
 
 
 def legend_pixmap(width: int = 120, height: int = 10) -> QPixmap:
@@ -138,6 +156,9 @@ class ReviewView(QWidget):
         self.query_point: tuple[float, float] | None = None  # on the result canvas
         self.view = _ClickableView()
         self.view.clicked.connect(self._on_click)
+        self.marker = PointMarker()
+        self.marker.hide()
+        self.view.scene().addItem(self.marker)
         self.timeline = Timeline()
         self.timeline.frame_requested.connect(self.show_frame)
         self.result_box = QComboBox()
@@ -154,6 +175,7 @@ class ReviewView(QWidget):
         self.wipe.setRange(0, 100)
         self.wipe.setValue(50)
         self.wipe.setToolTip("A/B wipe position: original on the left, result on the right")
+        self.wipe.setMinimumWidth(60)
         self.wipe.valueChanged.connect(lambda _v: self.refresh())
         self.mask_check = QCheckBox("Edit mask")
         self.mask_check.setChecked(True)
@@ -163,6 +185,7 @@ class ReviewView(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(40)
         self.opacity.setToolTip("Mask overlay opacity")
+        self.opacity.setMinimumWidth(60)
         self.opacity.valueChanged.connect(lambda _v: self.refresh())
         self.info = QLabel("No result yet: edit the first frame, then Propagate.")
         self.info.setWordWrap(True)
@@ -212,6 +235,7 @@ class ReviewView(QWidget):
         layout.addWidget(self.timeline)
         layout.addWidget(self.warnings)
         layout.addWidget(self.info)
+        self._fill_attention_boxes()
 
     def set_clip(self, reader: Reader | None) -> None:
         if self._loader is not None:
@@ -292,6 +316,7 @@ class ReviewView(QWidget):
             self.step_box.setCurrentIndex(self.step_box.count() - 1)
         for box in (self.layer_box, self.step_box):
             box.blockSignals(False)
+            box.setVisible(record is not None)  # shown once there are maps to choose from
 
     def _result_changed(self) -> None:
         self.query_point = None
@@ -349,17 +374,20 @@ class ReviewView(QWidget):
         self.refresh()
 
     def _shown_result(self, result: PropagationResult, index: int) -> np.ndarray:
-        """The result frame with the attention heat map and the query point, when asked for."""
+        """The result frame with the attention heat map when asked for; places the point marker."""
         shown = result.frames[index]
         record, point = self.attention, self.query_point
         show_attention = self.attention_check.isChecked() and point is not None
         self.legend.setVisible(show_attention and record is not None)
+        self.marker.setVisible(show_attention and self.mode_box.currentText() != "Original")
         if not show_attention:
             return shown
+        offset = result.frames.shape[2] + GAP if self.mode_box.currentText() == "Side by side" else 0
+        self.marker.setPos(point[0] + offset, point[1])
         if record is not None and self.layer_box.currentText() and index < record.num_frames:
             step = max(0, self.step_box.currentIndex())
             shown = heat(shown, record.overlay(self.layer_box.currentText(), step, index, *point))
-        return mark_point(shown, *point)
+        return shown
 
     def refresh(self) -> None:
         result = self.current
