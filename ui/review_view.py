@@ -285,10 +285,18 @@ class ReviewView(QWidget):
         if not self.attention_check.isEnabled():
             self.info.setText("Attention maps exist for GenProp results only.")
             return
-        h, w = result.frames.shape[1:3]
         if self.mode_box.currentText() == "Side by side":
-            x -= w + GAP  # the result is the right half
-        if not (0 <= x < w and 0 <= y < h) or self.mode_box.currentText() == "Original":
+            x -= result.frames.shape[2] + GAP  # the result is the right half
+        if self.mode_box.currentText() != "Original":
+            self.ask_attention(x, y)
+
+    def ask_attention(self, x: float, y: float) -> None:
+        """G's attention from point (x, y) of the current result (recorded first if need be)."""
+        result = self.current
+        if result is None or not self.attention_check.isEnabled():
+            return
+        h, w = result.frames.shape[1:3]
+        if not (0 <= x < w and 0 <= y < h):
             return
         self.query_point = (x, y)
         self.attention_check.setChecked(True)
