@@ -38,6 +38,7 @@ def _isolated_user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     base = tmp_path / "userdirs"
     monkeypatch.setenv("GENPROP_STUDIO_HOME", str(base))
     monkeypatch.setenv("HF_HOME", str(base / "cache" / "huggingface"))
+    monkeypatch.setenv("GENPROP_SAM2_DIR", str(base / "cache" / "sam2"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "xdg-config"))
     qtcore = sys.modules.get("PySide6.QtCore")
     if qtcore is not None:  # only when the test module uses Qt (importing it costs time)

@@ -96,6 +96,6 @@ def test_each_test_has_its_own_user_folders(tmp_path: Path) -> None:
 
     inside = str(tmp_path)
     assert str(user_dirs().config).startswith(inside) and str(user_dirs().cache).startswith(inside)
-    assert os.environ["HF_HOME"].startswith(inside)
+    assert os.environ["HF_HOME"].startswith(inside) and os.environ["GENPROP_SAM2_DIR"].startswith(inside)
     assert window_state().fileName().startswith(inside)
     assert QSettings("GenProp", "GenProp Studio").fileName().startswith(inside)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.session import EditSession
+from app.settings import Settings
 from engine.edits import masks as mask_ops
 from engine.edits.specs import OpSpec
 from ui.edit_canvas import EditCanvas
@@ -83,9 +84,12 @@ class EditPanel(QWidget):
     tool_changed = Signal(str)
     error = Signal(str, str)
 
-    def __init__(self, canvas: EditCanvas, session: EditSession, undo_stack: QUndoStack) -> None:
+    def __init__(
+        self, canvas: EditCanvas, session: EditSession, undo_stack: QUndoStack, settings: Settings | None = None
+    ) -> None:
         super().__init__()
         self.canvas, self.session, self.undo_stack = canvas, session, undo_stack
+        self.settings = settings if settings is not None else Settings()  # where the layer dialog starts
         self.selector = None
         self.selector_status = "not started"
         self.runner = LatestOnlyRunner("edit-panel")
@@ -399,10 +403,10 @@ class EditPanel(QWidget):
             self._add(TrackSpec(mask=mask))
 
     def _ask_png(self) -> Path | None:
-        start = getattr(self.window(), "dialog_dir", lambda _k: str(Path.home()))("layer")
+        start = self.settings.dialog_dir("layer")
         path, _ = QFileDialog.getOpenFileName(self, "Layer image (PNG with alpha)", start, "Images (*.png *.webp *.jpg)")
-        if path and hasattr(self.window(), "remember_dir"):
-            self.window().remember_dir("layer", path)  # type: ignore[attr-defined]
+        if path:
+            self.settings.remember_dir("layer", path)
         return Path(path) if path else None
 
     def load_layer(self, png: Path | None) -> bool:

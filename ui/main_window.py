@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.jobs.busy_changed.connect(lambda _busy: (self._update_actions(), self._update_status()))
         self.jobs.finished.connect(self.job_finished)
 
-        self.edit_panel = EditPanel(self.canvas, self.session, self.undo_stack)
+        self.edit_panel = EditPanel(self.canvas, self.session, self.undo_stack, self.settings)
         self.edit_panel.error.connect(lambda title, msg: show_error(self, title, msg))
         self.edit_panel.tool_changed.connect(lambda _t: self._update_status())
         self.session.on_change(self._session_changed)

@@ -143,6 +143,9 @@ class _Bar:
     def __init__(self) -> None:
         from tqdm import tqdm
 
+        from app.jobs import describe_progress
+
+        self._describe = describe_progress
         self._bar = tqdm(total=None, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
         self._shown = 0
 
@@ -155,9 +158,7 @@ class _Bar:
         if p.done > self._shown:
             self._bar.update(p.done - self._shown)
             self._shown = p.done
-        from app.jobs import describe_progress
-
-        self._bar.set_description(describe_progress(p), refresh=False)
+        self._bar.set_description(self._describe(p), refresh=False)
 
     def close(self) -> None:
         self._bar.close()
