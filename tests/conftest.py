@@ -19,7 +19,8 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 TEST_THREADS = int(os.environ["OMP_NUM_THREADS"])
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+#: ../shared/data beside the checkout; GENPROP_SHARED_DATA points elsewhere (a git worktree one level deeper).
+SHARED_DATA = Path(os.environ.get("GENPROP_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")
