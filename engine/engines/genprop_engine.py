@@ -261,31 +261,28 @@ class _GenPropEngineBase(Engine):
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
             with cancel_points(pipe, cancel.raise_if_cancelled):  # Cancel stops within one block of a step
-                return run_pipe_call(current, generator)
-
-        def run_pipe_call(current: MemoryPlan, generator: torch.Generator) -> Any:
-            return pipe(
-                video_model,
-                edited_model,
-                region_masks=region_model,
-                num_inference_steps=opts.steps,
-                window_size=window,
-                overlap=overlap,
-                min_guidance_scale=opts.min_guidance,
-                max_guidance_scale=opts.max_guidance,
-                fps=opts.fps_id,
-                motion_bucket_id=opts.motion_bucket_id,
-                noise_aug_strength=opts.noise_aug_strength,
-                injection_weight=opts.injection_weight,
-                # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
-                task=edit.task if not training_free else Task.NONE,
-                decode_chunk_size=current.decode_chunk_size,
-                generator=generator,
-                callback=on_step,
-                check_cancel=cancel.raise_if_cancelled,
-                frame_sink=sink,
-                use_heads=not training_free,
-            )
+                return pipe(
+                    video_model,
+                    edited_model,
+                    region_masks=region_model,
+                    num_inference_steps=opts.steps,
+                    window_size=window,
+                    overlap=overlap,
+                    min_guidance_scale=opts.min_guidance,
+                    max_guidance_scale=opts.max_guidance,
+                    fps=opts.fps_id,
+                    motion_bucket_id=opts.motion_bucket_id,
+                    noise_aug_strength=opts.noise_aug_strength,
+                    injection_weight=opts.injection_weight,
+                    # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
+                    task=edit.task if not training_free else Task.NONE,
+                    decode_chunk_size=current.decode_chunk_size,
+                    generator=generator,
+                    callback=on_step,
+                    check_cancel=cancel.raise_if_cancelled,
+                    frame_sink=sink,
+                    use_heads=not training_free,
+                )
 
         report(
             Progress("denoising", track_units, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps)
