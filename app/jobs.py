@@ -1,13 +1,15 @@
-"""Long work as plain Python jobs (no Qt): propagation and export.
+"""Long work as plain Python jobs (no Qt): propagation, export, attention recording.
 
 A job is a callable taking a progress callback and a cancel token; the GUI runs it on
 a worker thread (ui/workers.py), the CLI in the foreground. ``EtaEstimator`` turns
-progress fractions into a remaining-time estimate for the progress bar.
+progress reports into a remaining-time estimate for the whole job. Saving and opening
+projects are jobs too (``app.project_io``).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,9 @@ class PropagationJob:
     model_dirs: tuple[str, ...] = ()
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
+        progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
         engine_cls = get_engine(self.engine)
+        cancel.raise_if_cancelled()
         options = run_options(self.engine, self.options, self.model_dirs)
         return engine_cls().propagate(self.clip, self.edit, options, progress=progress, cancel=cancel)
 
@@ -74,17 +78,51 @@ class ExportJob:
         return write_png_sequence(self.target, iter(frames), prefix=prefix, on_frame=on_frame)
 
 
+#: Stages that prepare the work (reading frames, loading models, tracking a mask before GenProp
+#: denoises): their pace says nothing about the rest of the job, so no estimate is made from them.
+PREPARATION_STAGES = ("start", "starting", "read", "loading", "load", "tracking", "opening")
+
+
 class EtaEstimator:
-    """Remaining time from elapsed time and the fraction done (monotonic clock)."""
+    """Time left for the whole job, from progress reports.
 
-    def __init__(self) -> None:
-        self._start = time.monotonic()
+    Each stage's pace (seconds per unit of work) is measured while it runs; every unit
+    still to do is costed at the slowest pace seen in a work stage, so a quick first
+    stage (reading frames) does not promise "28 s left" for a job whose slow stage is
+    still ahead. Until a work stage has run for ``min_seconds`` and two units, the
+    estimate is ``None`` ("estimating…").
+    """
 
-    def remaining(self, fraction: float) -> float | None:
-        if fraction <= 0.02:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, min_seconds: float = 0.5) -> None:
+        self._clock = clock
+        self._min_seconds = min_seconds
+        self._stage: str | None = None
+        self._stage_start = (0.0, 0)  # (time, units done) when the current stage began
+        self._slowest = 0.0
+
+    def update(self, p: Progress) -> float | None:
+        now = self._clock()
+        if p.stage != self._stage:
+            self._close_stage(now, p.done)
+            self._stage, self._stage_start = p.stage, (now, p.done)
+        pace = max(self._slowest, self._pace(now, p.done))
+        if pace <= 0:
             return None
-        elapsed = time.monotonic() - self._start
-        return max(0.0, elapsed / fraction - elapsed)
+        return max(0.0, (p.total - p.done) * pace)
+
+    def _pace(self, now: float, done: int) -> float:
+        if self._stage is None or self._stage.split(" ")[0] in PREPARATION_STAGES:
+            return 0.0
+        t0, d0 = self._stage_start
+        if done - d0 < 2 or now - t0 < self._min_seconds:
+            return 0.0
+        return (now - t0) / (done - d0)
+
+    def _close_stage(self, now: float, done: int) -> None:
+        if self._stage is not None and self._stage.split(" ")[0] not in PREPARATION_STAGES:
+            t0, d0 = self._stage_start
+            if done > d0:
+                self._slowest = max(self._slowest, (now - t0) / (done - d0))
 
     @staticmethod
     def format(seconds: float | None) -> str:
@@ -95,13 +133,18 @@ class EtaEstimator:
 
 
 def describe_progress(p: Progress) -> str:
-    """One line for the progress bar: stage, window/step when known, message."""
+    """One line for a progress bar: stage · window · step, each said once.
+
+    ``p.step`` counts the denoising steps done in the window; the label names the step
+    being worked on (``step 3/8`` while the third runs), and stops at the last.
+    """
     parts = [p.stage]
-    if p.window is not None and p.num_windows:
+    if p.window is not None and p.num_windows and p.num_windows > 1:
         parts.append(f"window {p.window + 1}/{p.num_windows}")
-    if p.step is not None and p.num_steps:
-        parts.append(f"step {p.step + 1}/{p.num_steps}")
-    if p.message and not p.message.startswith(p.stage):
+    if p.step is not None and p.num_steps and p.stage == "denoising":
+        parts.append(f"step {min(p.step + 1, p.num_steps)}/{p.num_steps}")
+    redundant = p.stage in p.message or "window " in p.message or "step " in p.message
+    if p.message and not redundant:
         parts.append(p.message)
     return " · ".join(parts)
 
@@ -132,25 +175,26 @@ class ClipPrefix:
 
 
 @dataclass
-class AttentionJob:
-    """Re-run the first window of a GenProp result, recording attention for a region."""
+class AttentionRecordJob:
+    """Re-run the first window of a GenProp result once, recording G's attention for every
+    query cell (``engine.engines.genprop_attention.AttentionRecord``); the review answers
+    every Shift+click from that record."""
 
     engine: str
     clip: FrameSource
     edit: FirstFrameEdit
     options: dict[str, Any]
-    query: np.ndarray  # [H, W] mask on the edited canvas
     frames: int  # the first window's length (from the result's extras)
     model_dirs: tuple[str, ...] = ()
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Any:
         if not self.engine.startswith("genprop"):
             raise ValueError(f"attention maps exist only for the GenProp engines, not {self.engine!r}")
+        progress(Progress("loading", 0, 1, "loading the engine"))
+        from engine.engines.genprop_attention import GRID
+
         engine_cls = get_engine(self.engine)
-        options = {
-            **run_options(self.engine, self.options, self.model_dirs),
-            "attention_query": self.query,
-            "window": self.frames,
-        }
+        cancel.raise_if_cancelled()
+        options = {**run_options(self.engine, self.options, self.model_dirs), "attention_query": GRID, "window": self.frames}
         result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
-        return result.extras["attention"]
+        return result.extras["attention_record"]

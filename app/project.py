@@ -1,31 +1,32 @@
 """The user's work: a clip reference, the first-frame edit, engine settings, results.
 
-A project is a folder (``something.genprop/``) holding ``project.json`` and the edit in
-the documented edit-file format (``edit.json`` + ``assets/``, see docs/edit_format.md),
-so the CLI's ``propagate --edit`` reads a project's edit directly. Results are stored
-losslessly under ``results/``. Every mutation goes through a method that notifies
-listeners; the GUI's undo commands call these methods, so the model stays Qt-free.
+A project is the folder the user names, holding ``project.json`` and the edit in the
+documented edit-file format (``edit.json`` + ``assets/``, see docs/edit_format.md), so
+the CLI's ``propagate --edit`` reads a project's edit directly. Results are stored
+losslessly under ``results/`` (``app.result_files``). Every mutation goes through a
+method that notifies listeners; the GUI's undo commands call these methods, so the
+model stays Qt-free. Writing and reading run as jobs (``app.project_io``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from app import result_files
 from engine.edit import FirstFrameEdit
-from engine.edits import EditSpec, compose, load_edit, save_edit
+from engine.edits import compose, load_edit
 from engine.edits.edit_file import EditFileError
 from engine.edits.specs import OpSpec
-from engine.engines.base import PropagationResult
+from engine.engines.base import CancelToken, PropagationResult
 from engine.safe_paths import contained, contained_files, load_json, one_line
-from engine.video import open_video, write_bytes_atomic, write_png_sequence, write_video
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,10 @@ PROJECT_FORMAT = "genprop-studio-project"
 PROJECT_VERSION = 1
 PROJECT_FILE = "project.json"
 EDIT_FILE = "edit.json"
+RESULTS_FOLDER = "results"
 
 Listener = Callable[[str], None]
+ProgressFn = Callable[[int, int, str], None]  # (done, total, what)
 
 
 class ProjectError(ValueError):
@@ -53,17 +56,48 @@ class EngineSettings:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class ResultEntry:
-    """One propagation result kept in the project (several can be compared)."""
+    """One propagation result kept in the project (several can be compared).
+
+    ``files`` is a complete lossless copy on disk (in a saved project or the recovery
+    folder), so saving again copies files instead of encoding; ``saved_in`` is the
+    project folder whose ``results/`` holds it as ``saved_as``.
+    """
 
     name: str
     result: PropagationResult
-    saved_as: str | None = None  # folder under results/ once written
+    key: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    files: Path | None = None
+    saved_in: Path | None = None
+    saved_as: str | None = None
+
+    @property
+    def folder_name(self) -> str:
+        return f"{RESULTS_FOLDER}/{self.key}"
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """What a save writes, copied on the GUI thread so a worker can write it while editing goes on."""
+
+    clip_path: Path | None
+    operations: tuple[OpSpec, ...]
+    engine: EngineSettings
+    results: tuple[ResultEntry, ...]
+    folder: Path | None
+    edit_written: tuple[Path, tuple[int, ...]] | None  # (folder, op ids) of the last edit written
+    change_count: int
 
 
 class Project:
-    """Mutable project state with change notifications (no Qt)."""
+    """Mutable project state with change notifications (no Qt).
+
+    ``unsaved`` covers the changes the undo stack does not track (results, engine
+    settings, a restored recovery copy); the window's title star is the undo stack's
+    state or this. ``change_count`` grows with every mutation, so a save that finishes
+    after further edits does not claim them saved.
+    """
 
     def __init__(self) -> None:
         self.clip_path: Path | None = None
@@ -71,6 +105,9 @@ class Project:
         self.engine = EngineSettings()
         self.results: list[ResultEntry] = []
         self.folder: Path | None = None
+        self.unsaved = False
+        self.change_count = 0
+        self._edit_written: tuple[Path, tuple[int, ...]] | None = None
         self._listeners: list[Listener] = []
         self._result_counter = 0
 
@@ -79,6 +116,8 @@ class Project:
         self._listeners.append(listener)
 
     def _emit(self, what: str) -> None:
+        if what != "result_files":  # where a copy lives is no change to the work
+            self.change_count += 1
         for listener in list(self._listeners):
             listener(what)
 
@@ -86,6 +125,53 @@ class Project:
     def set_clip(self, path: str | Path | None) -> None:
         self.clip_path = None if path is None else Path(path).resolve()
         self._emit("clip")
+
+    def start_over(self, clip_path: str | Path | None) -> None:
+        """New work on a clip: no edits, no results, numbering from #1, not saved anywhere."""
+        self.operations.clear()
+        self.results.clear()
+        self._result_counter = 0
+        self.folder = None
+        self.unsaved = False
+        self._edit_written = None
+        self._emit("operations")
+        self._emit("results")
+        self.set_clip(clip_path)
+
+    def replace_with(self, other: Project, *, unsaved: bool = False) -> None:
+        """Take over a loaded project's state (Open project, restore after a crash)."""
+        self.clip_path = other.clip_path
+        self.operations[:] = other.operations
+        self.results[:] = other.results
+        self._result_counter = other._result_counter
+        self.engine = EngineSettings(other.engine.engine, dict(other.engine.options))
+        self.folder = other.folder
+        self._edit_written = other._edit_written
+        self.unsaved = unsaved
+        for what in ("clip", "operations", "results", "engine"):
+            self._emit(what)
+
+    def mark_saved(self, snapshot: ProjectSnapshot, folder: Path) -> bool:
+        """A save of ``snapshot`` into ``folder`` finished; True if nothing changed meanwhile."""
+        self.folder = folder
+        self._edit_written = (folder, tuple(id(op) for op in snapshot.operations))
+        for entry in snapshot.results:
+            entry.saved_in, entry.saved_as, entry.files = folder, entry.folder_name, folder / entry.folder_name
+        current = snapshot.change_count == self.change_count
+        if current:
+            self.unsaved = False
+        return current
+
+    def snapshot(self) -> ProjectSnapshot:
+        return ProjectSnapshot(
+            self.clip_path,
+            tuple(self.operations),
+            EngineSettings(self.engine.engine, dict(self.engine.options)),
+            tuple(self.results),
+            self.folder,
+            self._edit_written,
+            self.change_count,
+        )
 
     def insert_operation(self, index: int, spec: OpSpec) -> None:
         self.operations.insert(index, spec)
@@ -100,20 +186,35 @@ class Project:
         self._emit("operations")
         return spec
 
-    def set_engine(self, engine: str, options: dict[str, Any]) -> None:
-        self.engine = EngineSettings(engine, dict(options))
+    def set_engine(self, engine: str, options: dict[str, Any], *, by_user: bool = True) -> None:
+        """Engine settings; a change the user made counts as unsaved work."""
+        new = EngineSettings(engine, dict(options))
+        if new == self.engine:
+            return
+        self.engine = new
+        if by_user and (self.operations or self.results or self.folder is not None):
+            self.unsaved = True
         self._emit("engine")
 
     def add_result(self, result: PropagationResult, name: str | None = None) -> ResultEntry:
+        """Keep a result (numbered per clip: #1, #2, ... restart with each new clip)."""
         self._result_counter += 1
         entry = ResultEntry(name or f"#{self._result_counter} {result.engine}", result)
         self.results.append(entry)
+        self.unsaved = True
         self._emit("results")
         return entry
 
     def remove_result(self, index: int) -> None:
         self.results.pop(index)
+        self.unsaved = True
         self._emit("results")
+
+    def result_written(self, entry: ResultEntry, folder: Path) -> None:
+        """A lossless copy of ``entry`` now exists in ``folder`` (the recovery writer's report)."""
+        if entry.files is None or not result_files.is_complete(entry.files):
+            entry.files = folder
+        self._emit("result_files")
 
     # ------------------------------------------------------------ derived
     def first_frame_edit(self, original_frame: np.ndarray) -> FirstFrameEdit:
@@ -122,36 +223,19 @@ class Project:
 
     # ------------------------------------------------------------ files
     def save(self, folder: str | Path, *, include_results: bool = True) -> Path:
-        """Write the project folder; ``project.json`` is written last, atomically."""
+        """Write the whole project into ``folder`` now (scripts and tests; the GUI uses SaveProjectJob)."""
+        from app.project_io import save_snapshot
+
+        snap = self.snapshot() if include_results else _without_results(self.snapshot())
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_edit(
-            EditSpec(operations=list(self.operations), source=str(self.clip_path) if self.clip_path else None), folder, EDIT_FILE
-        )
-        results = []
-        if include_results:
-            for i, entry in enumerate(self.results):
-                rel = entry.saved_as or f"results/{i:02d}"
-                target = folder / rel
-                if not (target / "frames.mkv").exists():
-                    _write_result(entry.result, target)
-                entry.saved_as = rel
-                results.append({"name": entry.name, "folder": rel, "engine": entry.result.engine, "mode": entry.result.mode})
-        doc = {
-            "format": PROJECT_FORMAT,
-            "version": PROJECT_VERSION,
-            "clip": _relative_or_absolute(self.clip_path, folder),
-            "edit": EDIT_FILE,
-            "engine": asdict(self.engine),
-            "results": results,
-        }
-        write_bytes_atomic(folder / PROJECT_FILE, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
-        self.folder = folder
+        save_snapshot(snap, folder)
+        self.mark_saved(snap, folder)
         return folder / PROJECT_FILE
 
     @classmethod
-    def load(cls, path: str | Path) -> Project:
-        """Read and validate a project (folder or its project.json)."""
+    def load(cls, path: str | Path, progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Project:
+        """Read and validate a project (its folder or its project.json); results are decoded
+        with ``progress(done, total, what)`` and stop at ``cancel``."""
         file, doc = _read_project_json(path)
         folder = file.parent
         if not isinstance(doc, dict) or doc.get("format") != PROJECT_FORMAT:
@@ -180,9 +264,10 @@ class Project:
         ):
             raise ProjectError(f"{file}: 'engine' must be {{'engine': name, 'options': {{...}}}}, got {engine!r}")
         project.engine = EngineSettings(engine.get("engine", "classic"), dict(engine.get("options", {})))
-        project.results.extend(_load_results(doc.get("results", []), folder, file))
-        project._result_counter = len(project.results)
+        project.results.extend(_load_results(doc.get("results", []), folder, file, progress, cancel))
+        project._result_counter = max([len(project.results), *[_number(e.name) for e in project.results]])
         project.folder = folder
+        project._edit_written = (folder, tuple(id(op) for op in project.operations))
         return project
 
 
@@ -221,7 +306,9 @@ def _clip_path(folder: Path, clip: str, file: Path) -> Path:
         raise ProjectError(f"{file}: 'clip' {clip!r} is not a usable path: {exc}") from None
 
 
-def _load_results(items: object, folder: Path, file: Path) -> list[ResultEntry]:
+def _load_results(
+    items: object, folder: Path, file: Path, progress: ProgressFn | None = None, cancel: CancelToken | None = None
+) -> list[ResultEntry]:
     """The ``results`` section, each result read and checked; anything wrong is a ProjectError."""
     if not isinstance(items, list):
         raise ProjectError(f"{file}: 'results' must be a list, got {type(items).__name__}")
@@ -238,46 +325,41 @@ def _load_results(items: object, folder: Path, file: Path) -> list[ResultEntry]:
         for key in ("name", "engine", "mode"):
             if key in item and not isinstance(item[key], str):
                 raise ProjectError(f"{where}.{key} must be a string, got {type(item[key]).__name__}")
+
+        def on_frame(done: int, total: int, i: int = i) -> None:
+            if progress is not None:
+                progress(done, total, f"result {i + 1}/{len(items)}")
+
         try:
             result_folder = _inside(folder, item.get("folder"), f"{where}.folder", kind="dir")
-            result = _read_result_checked(folder, result_folder, item.get("engine", "?"), item.get("mode", ""), where)
+            result = _read_result_checked(folder, result_folder, where, on_frame, cancel)
         except ProjectError as exc:
             raise ProjectError(f"{exc} (remove results[{i}] from {PROJECT_FILE} to open the project without it)") from None
-        entries.append(ResultEntry(item.get("name", f"result {i}"), result, item["folder"]))
+        entry = ResultEntry(item.get("name", f"result {i}"), result, files=result_folder)
+        entry.key = result_folder.name
+        entry.saved_in, entry.saved_as = folder, str(item["folder"])
+        entries.append(entry)
     return entries
 
 
-def _read_result_checked(root: Path, result_folder: Path, engine: str, mode: str, where: str) -> PropagationResult:
-    """A saved result: ``frames.mkv`` and ``masks/*.png``, both inside the project, same count and size."""
+def _read_result_checked(
+    root: Path, result_folder: Path, where: str, on_frame: result_files.FrameCallback, cancel: CancelToken | None
+) -> PropagationResult:
+    """A saved result (``result.json``, ``frames.mkv``, ``masks/*.png``), every file a regular
+    file inside the project, read by the one result reader; any failure is a ProjectError."""
     from engine.video import VideoError
-    from engine.video.png import read_png
 
     rel = result_folder.relative_to(root.resolve()).as_posix()
-    video = _inside(root, f"{rel}/frames.mkv", f"{where}: frames.mkv")
-    masks_dir = _inside(root, f"{rel}/masks", f"{where}: masks", kind="dir")
-    mask_files = contained_files(
-        masks_dir, root, f"{where}: masks", suffix=".png", root_name="the project folder", error=ProjectError
-    )
+    _inside(root, f"{rel}/{result_files.RESULT_FILE}", f"{where}: {result_files.RESULT_FILE}")
+    _inside(root, f"{rel}/{result_files.FRAMES_FILE}", f"{where}: {result_files.FRAMES_FILE}")
+    masks_dir = _inside(root, f"{rel}/{result_files.MASKS_FOLDER}", f"{where}: masks", kind="dir")
+    contained_files(masks_dir, root, f"{where}: masks", suffix=".png", root_name="the project folder", error=ProjectError)
     try:
-        with open_video(video) as reader:
-            if len(reader) != len(mask_files):
-                raise ProjectError(f"{where}: frames.mkv has {len(reader)} frames but masks/ holds {len(mask_files)} masks")
-            frames = np.stack([reader[i] for i in range(len(reader))])
-            fps = reader.fps
+        return result_files.read_result(result_folder, on_frame, cancel)
     except VideoError as exc:
-        raise ProjectError(f"{where}: {exc}") from None
-    except (OSError, IndexError, ValueError, MemoryError) as exc:
-        if isinstance(exc, ProjectError):
-            raise
-        raise ProjectError(f"{where}: frames.mkv cannot be read: {exc}") from None
-    mask_list = [read_png(f, "L", f"{where}: masks/{f.name}", error=ProjectError) for f in mask_files]
-    for f, mask in zip(mask_files, mask_list, strict=True):
-        if mask.shape != frames.shape[1:3]:
-            raise ProjectError(
-                f"{where}: masks/{f.name} is {mask.shape[1]}x{mask.shape[0]} but the frames are {frames.shape[2]}x{frames.shape[1]}"
-            )
-    masks = np.stack(mask_list)
-    return PropagationResult(frames=frames, masks=masks, fps=fps, engine=engine, mode=mode)
+        raise ProjectError(f"{where}: {one_line(exc)}") from None
+    except (OSError, IndexError, ValueError, KeyError, TypeError, MemoryError) as exc:
+        raise ProjectError(f"{where}: the result cannot be read: {one_line(exc)}") from None
 
 
 def _relative_or_absolute(path: Path | None, folder: Path) -> str | None:
@@ -289,21 +371,19 @@ def _relative_or_absolute(path: Path | None, folder: Path) -> str | None:
         return str(path.resolve())
 
 
-def _write_result(result: PropagationResult, target: Path) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    write_video(target / "frames.mkv", list(result.frames), result.fps, lossless=True)
-    write_png_sequence(target / "masks", list(result.masks), prefix="mask_")
-    write_bytes_atomic(
-        target / "result.json", json.dumps({"fps": result.fps, "engine": result.engine, "mode": result.mode}).encode()
-    )
+def _number(name: str) -> int:
+    """The N of a result named "#N engine" (0 otherwise), so numbering goes on after a load."""
+    head = name.split(" ", 1)[0]
+    return int(head[1:]) if head.startswith("#") and head[1:].isdigit() else 0
 
 
-def _read_result(folder: Path, engine: str, mode: str) -> PropagationResult:
-    """A result folder read with the same checks as a project's (nothing may leave ``folder``)."""
-    return _read_result_checked(folder, folder, engine, mode, str(folder))
+def _without_results(snap: ProjectSnapshot) -> ProjectSnapshot:
+    import dataclasses
+
+    return dataclasses.replace(snap, results=())
 
 
 def remove_project_folder(folder: Path) -> None:
-    """Delete a project folder we own (recovery autosaves)."""
-    if (folder / PROJECT_FILE).exists() or not any(folder.iterdir()):
+    """Delete a project folder we own (recovery autosaves), even one a crash left half-written."""
+    if (folder / PROJECT_FILE).exists() or (folder / RESULTS_FOLDER).is_dir() or not any(folder.iterdir()):
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,18 +1,24 @@
-"""Autosave after every change, and the offer to restore after a crash.
+"""The recovery copy: autosaved after every change, offered back after a crash.
 
-The recovery copy lives in the user's data folder, not next to the user's own files,
-and is deleted on a clean exit: if it exists at start, the last session died.
-Results are not autosaved (they can be recomputed; writing them after every change
-would stall editing); the clip reference, the edits and the engine settings are.
+It lives in the user's data folder, not next to the user's own files, and is deleted
+on a clean exit: if it exists at start, the last session died. It holds the clip
+reference, the edits, the engine settings, the path of the project being worked on, and
+references to the results: each result is written there once, losslessly, on a worker
+(``write_result``), never on every change. Everything here runs off the GUI thread;
+the window passes a ``ProjectSnapshot`` taken on the GUI thread.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from pathlib import Path
 
+from app import result_files
 from app.paths import user_dirs
-from app.project import PROJECT_FILE, Project, ProjectError, remove_project_folder
+from app.project import PROJECT_FILE, Project, ProjectError, ProjectSnapshot, ResultEntry, remove_project_folder
+from app.project_io import save_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +27,33 @@ def recovery_folder() -> Path:
     return user_dirs().recovery / "autosave.genprop"
 
 
-def autosave(project: Project) -> Path:
-    """Write the project's recovery copy (atomic: project.json is replaced last)."""
+def worth_keeping(snap: ProjectSnapshot) -> bool:
+    """Is there anything the user made? A clip alone is nothing to offer back."""
+    return snap.clip_path is not None and bool(snap.operations or snap.results)
+
+
+def autosave(snap: ProjectSnapshot) -> Path | None:
+    """Write (or, with nothing worth keeping, remove) the recovery copy; project.json is replaced last."""
     folder = recovery_folder()
-    folder_before = project.folder
-    project.save(folder, include_results=False)
-    project.folder = folder_before  # autosaving must not change where "Save" writes
+    if not worth_keeping(snap):
+        discard()
+        return None
+    written = tuple(e for e in snap.results if result_files.is_complete(folder / e.folder_name))
+    extra = {"saved_project": str(snap.folder) if snap.folder is not None else None}
+    save_snapshot(
+        dataclasses.replace(snap, results=written, edit_written=None), folder, extra=extra, keep={e.key for e in snap.results}
+    )
     return folder
+
+
+def write_result(entry: ResultEntry) -> Path:
+    """The result's lossless copy in the recovery folder (copied if one exists already)."""
+    target = recovery_folder() / entry.folder_name
+    if result_files.is_complete(target):
+        return target
+    if entry.files is not None and result_files.is_complete(entry.files):
+        return result_files.copy_result(entry.files, target)
+    return result_files.write_result(entry.result, target)
 
 
 def pending_recovery() -> Path | None:
@@ -37,15 +63,30 @@ def pending_recovery() -> Path | None:
 
 
 def restore() -> Project:
+    """The crashed session's work; it counts as unsaved (the caller marks it so)."""
     folder = pending_recovery()
     if folder is None:
         raise ProjectError("there is nothing to restore")
     project = Project.load(folder)
-    project.folder = None
+    # The project the user was working on is named by the recovery copy only (the app's own
+    # file): a project.json from elsewhere never chooses where the next Save writes.
+    project.folder = _saved_project(folder)
     return project
 
 
+def _saved_project(folder: Path) -> Path | None:
+    """The project folder the crashed session was saving to (None: never saved, "Save" asks where)."""
+    try:
+        saved = json.loads((folder / PROJECT_FILE).read_text(encoding="utf-8")).get("saved_project")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(saved, str) or not saved or Path(saved).resolve() == folder.resolve():
+        return None
+    return Path(saved)
+
+
 def discard() -> None:
+    """Remove the recovery copy (a clean exit, or the work was saved or discarded)."""
     folder = recovery_folder()
     if folder.exists():
         remove_project_folder(folder)

@@ -20,6 +20,8 @@ class Settings:
     """Everything the user can set that outlives a session."""
 
     recent_files: list[str] = field(default_factory=list)
+    recent_projects: list[str] = field(default_factory=list)
+    last_dirs: dict[str, str] = field(default_factory=dict)  # dialog kind -> folder last used
     theme: str = "dark"
     engine: str = "classic"
     device: str = "auto"
@@ -31,6 +33,25 @@ class Settings:
         text = str(Path(path).resolve())
         self.recent_files = [text] + [p for p in self.recent_files if p != text]
         del self.recent_files[MAX_RECENT:]
+
+    def add_recent_project(self, folder: str | Path) -> None:
+        text = str(Path(folder).resolve())
+        self.recent_projects = [text] + [p for p in self.recent_projects if p != text]
+        del self.recent_projects[MAX_RECENT:]
+
+    def dialog_dir(self, kind: str) -> str:
+        """Where a file dialog of ``kind`` starts: the folder last used for it, else the home folder
+        (never the install folder, which is the working directory when started by run.sh)."""
+        for candidate in (self.last_dirs.get(kind), *self.last_dirs.values()):
+            if candidate and Path(candidate).is_dir():
+                return candidate
+        return str(Path.home())
+
+    def remember_dir(self, kind: str, chosen: str | Path) -> None:
+        """Remember the folder of a path the user picked in a dialog of ``kind``."""
+        path = Path(chosen)
+        folder = path if kind == "export" and path.is_dir() else path.parent
+        self.last_dirs[kind] = str(folder)
 
     @classmethod
     def load(cls, path: Path) -> Settings:

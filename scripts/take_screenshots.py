@@ -13,12 +13,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.paths import RESOURCES, SAMPLE_CLIP  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from ui import demos  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 from ui.theme import apply_theme  # noqa: E402
 
@@ -50,7 +50,7 @@ def main() -> int:
     app = QApplication(sys.argv)
     apply_theme(app, "dark")
     window = MainWindow(Settings())
-    window.ask_on_close = False
+    window.confirm_unsaved = False  # a scripted session: no questions
     window.resize(1500, 900)
     window.show()
     window.open_clip(SAMPLE_CLIP)
@@ -60,8 +60,9 @@ def main() -> int:
     window.tabs.setCurrentWidget(window.canvas)
     window.import_edit(RESOURCES / "samples" / "coin_edit" / "edit.json")
     wait_for(window.edit_panel.edit_changed, 20000)
-    window.edit_panel.set_selection(window.project.operations[0].mask)  # type: ignore[attr-defined]
-    window.canvas.add_point(452, 148, positive=True)
+    window.edit_panel.set_tool("select")
+    window.canvas.add_point(452, 148, positive=True)  # a click on the coin, as the user makes it
+    wait_for(window.edit_panel.selection_changed, 30000)
     shot(window, "2-edit")
     window.propagate()
     wait(2500)
@@ -76,7 +77,7 @@ def main() -> int:
     shot(window, "5-review-wipe")
 
     # GenProp on the bundled procedural demo model: MPD overlay and an attention map
-    window.try_genprop_demo()
+    demos.try_genprop_demo(window)
     wait_for(window.edit_panel.edit_changed, 20000)
     window.propagate()
     wait_for(window.job_finished, 300000)
@@ -84,9 +85,7 @@ def main() -> int:
     review.mode_box.setCurrentText("Side by side")
     review.timeline.seek(5)
     review.mask_check.setChecked(False)
-    query = np.zeros((64, 64), np.uint8)
-    query[20:30, 34:44] = 255
-    window.record_attention(query)
+    review.ask_attention(39, 25)  # what a Shift+click there does: one recording, then every click answered from it
     wait_for(window.job_finished, 300000)
     review.layer_box.setCurrentIndex(min(2, review.layer_box.count() - 1))
     window.resize(1500, 900)

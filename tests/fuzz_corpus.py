@@ -509,6 +509,7 @@ def write_project(folder: Path) -> Path:
     project.add_operation(RemoveSpec(mask=_mask()))
     frames = np.stack([frame()] * 3)
     project.add_result(PropagationResult(frames=frames, masks=np.stack([_mask()] * 3), fps=10.0, engine="classic"), "A")
+    project.results[-1].key = "00"  # the cases below name its folder results/00
     project.save(folder)
     return folder / "project.json"
 

@@ -40,3 +40,34 @@ def test_option_validation_drops_bad_values() -> None:
         "flow_max_side": 640,
     }
     assert validate("genprop", {"steps": 10, "memory": "bf16", "injection_weight": 3.0})["injection_weight"] == 1.0
+
+
+def test_remembered_engine_that_cannot_run_falls_back_with_one_line_and_details(qtbot, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.paths import SAMPLE_CLIP
+    from app.settings import Settings
+    from tests.gui_helpers import add_track_edit, open_and_wait
+    from ui.main_window import MainWindow
+
+    monkeypatch.delenv("GENPROP_SVD_PATH", raising=False)
+    win = MainWindow(Settings(engine="genprop-training-free"))  # remembered from a machine with the weights
+    win.confirm_unsaved = False
+    qtbot.addWidget(win)
+    win.show()
+    open_and_wait(qtbot, win, SAMPLE_CLIP)
+    add_track_edit(qtbot, win)
+    panel = win.engine_panel
+    assert panel.engine == "classic" and panel.propagate_button.isEnabled()  # not a disabled dead end
+    line = panel.notice.text()
+    assert panel.notice.isVisible() and "\n" not in line and len(line) < 220
+    assert line.startswith("GenProp, training-free (SVD only) cannot run here") and line.endswith(
+        "Using Classic (optical flow, CPU)."
+    )
+    assert not panel.reason.text()  # no paragraph of search paths
+    panel.details_button.click()
+    box = panel.findChild(QMessageBox, "engineDetails")
+    assert box is not None and "looked in" in box.text()  # the full reason, one click away
+    box.close()
+    assert win.settings.engine == "genprop-training-free"  # the choice is kept for when the weights appear
+    win.close()

@@ -84,7 +84,7 @@ def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-unty
     qtbot.addWidget(win)
     try:
         with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
-            win.genprop_demo_action.trigger()
+            win.actions["genprop_demo"].trigger()
         assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
         assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
         with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:

@@ -60,7 +60,7 @@ def select_coin(qtbot, win: MainWindow) -> np.ndarray:  # type: ignore[no-untype
     win.edit_panel.set_tool("select")
     with qtbot.waitSignal(win.edit_panel.selection_changed, timeout=30000):
         click_image(qtbot, win, *COIN)
-    mask = win.edit_panel.selection
+    mask = win.session.selection
     assert mask is not None
     ys, xs = np.nonzero(mask)
     assert 500 < len(xs) < 8000, "the fallback selector should pick out the coin"
@@ -77,7 +77,7 @@ def test_select_recolour_propagate_review_export(qtbot, window: MainWindow, tmp_
     window.edit_panel.hue.setValue(120)
     with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
         window.edit_panel.recolour_button.click()
-    edit = window.edit_panel.edit
+    edit = window.session.edit
     assert edit is not None and len(edit.operations) == 1
     original = open_video(SAMPLE_CLIP)[0]
     outside = edit.edit_mask == 0
@@ -131,7 +131,7 @@ def test_cancel_a_running_job(qtbot, window: MainWindow, tmp_path: Path) -> None
         window.job_panel.cancel_button.click()
     assert finished.args == ["cancelled"]
     assert window.review.current is None
-    qtbot.waitUntil(lambda: not window._workers, timeout=10000)
+    qtbot.waitUntil(lambda: not window.jobs.workers, timeout=10000)
     assert not window.job_panel.isVisible()
 
 
@@ -149,7 +149,7 @@ def test_undo_and_redo_an_edit(qtbot, window: MainWindow) -> None:  # type: igno
     # selection changes are undoable too
     window.undo_stack.undo()  # the remove
     window.undo_stack.undo()  # the click selection
-    assert window.edit_panel.selection is None
+    assert window.session.selection is None
 
 
 def test_save_and_reopen_project(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -157,10 +157,13 @@ def test_save_and_reopen_project(qtbot, window: MainWindow, tmp_path: Path) -> N
     select_coin(qtbot, window)
     with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
         window.edit_panel.add_track()
-    assert window.save_project_to(tmp_path / "coin.genprop")
+    with qtbot.waitSignal(window.job_finished, timeout=60000) as saved:
+        assert window.projects.save_to(tmp_path / "coin.genprop")
+    assert saved.args == ["succeeded"]
     project = Project.load(tmp_path / "coin.genprop")
     assert project.clip_path == SAMPLE_CLIP.resolve() and [s.op for s in project.operations] == ["track"]
-    assert window.open_project(tmp_path / "coin.genprop")
+    with qtbot.waitSignal(window.job_finished, timeout=60000):
+        assert window.projects.open(tmp_path / "coin.genprop")
     assert [s.op for s in window.project.operations] == ["track"]
 
 
@@ -181,6 +184,11 @@ def test_kill_and_restore_from_recovery(qtbot, tmp_path: Path) -> None:  # type:
         win.edit_panel.add_remove()
         win.edit_panel.set_selection(mask)
         win.edit_panel.add_recolour()
+        from PySide6.QtTest import QTest
+        from app import recovery
+        from app.project import Project
+        while recovery.pending_recovery() is None or len(Project.load(recovery.pending_recovery()).operations) < 2:
+            QTest.qWait(50)  # the recovery copy is written on a worker
         os.kill(os.getpid(), signal.SIGKILL)
         """
     )
@@ -193,10 +201,10 @@ def test_kill_and_restore_from_recovery(qtbot, tmp_path: Path) -> None:  # type:
     win.ask_on_close = False
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=20000):
-        assert win.restore_recovery()
+        assert win.projects.restore_recovery()
     assert [s.op for s in win.project.operations] == ["remove", "recolour"]
     assert win.document is not None and win.document.path == SAMPLE_CLIP.resolve()
-    qtbot.waitUntil(lambda: win.edit_panel.edit is not None and len(win.edit_panel.edit.operations) == 2, timeout=20000)
+    qtbot.waitUntil(lambda: win.session.edit is not None and len(win.session.edit.operations) == 2, timeout=20000)
     win.close()
     assert recovery.pending_recovery() is None  # a clean exit removes it
 
@@ -224,7 +232,7 @@ def test_no_threads_left_running(qtbot, tmp_path: Path) -> None:  # type: ignore
     with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=20000):
         win.edit_panel.add_recolour()
     win.propagate()  # closing while a job runs must cancel and join it
-    qt_threads: list[QThread] = [win._loader._thread, win.review._loader._thread, win.edit_panel.runner, *win._workers]  # type: ignore[union-attr]
+    qt_threads: list[QThread] = [win._loader._thread, win.review._loader._thread, win.edit_panel.runner, *win.jobs.workers]  # type: ignore[union-attr]
     assert len(qt_threads) == 4 and not any(t.isFinished() for t in qt_threads)
     win.close()
     assert all(t.isFinished() for t in qt_threads)
@@ -244,15 +252,15 @@ def test_layer_from_selection_is_placed_where_dragged(qtbot, window: MainWindow)
     panel.cut_layer_button.click()
     assert panel.layer is not None and window.canvas.tool == "move"
     window.canvas._layer_item.setPos(150.0, 200.0)  # what a drag with the Move tool does
-    panel.layer_scale.setValue(1.5)
-    panel.layer_rotation.setValue(30.0)
-    panel.flip_h.setChecked(True)
+    panel.layers.scale.setValue(1.5)
+    panel.layers.rotation.setValue(30.0)
+    panel.layers.flip_h.setChecked(True)
     with qtbot.waitSignal(panel.edit_changed, timeout=20000):
         panel.insert_button.click()
     spec = window.project.operations[-1]
     assert spec.op == "insert" and (spec.x, spec.y) == (150.0, 200.0)
     assert spec.scale == 1.5 and spec.rotation == 30.0 and spec.flip_h
-    op = panel.edit.operations[-1]
+    op = window.session.edit.operations[-1]
     ys, xs = np.nonzero(op.mask)
     assert abs(xs.mean() - 150) < 6 and abs(ys.mean() - 200) < 6  # the layer landed where it was dropped
     assert panel.layer is None and window.canvas._layer_item is None
@@ -260,32 +268,24 @@ def test_layer_from_selection_is_placed_where_dragged(qtbot, window: MainWindow)
         panel.aspect.setCurrentText("margins (px)")
         panel.margin.setValue(20)
         panel.outpaint_button.click()
-    assert panel.edit.edited_frame.shape == (360, 608, 3) and panel.edit.canvas_offset == (20, 20)
+    assert window.session.edit.edited_frame.shape == (360, 608, 3) and window.session.edit.canvas_offset == (20, 20)
 
 
 def test_try_the_sample_edit_in_one_click(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     assert "open a clip first" in window.engine_panel.propagate_button.toolTip()
     with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=30000):
-        window.sample_edit_action.trigger()
+        window.actions["sample_edit"].trigger()
     assert [s.op for s in window.project.operations] == ["recolour"]
     assert window.engine_panel.propagate_button.isEnabled()
     assert "Propagate" in window.engine_panel.propagate_button.toolTip()
 
 
-def test_no_recovery_offer_without_edits_and_engine_remembered(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_no_recovery_offer_without_edits(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, SAMPLE_CLIP)
     assert recovery.pending_recovery() is None  # a clip alone is nothing to restore
     window.edit_panel.set_selection(np.pad(np.full((20, 20), 255, np.uint8), ((100, 200), (100, 448))))
     window.edit_panel.add_track()
-    assert recovery.pending_recovery() is not None
-    index = window.engine_panel.engine_box.findData("genprop-training-free")
-    window.engine_panel.engine_box.setCurrentIndex(index)
-    assert window.settings.engine == "genprop-training-free"
-    again = MainWindow(window.settings)  # the next start shows the engine chosen last
-    again.ask_on_close = False
-    qtbot.addWidget(again)
-    assert again.engine_panel.engine == "genprop-training-free"
-    again.close()
+    qtbot.waitUntil(lambda: recovery.pending_recovery() is not None, timeout=20000)  # written on a worker
 
 
 def test_two_results_compared_side_by_side(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -316,8 +316,8 @@ def test_switching_clips_composes_new_edits_on_the_new_frame(qtbot, window: Main
     with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
         window.edit_panel.add_track()
     assert window.open_clip(DEMO_MODEL_DIR / "case" / "frames", fps=8.0)
-    assert window.edit_panel.edit is None  # the coin clip's edit is gone with its clip
+    assert window.session.edit is None  # the coin clip's edit is gone with its clip
     with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000, check_params_cb=lambda e: e is not None):
         assert window.import_edit(DEMO_MODEL_DIR / "case" / "edit.json")
-    assert window.edit_panel.edit.edited_frame.shape == (64, 64, 3)
+    assert window.session.edit.edited_frame.shape == (64, 64, 3)
     assert window.findChild(QMessageBox, "errorDialog") is None

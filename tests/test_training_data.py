@@ -177,7 +177,8 @@ def test_pair_dataset_items_are_deterministic_and_paired() -> None:
         assert not (diff & ~m).any(), "V_hat and V differ only inside the edit mask"
         assert torch.equal(item["cond_frame"], item["target_video"][0]), "G sees the target's first frame"
     tasks = {int(ds[k]["task"]) for k in range(40)}
-    assert tasks <= {Task.COPY_PASTE.index, Task.MASK_AND_FILL.index, Task.COLOR_FILL.index} and len(tasks) >= 2
+    # the edit tasks, plus `none` (trained on a share of pairs: it is the row used without a task)
+    assert tasks <= {Task.NONE.index, Task.COPY_PASTE.index, Task.MASK_AND_FILL.index, Task.COLOR_FILL.index} and len(tasks) >= 2
 
 
 def test_pairing_direction_and_task_probabilities() -> None:

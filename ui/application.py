@@ -46,14 +46,14 @@ def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: 
     window = MainWindow(settings)
     window.show()
     if project is not None:
-        window.open_project(project)
+        window.projects.open(project, confirmed=True)
     elif recovery.pending_recovery() is not None and offer_restore(window):
-        window.restore_recovery()
+        window.projects.restore_recovery()
     else:
         recovery.discard()
         start = first_clip(clip, settings, open_sample)
         if start is not None:
-            window.open_clip(start)
+            window.open_clip(start, confirmed=True)
     return app.exec()
 
 

@@ -65,7 +65,7 @@ class EditCanvas(FrameView):
         cursor = {"pan": Qt.CursorShape.OpenHandCursor, "move": Qt.CursorShape.SizeAllCursor}.get(
             tool, Qt.CursorShape.CrossCursor
         )
-        self.setCursor(cursor)
+        self.viewport().setCursor(cursor)
 
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Show ``mask`` (the working selection) over the frame."""

@@ -1,7 +1,9 @@
 """The edit tools: selection (SAM2 or the GrabCut fallback), refinement, operations.
 
-Selection prompts and previews run on a ``LatestOnlyRunner`` (never the GUI thread);
-every change is an undo command on the window's QUndoStack.
+The panel shows the app's ``EditSession`` (frame 1, selection, composed edit) and sends
+it commands; every change is an undo command on the window's QUndoStack. Selection
+prompts and composing run on a ``LatestOnlyRunner`` (never the GUI thread), with a busy
+indicator while a selection is computed.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -33,19 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.project import Project
-from engine.edit import FirstFrameEdit
+from app.session import EditSession
+from app.settings import Settings
 from engine.edits import masks as mask_ops
-from engine.edits.insert import InsertSpec
-from engine.edits.layers import cut_layer, load_layer_png
-from engine.edits.outpaint import OutpaintSpec
-from engine.edits.recolour import RecolourSpec
-from engine.edits.remove import RemoveSpec
-from engine.edits.replace import ReplaceSpec
-from engine.edits.selection import Selector, build_selector
 from engine.edits.specs import OpSpec
-from engine.edits.track import TrackSpec
 from ui.edit_canvas import EditCanvas
+from ui.layer_controls import LayerControls
 from ui.undo import AddOperationCommand, RemoveOperationCommand, SelectionCommand
 from ui.workers import LatestOnlyRunner
 
@@ -53,6 +49,16 @@ log = logging.getLogger(__name__)
 
 ASPECTS = ("16:9", "4:3", "1:1", "9:16", "21:9")
 MARGINS = "margins (px)"
+#: tool -> (label, keyboard shortcut, tooltip); the window's Tools menu and F1 list are built from it.
+TOOLS: dict[str, tuple[str, str, str]] = {
+    "pan": ("Pan", "H", "Pan and zoom the frame"),
+    "select": ("Select", "V", "Click the object: left click adds, right or Ctrl+click removes"),
+    "box": ("Box", "R", "Drag a box around the object"),
+    "brush": ("Brush", "B", "Paint the selection (shadows, reflections)"),
+    "erase": ("Erase", "E", "Erase from the selection"),
+    "move": ("Move", "M", "Drag the layer being inserted"),
+}
+NOTHING_FOUND = "No object found there: click nearer its middle, drag a box, or paint it with the Brush."
 
 
 def describe_spec(spec: OpSpec) -> str:
@@ -76,34 +82,35 @@ class EditPanel(QWidget):
     edit_changed = Signal(object)
     selection_changed = Signal(object)
     first_frame_ready = Signal()
+    tool_changed = Signal(str)
     error = Signal(str, str)
 
     def __init__(
         self,
         canvas: EditCanvas,
-        project: Project,
+        session: EditSession,
         undo_stack: QUndoStack,
+        settings: Settings | None = None,
         model_dirs: Callable[[], Sequence[str]] = list,
     ) -> None:
         """``model_dirs`` gives the folders where SAM2 weights are searched (the app's models folder and hub cache)."""
         super().__init__()
-        self.canvas, self.project, self.undo_stack = canvas, project, undo_stack
+        self.canvas, self.session, self.undo_stack = canvas, session, undo_stack
+        self.settings = settings if settings is not None else Settings()  # where the layer dialog starts
         self._model_dirs = model_dirs
-        self.frame: np.ndarray | None = None
-        self.edit: FirstFrameEdit | None = None
-        self.selection: np.ndarray | None = None
-        self.selector: Selector | None = None
+        self.selector = None
         self.selector_status = "not started"
         self.runner = LatestOnlyRunner("edit-panel")
         self.runner.done.connect(self._on_done)
-        self.runner.error.connect(lambda _tag, msg: self.error.emit("Edit failed", msg))
+        self.runner.error.connect(self._on_error)
         self._target_colour = QColor(220, 40, 40)
-        self.layer: np.ndarray | None = None
         self._build()
         canvas.points_changed.connect(self._on_points)
         canvas.box_drawn.connect(self._on_box)
         canvas.mask_painted.connect(lambda before, after: self._push_selection(before, after, "Paint selection"))
-        project.on_change(self._on_project_change)
+        session.on_change(self._on_session)
+        session.project.on_change(self._on_project_change)
+        self.set_tool("pan")
 
     # ------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -113,20 +120,13 @@ class EditPanel(QWidget):
         row = QGridLayout()
         self.tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
-        tips = {
-            "pan": "Pan and zoom the frame",
-            "select": "Click the object: left click adds, right or Ctrl+click removes",
-            "box": "Drag a box around the object",
-            "brush": "Paint the selection (shadows, reflections)",
-            "erase": "Erase from the selection",
-        }
-        tips["move"] = "Drag the layer being inserted"
-        for i, tool in enumerate(("pan", "select", "box", "brush", "erase", "move")):
+        for i, (tool, (label, key, tip)) in enumerate(TOOLS.items()):
             button = QToolButton()
-            button.setText(tool.capitalize())
+            button.setText(label)
             button.setCheckable(True)
-            button.setToolTip(tips[tool])
+            button.setToolTip(f"{tip} ({key})")
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setStyleSheet("QToolButton:checked { background: palette(highlight); color: palette(highlighted-text); }")
             button.clicked.connect(lambda _=False, t=tool: self.set_tool(t))
             group.addButton(button)
             row.addWidget(button, i // 3, i % 3)
@@ -155,6 +155,17 @@ class EditPanel(QWidget):
         clear = QPushButton("Clear selection")
         clear.clicked.connect(self.clear_selection)
         tools_layout.addWidget(clear)
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # an indeterminate "working" bar
+        self.busy.setMaximumHeight(8)
+        self.busy.setTextVisible(False)
+        self.busy.setToolTip("Finding the object…")
+        self.busy.hide()
+        tools_layout.addWidget(self.busy)
+        self.selection_note = QLabel("")
+        self.selection_note.setWordWrap(True)
+        self.selection_note.setObjectName("selectionNote")
+        tools_layout.addWidget(self.selection_note)
         self.selector_label = QLabel("Selector: starting…")
         self.selector_label.setWordWrap(True)
         tools_layout.addWidget(self.selector_label)
@@ -162,8 +173,8 @@ class EditPanel(QWidget):
 
         ops = QGroupBox("Edit the selection")
         form = QFormLayout(ops)
-        self.remove_button = QPushButton("Remove object")
-        self.remove_button.setToolTip("Fill the selection (object + painted shadow) from its surroundings")
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above fields in a narrow dock
+        self.remove_button = self._button("Remove object", "Fill the selection (object + painted shadow) from its surroundings")
         self.remove_button.clicked.connect(self.add_remove)
         form.addRow(self.remove_button)
         self.hue = QSpinBox()
@@ -181,67 +192,31 @@ class EditPanel(QWidget):
         form.addRow("Saturation ×", self.saturation)
         form.addRow("Brightness ×", self.brightness)
         recolour_row = QHBoxLayout()
-        self.recolour_button = QPushButton("Recolour")
-        self.recolour_button.setToolTip("Shift hue/saturation/brightness inside the selection, keeping shading")
+        self.recolour_button = self._button("Recolour", "Shift hue/saturation/brightness inside the selection, keeping shading")
         self.recolour_button.clicked.connect(self.add_recolour)
-        self.target_button = QPushButton("To colour…")
-        self.target_button.setToolTip("Map the selection to a picked colour, keeping shading and texture")
+        self.target_button = self._button("To colour…", "Map the selection to a picked colour, keeping shading and texture")
         self.target_button.clicked.connect(self.pick_target_colour)
         recolour_row.addWidget(self.recolour_button)
         recolour_row.addWidget(self.target_button)
         form.addRow(recolour_row)
-        self.track_button = QPushButton("Track only")
-        self.track_button.setToolTip("Propagate the selection as a mask (colour fill) without changing the frame's look")
+        self.track_button = self._button(
+            "Track only", "Propagate the selection as a mask (colour fill) without changing the frame's look"
+        )
         self.track_button.clicked.connect(self.add_track)
         form.addRow(self.track_button)
         layer_row = QVBoxLayout()
-        self.load_layer_button = QPushButton("Layer from PNG…")
-        self.load_layer_button.setToolTip("Load an image with alpha to insert (drag it with Move)")
+        self.load_layer_button = self._button("Layer from PNG…", "Load an image with alpha to insert (drag it with Move)")
         self.load_layer_button.clicked.connect(lambda: self.load_layer(None))
-        self.cut_layer_button = QPushButton("Layer from selection")
-        self.cut_layer_button.setToolTip("Cut the selected object out of frame 1 as a layer to place elsewhere")
+        self.cut_layer_button = self._button("Layer from selection", "Cut the selected object out as a layer to place elsewhere")
         self.cut_layer_button.clicked.connect(self.cut_selection_layer)
         layer_row.addWidget(self.load_layer_button)
         layer_row.addWidget(self.cut_layer_button)
         form.addRow(layer_row)
-        self.layer_scale = QDoubleSpinBox()
-        self.layer_scale.setRange(0.05, 10.0)
-        self.layer_scale.setSingleStep(0.05)
-        self.layer_scale.setValue(1.0)
-        self.layer_rotation = QDoubleSpinBox()
-        self.layer_rotation.setRange(-180.0, 180.0)
-        self.layer_rotation.setSuffix("°")
-        self.layer_opacity = QDoubleSpinBox()
-        self.layer_opacity.setRange(0.0, 1.0)
-        self.layer_opacity.setSingleStep(0.05)
-        self.layer_opacity.setValue(1.0)
-        self.layer_feather = QDoubleSpinBox()
-        self.layer_feather.setRange(0.0, 50.0)
-        self.layer_feather.setValue(1.0)
-        flips = QHBoxLayout()
-        self.flip_h = QToolButton()
-        self.flip_h.setText("Flip ↔")
-        self.flip_h.setCheckable(True)
-        self.flip_v = QToolButton()
-        self.flip_v.setText("Flip ↕")
-        self.flip_v.setCheckable(True)
-        flips.addWidget(self.flip_h)
-        flips.addWidget(self.flip_v)
-        for w in (self.layer_scale, self.layer_rotation, self.layer_opacity):
-            w.valueChanged.connect(lambda _v: self._preview_layer())
-        for b in (self.flip_h, self.flip_v):
-            b.toggled.connect(lambda _v: self._preview_layer())
-        form.addRow("Layer scale", self.layer_scale)
-        form.addRow("Layer rotation", self.layer_rotation)
-        form.addRow("Layer opacity", self.layer_opacity)
-        form.addRow("Edge feather (px)", self.layer_feather)
-        form.addRow(flips)
+        self.layers = LayerControls(self.canvas, form)
         insert_row = QVBoxLayout()
-        self.insert_button = QPushButton("Insert layer")
-        self.insert_button.setToolTip("Place the layer where it is shown")
+        self.insert_button = self._button("Insert layer", "Place the layer where it is shown")
         self.insert_button.clicked.connect(self.add_insert)
-        self.replace_button = QPushButton("Replace selection with layer")
-        self.replace_button.setToolTip("Remove the selected object and place the layer")
+        self.replace_button = self._button("Replace with layer", "Remove the selected object and place the layer there")
         self.replace_button.clicked.connect(self.add_replace)
         insert_row.addWidget(self.insert_button)
         insert_row.addWidget(self.replace_button)
@@ -249,23 +224,26 @@ class EditPanel(QWidget):
         outpaint_row = QGridLayout()
         self.aspect = QComboBox()
         self.aspect.addItems([*ASPECTS, MARGINS])
+        self.aspect.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.aspect.setMinimumContentsLength(5)
         self.aspect.setToolTip("Extend to an aspect ratio, or by the same margin on every side")
         self.margin = QSpinBox()
         self.margin.setRange(1, 2000)
         self.margin.setValue(32)
         self.margin.setSuffix(" px")
-        self.outpaint_button = QPushButton("Outpaint")
-        self.outpaint_button.setToolTip("Extend the canvas; the new area is filled for frame 1 and propagated")
+        self.outpaint_button = self._button("Outpaint", "Extend the canvas; the new area is filled for frame 1 and propagated")
         self.outpaint_button.clicked.connect(lambda: self.add_outpaint(self.aspect.currentText()))
         outpaint_row.addWidget(self.aspect, 0, 0)
         outpaint_row.addWidget(self.margin, 0, 1)
         outpaint_row.addWidget(self.outpaint_button, 1, 0, 1, 2)
-        form.addRow("Canvas", outpaint_row)
+        form.addRow(QLabel("Canvas"))
+        form.addRow(outpaint_row)
         layout.addWidget(ops)
 
         edits = QGroupBox("Edits (applied in order)")
         edits_layout = QVBoxLayout(edits)
         self.edits_list = QListWidget()
+        self.edits_list.setMinimumHeight(60)
         edits_layout.addWidget(self.edits_list)
         delete = QPushButton("Delete edit")
         delete.clicked.connect(self.delete_selected_edit)
@@ -273,35 +251,27 @@ class EditPanel(QWidget):
         layout.addWidget(edits, 1)
         self._update_enabled()
 
-    # ------------------------------------------------------------ frame & selector
-    def set_frame(self, frame: np.ndarray | None) -> None:
-        """A new clip's first frame: reset prompts, build the selector on the worker."""
-        self.frame = frame
-        self.selection = None
-        self.canvas.clear_prompts()
-        self.canvas.set_mask(None)
-        if frame is None:
-            self.edit = None  # an edit belongs to its clip's frame 1
-        else:
-            self.selector_label.setText("Selector: loading…")
-            self.runner.submit("selector", self._prepare_selector)
-            self._recompose()
-        self._update_enabled()
+    @staticmethod
+    def _button(text: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        return button
 
+    # ------------------------------------------------------------ frame & selector
     def load_first_frame(self, reader) -> None:  # type: ignore[no-untyped-def]
-        """Decode frame 1 on the worker, then ``set_frame`` it.
+        """Decode frame 1 on the worker, then hand it to the session.
 
         The previous clip's frame is dropped at once, so edits added before the new
         frame arrives are composed on the new frame, never on the old one.
         """
-        self.set_frame(None)
+        self.session.set_frame(None)
         self.runner.submit("frame", lambda: reader[0].copy())
 
-    def _prepare_selector(self) -> tuple[Selector, str]:
+    def _prepare_selector(self, image: np.ndarray) -> tuple[object, str]:
+        from engine.edits.selection import build_selector
+
         selector = self.selector or build_selector("auto", model_dirs=self._model_dirs())
-        if self.frame is None:
-            raise ValueError("no clip is open")
-        selector.set_image(self.frame)
+        selector.set_image(image)
         reason = getattr(selector, "reason", "")
         name = type(selector).__name__.replace("Selector", "").replace("Sam2", "SAM2")
         status = f"{name} (fallback)" if reason else name
@@ -310,6 +280,11 @@ class EditPanel(QWidget):
     def set_tool(self, tool: str) -> None:
         self.canvas.set_tool(tool)
         self.tool_buttons[tool].setChecked(True)
+        self.tool_changed.emit(tool)
+
+    @property
+    def tool(self) -> str:
+        return self.canvas.tool
 
     # ------------------------------------------------------------ selection
     def _on_points(self, points: list, labels: list) -> None:
@@ -319,24 +294,42 @@ class EditPanel(QWidget):
         self._predict(points=self.canvas.points, labels=self.canvas.labels, box=box)
 
     def _predict(self, points: list, labels: list, box: tuple | None) -> None:
-        if self.frame is None:
+        image = self.session.canvas
+        if image is None:
             return
 
         def run() -> np.ndarray:
-            selector, _status = self._prepare_selector()  # set_image is cached per frame
+            selector, _status = self._prepare_selector(image)  # set_image is cached per image
             self.selector = selector
-            result = selector.predict(
+            result = selector.predict(  # type: ignore[attr-defined]
                 np.asarray(points, float).reshape(-1, 2) if points else None,
                 np.asarray(labels, int) if labels else None,
                 box=np.asarray(box, float) if box is not None else None,
             )
             return result.masks[int(np.argmax(result.scores))]
 
-        self.runner.submit(("predict", self.selection), run)
+        self._set_busy(True)
+        self.runner.submit(("predict", self.session.selection, image.shape), run)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        if busy:
+            self.selection_note.setText("Finding the object…")
+            self.canvas.viewport().setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.canvas.set_tool(self.canvas.tool)  # the tool's own cursor again
+
+    def _on_error(self, tag: object, message: str) -> None:
+        if isinstance(tag, tuple) and tag[0] == "predict":
+            self._set_busy(False)
+            self.selection_note.setText("")
+        self.error.emit("Edit failed", message)
 
     def _on_done(self, tag: object, value: object) -> None:
         if tag == "frame":
-            self.set_frame(value)  # type: ignore[arg-type]
+            self.session.set_frame(value)  # type: ignore[arg-type]
+            self.runner.submit("selector", lambda image=value: self._prepare_selector(image))  # type: ignore[misc]
+            self.selector_label.setText("Selector: loading…")
             self.first_frame_ready.emit()
         elif tag == "selector":
             self.selector, self.selector_status = value  # type: ignore[misc]
@@ -344,45 +337,59 @@ class EditPanel(QWidget):
             self.selector_label.setText(f"Selector: {headline}")
             self.selector_label.setToolTip(reason or headline)
         elif isinstance(tag, tuple) and tag[0] == "predict":
-            self._push_selection(tag[1], value, "Select object")  # type: ignore[arg-type]
+            self._set_busy(False)
+            canvas = self.session.canvas
+            if canvas is None or canvas.shape != tag[2]:
+                self.selection_note.setText("")
+                return  # asked on another canvas (clip changed, an outpaint was added)
+            mask = np.asarray(value)
+            if not mask.any():
+                self.selection_note.setText(NOTHING_FOUND)
+                self.canvas.clear_prompts()
+                return
+            self.selection_note.setText(f"Selected {int((mask > 127).sum())} px.")
+            self._push_selection(tag[1], mask, "Select object")
         elif isinstance(tag, tuple) and tag[0] == "compose":
-            if tag[1] is not self.frame:
-                return  # composed on a frame that is no longer frame 1 (another clip was opened)
-            self.edit = value  # type: ignore[assignment]
-            self.edit_changed.emit(self.edit)
+            self.session.set_edit(tag[1], value)  # type: ignore[arg-type]
 
     def _push_selection(self, before: np.ndarray | None, after: np.ndarray | None, text: str) -> None:
-        self.undo_stack.push(SelectionCommand(self.set_selection, before, after, text))
+        self.undo_stack.push(SelectionCommand(self.session.set_selection, before, after, text))
 
     def set_selection(self, mask: np.ndarray | None) -> None:
-        self.selection = None if mask is None else mask.copy()
-        self.canvas.set_mask(self.selection)
-        self._update_enabled()
-        self.selection_changed.emit(self.selection)
+        """Set the working selection directly (scripts, tests); the panel's own actions are undoable."""
+        self.session.set_selection(mask)
 
     def clear_selection(self) -> None:
-        if self.selection is not None:
-            self._push_selection(self.selection, None, "Clear selection")
+        if self.session.selection is not None:
+            self._push_selection(self.session.selection, None, "Clear selection")
         self.canvas.clear_prompts()
+        self.selection_note.setText("")
 
     def _refine(self, fn, text: str) -> None:  # type: ignore[no-untyped-def]
-        if self.selection is not None:
-            self._push_selection(self.selection, fn(self.selection), text)
+        if self.session.selection is not None:
+            self._push_selection(self.session.selection, fn(self.session.selection), text)
 
     # ------------------------------------------------------------ operations
     def _add(self, spec: OpSpec) -> None:
-        self.undo_stack.push(AddOperationCommand(self.project, spec))
+        self.undo_stack.push(AddOperationCommand(self.session.project, spec))
         self.canvas.clear_prompts()
 
+    def _selected(self) -> np.ndarray | None:
+        return self.session.selection.copy() if self.session.has_selection else None  # type: ignore[union-attr]
+
     def add_remove(self) -> None:
-        if self.selection is not None:
-            self._add(RemoveSpec(mask=self.selection.copy()))
+        from engine.edits.remove import RemoveSpec
+
+        if (mask := self._selected()) is not None:
+            self._add(RemoveSpec(mask=mask))
 
     def add_recolour(self) -> None:
-        if self.selection is not None:
+        from engine.edits.recolour import RecolourSpec
+
+        if (mask := self._selected()) is not None:
             self._add(
                 RecolourSpec(
-                    mask=self.selection.copy(),
+                    mask=mask,
                     hue_shift=float(self.hue.value()),
                     saturation=self.saturation.value(),
                     brightness=self.brightness.value(),
@@ -390,100 +397,87 @@ class EditPanel(QWidget):
             )
 
     def pick_target_colour(self, colour: QColor | None = None) -> None:
+        from engine.edits.recolour import RecolourSpec
+
         colour = colour or QColorDialog.getColor(self._target_colour, self, "Target colour")
-        if colour.isValid() and self.selection is not None:
+        if colour.isValid() and (mask := self._selected()) is not None:
             self._target_colour = colour
-            self._add(
-                RecolourSpec(mask=self.selection.copy(), mode="target", target_rgb=[colour.red(), colour.green(), colour.blue()])
-            )
+            self._add(RecolourSpec(mask=mask, mode="target", target_rgb=[colour.red(), colour.green(), colour.blue()]))
 
     def add_track(self) -> None:
-        if self.selection is not None:
-            self._add(TrackSpec(mask=self.selection.copy()))
+        from engine.edits.track import TrackSpec
+
+        if (mask := self._selected()) is not None:
+            self._add(TrackSpec(mask=mask))
 
     def _ask_png(self) -> Path | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Layer image (PNG with alpha)", "", "Images (*.png *.webp *.jpg)")
+        start = self.settings.dialog_dir("layer")
+        path, _ = QFileDialog.getOpenFileName(self, "Layer image (PNG with alpha)", start, "Images (*.png *.webp *.jpg)")
+        if path:
+            self.settings.remember_dir("layer", path)
         return Path(path) if path else None
 
     def load_layer(self, png: Path | None) -> bool:
-        """Load a PNG as the layer to place, centred on the selection (or the frame)."""
+        """Load a PNG as the layer to place, centred on the selection (or the canvas)."""
+        from engine.edits.layers import load_layer_png
+
+        canvas = self.session.canvas
         png = png or self._ask_png()
-        if png is None or self.frame is None:
+        if png is None or canvas is None:
             return False
         try:
             layer = load_layer_png(png)
         except (OSError, ValueError) as exc:
             self.error.emit("Cannot load layer", f"{png}: {exc}")
             return False
-        centre = (self.frame.shape[1] / 2, self.frame.shape[0] / 2)
-        if self.selection is not None and self.selection.any():
-            ys, xs = np.nonzero(self.selection)
+        centre = (canvas.shape[1] / 2, canvas.shape[0] / 2)
+        if self.session.has_selection:
+            ys, xs = np.nonzero(self.session.selection)
             centre = (float(xs.mean()), float(ys.mean()))
         self._set_layer(layer, centre)
         return True
 
     def cut_selection_layer(self) -> None:
         """The selected object becomes the layer (e.g. to duplicate it elsewhere)."""
-        if self.frame is None or self.selection is None or not self.selection.any():
+        from engine.edits.layers import cut_layer
+
+        canvas, mask = self.session.canvas, self._selected()
+        if canvas is None or mask is None:
             return
-        layer, (cx, cy) = cut_layer(self.frame, self.selection)
-        self._set_layer(layer, (cx + 0.1 * self.frame.shape[1], cy))
+        layer, (cx, cy) = cut_layer(canvas, mask)
+        self._set_layer(layer, (cx + 0.1 * canvas.shape[1], cy))
 
     def _set_layer(self, layer: np.ndarray, centre: tuple[float, float]) -> None:
-        self.layer = layer
-        self._layer_pos = centre
-        self._preview_layer()
+        self.layers.set_layer(layer, centre)
         self.set_tool("move")
         self._update_enabled()
 
-    def _preview_layer(self) -> None:
-        if self.layer is None:
-            return
-        pos = self.canvas.layer_position() or self._layer_pos
-        self.canvas.show_layer(
-            self.layer,
-            pos[0],
-            pos[1],
-            self.layer_scale.value(),
-            self.layer_rotation.value(),
-            self.flip_h.isChecked(),
-            self.flip_v.isChecked(),
-            self.layer_opacity.value(),
-        )
-
-    def placement(self) -> dict:
-        """The layer's placement as shown on the canvas (InsertSpec fields)."""
-        x, y = self.canvas.layer_position() or self._layer_pos
-        return {
-            "x": float(x),
-            "y": float(y),
-            "scale": self.layer_scale.value(),
-            "rotation": self.layer_rotation.value(),
-            "flip_h": self.flip_h.isChecked(),
-            "flip_v": self.flip_v.isChecked(),
-            "opacity": self.layer_opacity.value(),
-            "feather": self.layer_feather.value(),
-        }
-
-    def _layer_done(self) -> None:
-        self.layer = None
-        self.canvas.hide_layer()
-        self._update_enabled()
+    @property
+    def layer(self) -> np.ndarray | None:
+        return self.layers.layer
 
     def add_insert(self) -> None:
-        if self.layer is None or self.frame is None:
+        from engine.edits.insert import InsertSpec
+
+        if self.layers.layer is None or self.session.canvas is None:
             return
-        self._add(InsertSpec(layer=self.layer, **self.placement()))
-        self._layer_done()
+        self._add(InsertSpec(layer=self.layers.layer, **self.layers.placement()))
+        self.layers.done()
+        self._update_enabled()
 
     def add_replace(self) -> None:
-        if self.layer is None or self.selection is None:
+        from engine.edits.replace import ReplaceSpec
+
+        if self.layers.layer is None or (mask := self._selected()) is None:
             return
-        self._add(ReplaceSpec(mask=self.selection.copy(), layer=self.layer, **self.placement()))
-        self._layer_done()
+        self._add(ReplaceSpec(mask=mask, layer=self.layers.layer, **self.layers.placement()))
+        self.layers.done()
+        self._update_enabled()
 
     def add_outpaint(self, aspect: str) -> None:
-        if self.frame is None:
+        from engine.edits.outpaint import OutpaintSpec
+
+        if self.session.frame is None:
             return
         if aspect == MARGINS:
             m = self.margin.value()
@@ -493,38 +487,42 @@ class EditPanel(QWidget):
 
     def delete_selected_edit(self) -> None:
         row = self.edits_list.currentRow()
-        if 0 <= row < len(self.project.operations):
-            self.undo_stack.push(RemoveOperationCommand(self.project, row))
+        if 0 <= row < len(self.session.project.operations):
+            self.undo_stack.push(RemoveOperationCommand(self.session.project, row))
 
     # ------------------------------------------------------------ model -> view
+    def _on_session(self, what: str) -> None:
+        if what == "compose":
+            job = self.session.compose_job()
+            if job is not None:
+                token, work = job
+                self.runner.submit(("compose", token), work)
+        elif what == "selection":
+            self.canvas.set_mask(self.session.selection)
+            self.selection_changed.emit(self.session.selection)
+        elif what == "edit":
+            self.edit_changed.emit(self.session.edit)
+        elif what == "frame":
+            self.canvas.clear_prompts()
+            self.canvas.set_mask(None)
+            self.selection_note.setText("")
+        self._update_enabled()
+
     def _on_project_change(self, what: str) -> None:
         if what == "operations":
             self.edits_list.clear()
-            self.edits_list.addItems([describe_spec(s) for s in self.project.operations])
-            self._recompose()
-            self._update_enabled()
-
-    def _recompose(self) -> None:
-        if self.frame is None:
-            return
-        frame, ops = self.frame, list(self.project.operations)
-        if not ops:
-            self.edit = None
-            self.edit_changed.emit(None)
-            return
-        from engine.edits import compose
-
-        self.runner.submit(("compose", frame), lambda: compose(frame, ops))
+            self.edits_list.addItems([describe_spec(s) for s in self.session.project.operations])
 
     def _update_enabled(self) -> None:
-        has_sel = self.selection is not None and bool(self.selection.any())
-        has_layer = self.layer is not None
+        has_sel = self.session.has_selection
+        has_layer = self.layers.layer is not None
+        has_frame = self.session.frame is not None
         for button in (self.remove_button, self.recolour_button, self.target_button, self.track_button, self.cut_layer_button):
             button.setEnabled(has_sel)
         self.replace_button.setEnabled(has_sel and has_layer)
-        self.insert_button.setEnabled(has_layer and self.frame is not None)
-        self.load_layer_button.setEnabled(self.frame is not None)
-        self.outpaint_button.setEnabled(self.frame is not None)
+        self.insert_button.setEnabled(has_layer and has_frame)
+        self.load_layer_button.setEnabled(has_frame)
+        self.outpaint_button.setEnabled(has_frame)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -1,7 +1,9 @@
 """Engine choice and options (with defaults and tooltips), and the Propagate button.
 
 Engines that cannot run here (no weights, no GPU package) stay in the list, disabled,
-with the reason as their tooltip: a clear state, never a crash.
+with the reason as their tooltip: a clear state, never a crash. A remembered engine that
+cannot run here is replaced by an available one (``choose``), with one line saying why
+and the full reason behind "Details".
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from app.engine_options import choice_states, defaults, gui_options, validate
+from app.engine_options import choice_states, defaults, gui_options, pick_available, short_reason, validate
 from engine.engines.base import engine_names, engine_spec
 from engine.options import OptionInfo
 
@@ -38,9 +43,27 @@ class EnginePanel(QWidget):
         self._model_dirs = model_dirs
         self.engine_box = QComboBox()
         self.engine_box.setToolTip("Which engine propagates the edit")
+        self.engine_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.engine_box.setMinimumContentsLength(14)
         self.reason = QLabel("")
         self.reason.setWordWrap(True)
+        self.notice = QLabel("")
+        self.notice.setObjectName("engineNotice")
+        self.notice.setWordWrap(True)
+        self.details_button = QToolButton()
+        self.details_button.setText("Details…")
+        self.details_button.setAutoRaise(True)
+        self.details_button.clicked.connect(self.show_details)
+        self._details = ""
+        notice_row = QHBoxLayout()
+        notice_row.setContentsMargins(0, 0, 0, 0)
+        notice_row.addWidget(self.notice, 1)
+        notice_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.notice_box = QWidget()
+        self.notice_box.setLayout(notice_row)
+        self.notice_box.hide()
         self.form = QFormLayout()
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.widgets: dict[str, QWidget] = {}
         self.propagate_button = QPushButton("Propagate")
         self.propagate_button.setToolTip("Propagate the first-frame edit through the whole clip (Ctrl+R)")
@@ -48,6 +71,7 @@ class EnginePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Engine"))
         layout.addWidget(self.engine_box)
+        layout.addWidget(self.notice_box)
         layout.addWidget(self.reason)
         layout.addLayout(self.form)
         layout.addWidget(self.propagate_button)
@@ -74,6 +98,47 @@ class EnginePanel(QWidget):
     @property
     def engine(self) -> str:
         return str(self.engine_box.currentData())
+
+    @property
+    def available(self) -> bool:
+        """Can the selected engine run here (with the current weight-search folders)?"""
+        return self.engine in engine_names() and engine_spec(self.engine).availability(self._model_dirs())[0]
+
+    def refresh_availability(self) -> None:
+        """Weights may have appeared or gone: re-check which engines can run, keep the choice and values."""
+        current, values = self.engine, self.options()
+        self.engine_box.blockSignals(True)
+        self.engine_box.clear()
+        self._fill_engines()
+        self.engine_box.blockSignals(False)
+        self.choose(current, values)
+
+    def choose(self, preferred: str, options: dict[str, Any]) -> str:
+        """Select ``preferred`` if it can run here, else the best available engine, saying why in one
+        line (the full reason behind Details). Returns the engine selected."""
+        dirs = self._model_dirs()
+        try:
+            engine, note = pick_available(preferred if preferred in engine_names() else None, dirs)
+        except RuntimeError as exc:  # nothing runs: keep the choice, the reason says why
+            engine, note = preferred, str(exc)
+        details = ""
+        if engine != preferred and preferred in engine_names():
+            details = engine_spec(preferred).availability(dirs)[1]
+            note = f"{engine_spec(preferred).label} cannot run here: {short_reason(details)}. Using {engine_spec(engine).label}."
+        self.set_settings(engine, options if engine == preferred else {})
+        self.show_notice(note if engine != preferred else "", details)
+        return engine
+
+    def show_notice(self, text: str, details: str = "") -> None:
+        self.notice.setText(text)
+        self._details = details
+        self.details_button.setVisible(bool(details))
+        self.notice_box.setVisible(bool(text))
+
+    def show_details(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "Why this engine", self._details, QMessageBox.StandardButton.Ok, self)
+        box.setObjectName("engineDetails")
+        box.open()
 
     def options(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -111,7 +176,9 @@ class EnginePanel(QWidget):
             self.propagate_button.setEnabled(False)
             return
         ok, why = engine_spec(name).availability(self._model_dirs())
-        self.reason.setText("" if ok else f"Unavailable here: {why}")
+        self.reason.setText("" if ok else f"Unavailable here: {short_reason(why)}")
+        self.reason.setToolTip(why)
+        self.show_notice("")  # a fallback notice is about the last automatic choice only
         for info in gui_options(name):
             widget = self._widget(info)
             widget.setToolTip(info.help)
@@ -123,6 +190,9 @@ class EnginePanel(QWidget):
     def _widget(self, spec: OptionInfo) -> QWidget:
         if spec.kind == "choice" or spec.choices:
             box = QComboBox()
+            # long labels ("sam2 (unavailable)") must not widen the dock past a small window
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(10)
             # A choice that cannot run here (e.g. sam2 without SAM2 weights) stays listed,
             # disabled, with the reason; a usable one is labelled with what it will use.
             for choice, ok, note in choice_states(self.engine, spec, self._model_dirs()):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -22,7 +22,7 @@ class FrameView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(Qt.GlobalColor.black)
         self._fit = True
-        self.setMinimumSize(320, 180)
+        self.setMinimumSize(160, 90)
 
     def show_image(self, image: QImage) -> None:
         first = self._item.pixmap().isNull() or self._item.pixmap().size() != image.size()
@@ -37,6 +37,7 @@ class FrameView(QGraphicsView):
 
     def clear(self) -> None:
         self._item.setPixmap(QPixmap())
+        self._scene.setSceneRect(QRectF())
 
     def fit(self) -> None:
         self._fit = True
@@ -52,6 +53,15 @@ class FrameView(QGraphicsView):
         factor = max(0.05, min(32.0, factor))
         self.resetTransform()
         self.scale(factor, factor)
+
+    def zoom_by(self, steps: float) -> None:
+        """Zoom in (positive) or out (negative) by mouse-wheel notches, about the view's centre."""
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        centre = self.mapToScene(self.viewport().rect().center())
+        self.set_zoom(self.zoom * (1.25**steps))
+        self.centerOn(centre)
+        self.setTransformationAnchor(anchor)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         steps = event.angleDelta().y() / 120

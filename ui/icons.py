@@ -1,33 +1,30 @@
-"""qtawesome icons by role, with a plain fallback if the icon font cannot load."""
+"""Icons by role, from the Qt style's own set (no icon font to load: the window paints sooner).
+
+Roles without a standard icon (zoom, fit) have none; their menu text says what they do.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication, QStyle
 
-log = logging.getLogger(__name__)
-
-_NAMES = {
-    "open": "fa5s.folder-open",
-    "play": "fa5s.play",
-    "pause": "fa5s.pause",
-    "prev": "fa5s.step-backward",
-    "next": "fa5s.step-forward",
-    "first": "fa5s.fast-backward",
-    "last": "fa5s.fast-forward",
-    "fit": "fa5s.expand",
-    "zoom_in": "fa5s.search-plus",
-    "zoom_out": "fa5s.search-minus",
-    "help": "fa5s.question-circle",
+SP = QStyle.StandardPixmap
+_STANDARD = {
+    "open": SP.SP_DialogOpenButton,
+    "play": SP.SP_MediaPlay,
+    "pause": SP.SP_MediaPause,
+    "prev": SP.SP_MediaSeekBackward,
+    "next": SP.SP_MediaSeekForward,
+    "first": SP.SP_MediaSkipBackward,
+    "last": SP.SP_MediaSkipForward,
+    "help": SP.SP_DialogHelpButton,
 }
+_cache: dict[str, QIcon] = {}
 
 
 def icon(role: str) -> QIcon:
-    try:
-        import qtawesome as qta
-
-        return qta.icon(_NAMES[role], color="#c8c8c8")
-    except Exception as exc:  # noqa: BLE001 - a missing icon font must not stop the app
-        log.debug("icon %s unavailable: %s", role, exc)
-        return QIcon()
+    if role not in _cache:
+        app = QApplication.instance()
+        pixmap = _STANDARD.get(role)
+        _cache[role] = app.style().standardIcon(pixmap) if pixmap is not None and isinstance(app, QApplication) else QIcon()
+    return _cache[role]

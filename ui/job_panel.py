@@ -1,13 +1,18 @@
-"""The progress bar with stage, window/step, ETA and a Cancel button for the running job."""
+"""The job bar: what runs, one progress line (stage · window · step), time left, Cancel."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from app.jobs import EtaEstimator, describe_progress
 from engine.engines.base import Progress
 from ui.workers import JobWorker
+
+SCALE = 1000  # the bar's resolution; the text shows the engine's own units
 
 
 class JobPanel(QWidget):
@@ -15,13 +20,17 @@ class JobPanel(QWidget):
 
     finished = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
+        self._clock = clock
         self.label = QLabel("")
         self.bar = QProgressBar()
-        self.bar.setRange(0, 1000)
+        self.bar.setRange(0, SCALE)
         self.bar.setTextVisible(True)
+        self.bar.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.bar.setMinimumWidth(120)
         self.eta = QLabel("")
+        self.eta.setToolTip("Time left for the whole job, from the pace of its slowest stage so far")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running job; nothing half-written is kept")
         self.cancel_button.clicked.connect(self.cancel)
@@ -32,12 +41,12 @@ class JobPanel(QWidget):
         layout.addWidget(self.eta)
         layout.addWidget(self.cancel_button)
         self.worker: JobWorker | None = None
-        self._eta = EtaEstimator()
+        self._eta = EtaEstimator(clock)
         self.hide()
 
     def track(self, worker: JobWorker, title: str) -> None:
         self.worker = worker
-        self._eta = EtaEstimator()
+        self._eta = EtaEstimator(self._clock)
         self.label.setText(title)
         self.bar.setValue(0)
         self.bar.setFormat("starting…")
@@ -48,15 +57,22 @@ class JobPanel(QWidget):
         self.show()
 
     def _on_progress(self, p: Progress) -> None:
-        self.bar.setValue(int(p.fraction * 1000))
+        if self.worker is not None and self.worker.token.cancelled:
+            return  # keep saying "cancelling…" until the job has stopped
+        self.bar.setValue(int(p.fraction * SCALE))
         self.bar.setFormat(f"{describe_progress(p)} — %p%")
-        self.eta.setText(EtaEstimator.format(self._eta.remaining(p.fraction)))
+        self.eta.setText(EtaEstimator.format(self._eta.update(p)))
 
     def cancel(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+            self.show_cancelling()
+
+    def show_cancelling(self) -> None:
+        if self.worker is not None:
             self.cancel_button.setEnabled(False)
             self.bar.setFormat("cancelling…")
+            self.eta.setText("")
 
     def _on_finished(self) -> None:
         self.worker = None

@@ -1,23 +1,44 @@
 """Reviewing results: result alone, side by side with the original, or an A/B wipe,
-with the predicted edit mask as an overlay. Several results can be kept and compared."""
+with the predicted edit mask as an overlay, the run's warnings, and (GenProp) G's
+attention from a Shift+clicked point. Several results can be kept and compared.
+
+Attention is recorded once per result (one re-run of its first window, for every query
+cell: ``engine.engines.genprop_attention.AttentionRecord``); every later Shift+click is
+answered from that record at once.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage, QMouseEvent
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.engines.base import PropagationResult
-from engine.engines.genprop_attention import AttentionResult
 from engine.video import Reader
 from ui.frame_loader import FrameLoader, frame_array
 from ui.frame_view import FrameView
 from ui.image import qimage_from_rgb
 from ui.timeline import Timeline
 
+if TYPE_CHECKING:  # torch stays out of the window's start-up: the record arrives from a job
+    from engine.engines.genprop_attention import AttentionRecord
+
 MODES = ("Result", "Side by side", "A/B wipe", "Original")
+GAP = 8  # pixels between the two halves of "Side by side"
 
 
 def tint(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> np.ndarray:
@@ -46,11 +67,40 @@ def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def heat_colours(weights: np.ndarray) -> np.ndarray:
+    """0..1 weights -> RGB in the attention colour map (JET: blue low, red high)."""
+    return cv2.cvtColor(cv2.applyColorMap((np.clip(weights, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+
+
 def heat(frame: np.ndarray, weights: np.ndarray, opacity: float = 0.55) -> np.ndarray:
     """Draw a 0..1 attention map over a frame (JET colours where attention is high)."""
-    colours = cv2.cvtColor(cv2.applyColorMap((weights * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
     alpha = (opacity * np.clip(weights, 0, 1) ** 0.5)[..., None]
-    return (frame * (1 - alpha) + colours * alpha).astype(np.uint8)
+    return (frame * (1 - alpha) + heat_colours(weights) * alpha).astype(np.uint8)
+
+
+class PointMarker(QGraphicsEllipseItem):
+    """The clicked query point: a white ring with a dark edge, the same size on screen at any zoom."""
+
+    RADIUS = 7.0
+
+    def __init__(self) -> None:
+        r = self.RADIUS
+        super().__init__(-r, -r, 2 * r, 2 * r)
+        self.setPen(QPen(QColor(255, 255, 255), 2))
+        self.setBrush(QBrush(Qt.BrushStyle.NoBrush))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setZValue(5)
+        edge = QGraphicsEllipseItem(-r - 2, -r - 2, 2 * r + 4, 2 * r + 4, self)
+        edge.setPen(QPen(QColor(0, 0, 0), 1.5))
+        dot = QGraphicsEllipseItem(-1.5, -1.5, 3, 3, self)
+        dot.setBrush(QBrush(QColor(255, 255, 255)))
+        dot.setPen(QPen(Qt.PenStyle.NoPen))
+
+
+def legend_pixmap(width: int = 120, height: int = 10) -> QPixmap:
+    """The attention colour scale, low (left) to high (right)."""
+    ramp = heat_colours(np.tile(np.linspace(0, 1, width, dtype=np.float32), (height, 1)))
+    return QPixmap.fromImage(qimage_from_rgb(np.ascontiguousarray(ramp)))
 
 
 class _ClickableView(FrameView):
@@ -79,7 +129,7 @@ def compose_view(
         return original
     original = fit_to(original, size)
     if mode == "Side by side":
-        gap = np.full((size[1], 8, 3), 20, np.uint8)
+        gap = np.full((size[1], GAP, 3), 20, np.uint8)
         return np.hstack([original, gap, shown])
     if mode == "A/B wipe":
         split = int(round(wipe * size[0]))
@@ -94,7 +144,7 @@ class ReviewView(QWidget):
     """Plays a result against the original clip."""
 
     frame_shown = Signal(int)
-    attention_requested = Signal(object)  # [H, W] uint8 query mask on the result canvas
+    attention_requested = Signal(object)  # the result whose attention should be recorded
 
     def __init__(self) -> None:
         super().__init__()
@@ -102,9 +152,13 @@ class ReviewView(QWidget):
         self.reader: Reader | None = None
         self._loader: FrameLoader | None = None
         self._original: tuple[int, np.ndarray] | None = None
-        self.attention: AttentionResult | None = None
+        self._records: dict[int, AttentionRecord] = {}  # id(result) -> its recording
+        self.query_point: tuple[float, float] | None = None  # on the result canvas
         self.view = _ClickableView()
         self.view.clicked.connect(self._on_click)
+        self.marker = PointMarker()
+        self.marker.hide()
+        self.view.scene().addItem(self.marker)
         self.timeline = Timeline()
         self.timeline.frame_requested.connect(self.show_frame)
         self.result_box = QComboBox()
@@ -121,6 +175,7 @@ class ReviewView(QWidget):
         self.wipe.setRange(0, 100)
         self.wipe.setValue(50)
         self.wipe.setToolTip("A/B wipe position: original on the left, result on the right")
+        self.wipe.setMinimumWidth(60)
         self.wipe.valueChanged.connect(lambda _v: self.refresh())
         self.mask_check = QCheckBox("Edit mask")
         self.mask_check.setChecked(True)
@@ -130,8 +185,15 @@ class ReviewView(QWidget):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(40)
         self.opacity.setToolTip("Mask overlay opacity")
+        self.opacity.setMinimumWidth(60)
         self.opacity.valueChanged.connect(lambda _v: self.refresh())
         self.info = QLabel("No result yet: edit the first frame, then Propagate.")
+        self.info.setWordWrap(True)
+        self.warnings = QLabel("")
+        self.warnings.setObjectName("resultWarnings")
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #e8b339;")
+        self.warnings.hide()
         self.attention_check = QCheckBox("Attention")
         self.attention_check.setToolTip(
             "GenProp results: Shift+click a point to see where G attends from there, per layer and denoising step"
@@ -141,27 +203,29 @@ class ReviewView(QWidget):
         self.layer_box.setToolTip("Attention layer of G")
         self.layer_box.setMinimumContentsLength(18)
         self.layer_box.currentIndexChanged.connect(lambda _i: self.refresh())
-        self.step_box = QSpinBox()
-        self.step_box.setPrefix("step ")
+        self.step_box = QComboBox()
         self.step_box.setToolTip("Denoising step of the recorded maps")
-        self.step_box.valueChanged.connect(lambda _v: self.refresh())
-        bar = QHBoxLayout()
-        for w in (
-            QLabel("Result"),
-            self.result_box,
-            QLabel("View"),
-            self.mode_box,
-            QLabel("vs"),
-            self.compare_box,
-            QLabel("Wipe"),
-            self.wipe,
-            self.mask_check,
-            self.opacity,
-        ):
+        self.step_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.legend = QWidget()
+        legend_layout = QHBoxLayout(self.legend)
+        legend_layout.setContentsMargins(6, 0, 0, 0)
+        ramp = QLabel()
+        ramp.setPixmap(legend_pixmap())
+        ramp.setToolTip("Attention colour scale: blue = little attention, red = the most (each map scaled to its own range)")
+        for w in (QLabel("low"), ramp, QLabel("high")):
+            legend_layout.addWidget(w)
+        self.legend.hide()
+        for box in (self.result_box, self.compare_box, self.layer_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(8)
+        bar = QHBoxLayout()  # two short rows rather than one long one: a small window keeps them all
+        for w in (QLabel("Result"), self.result_box, QLabel("View"), self.mode_box, QLabel("vs"), self.compare_box):
             bar.addWidget(w)
+        bar.addStretch(1)
         attention_bar = QHBoxLayout()
-        for w in (self.attention_check, self.layer_box, self.step_box):
+        for w in (QLabel("Wipe"), self.wipe, self.mask_check, self.opacity, self.attention_check, self.layer_box, self.step_box):
             attention_bar.addWidget(w)
+        attention_bar.addWidget(self.legend)
         attention_bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -169,7 +233,9 @@ class ReviewView(QWidget):
         layout.addLayout(attention_bar)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.timeline)
+        layout.addWidget(self.warnings)
         layout.addWidget(self.info)
+        self._fill_attention_boxes()
 
     def set_clip(self, reader: Reader | None) -> None:
         if self._loader is not None:
@@ -184,6 +250,8 @@ class ReviewView(QWidget):
 
     def set_results(self, results: list[tuple[str, PropagationResult]], select: int | None = None) -> None:
         self.results = list(results)
+        alive = {id(r) for _, r in self.results}
+        self._records = {k: v for k, v in self._records.items() if k in alive}
         self.result_box.blockSignals(True)
         self.result_box.clear()
         self.result_box.addItems([name for name, _ in self.results])
@@ -203,57 +271,105 @@ class ReviewView(QWidget):
         i = self.result_box.currentIndex()
         return self.results[i][1] if 0 <= i < len(self.results) else None
 
+    @property
+    def attention(self) -> AttentionRecord | None:
+        """The current result's attention record, once recorded."""
+        result = self.current
+        return None if result is None else self._records.get(id(result))
+
+    # ------------------------------------------------------------ attention
     def _on_click(self, x: float, y: float) -> None:
+        result = self.current
+        if result is None:
+            return
+        if not self.attention_check.isEnabled():
+            self.info.setText("Attention maps exist for GenProp results only.")
+            return
+        if self.mode_box.currentText() == "Side by side":
+            x -= result.frames.shape[2] + GAP  # the result is the right half
+        if self.mode_box.currentText() != "Original":
+            self.ask_attention(x, y)
+
+    def ask_attention(self, x: float, y: float) -> None:
+        """G's attention from point (x, y) of the current result (recorded first if need be)."""
         result = self.current
         if result is None or not self.attention_check.isEnabled():
             return
         h, w = result.frames.shape[1:3]
         if not (0 <= x < w and 0 <= y < h):
             return
-        query = np.zeros((h, w), np.uint8)
-        cv2.circle(query, (int(x), int(y)), max(2, min(w, h) // 24), 255, -1)
-        self.attention_requested.emit(query)
-
-    def set_attention(self, attention: AttentionResult | None) -> None:
-        self.attention = attention
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        if attention is not None:
-            self.layer_box.addItems(sorted(attention.spatial))
-            self.step_box.setRange(0, max(0, attention.num_steps - 1))
-            self.step_box.setValue(max(0, attention.num_steps - 1))
-            self.attention_check.setChecked(True)
-        self.layer_box.blockSignals(False)
+        self.query_point = (x, y)
+        self.attention_check.setChecked(True)
+        if self.attention is None:
+            self.info.setText("Recording G's attention for this result (once; every later click is instant)…")
+            self.attention_requested.emit(result)
         self.refresh()
 
+    def set_attention_record(self, result: PropagationResult, record: AttentionRecord) -> None:
+        """The recording for ``result`` (from the attention job); clicks are answered from it."""
+        self._records[id(result)] = record
+        if result is self.current:
+            self._fill_attention_boxes()
+            self._describe()
+            self.refresh()
+
+    def _fill_attention_boxes(self) -> None:
+        record = self.attention
+        for box in (self.layer_box, self.step_box):
+            box.blockSignals(True)
+            box.clear()
+        if record is not None:
+            self.layer_box.addItems(sorted(record.spatial))
+            self.step_box.addItems([f"step {s}" for s in record.steps])
+            self.step_box.setCurrentIndex(self.step_box.count() - 1)
+        for box in (self.layer_box, self.step_box):
+            box.blockSignals(False)
+            box.setVisible(record is not None)  # shown once there are maps to choose from
+
     def _result_changed(self) -> None:
-        self.set_attention(None)
+        self.query_point = None
         result = self.current
         genprop = result is not None and result.engine.startswith("genprop")
         self.attention_check.setEnabled(genprop)
         self.attention_check.setToolTip(
-            "Shift+click a point of the result to record G's attention from there (re-runs the first window)"
+            "Shift+click a point of the result to see G's attention from there (recorded once per result)"
             if genprop
             else "Attention maps exist for GenProp results only"
         )
+        self._fill_attention_boxes()
         if result is None:
             self.timeline.set_clip(0, 24)
             self.view.clear()
+            self.warnings.hide()
             self.info.setText("No result yet: edit the first frame, then Propagate.")
             return
         self.timeline.set_clip(len(result.frames), result.fps)
-        timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-        self.info.setText(
-            f"{result.engine} ({result.mode or 'default'}) · {len(result.frames)} frames" + (f" · {timing}" if timing else "")
-        )
+        warnings = [str(w) for w in result.extras.get("warnings", ())]
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.warnings.setVisible(bool(warnings))
+        self._describe()
         self.show_frame(0)
 
+    def _describe(self, index: int | None = None) -> None:
+        result = self.current
+        if result is None:
+            return
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+        text = f"{result.engine} ({result.mode or 'default'}) · {len(result.frames)} frames" + (f" · {timing}" if timing else "")
+        note = result.extras.get("frame_notes", {}).get(index) if index is not None else None
+        if note:
+            text += f" · frame {index + 1}: {note}"
+        self.info.setText(text)
+
+    # ------------------------------------------------------------ frames
     def show_frame(self, index: int) -> None:
         result = self.current
         if result is None:
             return
         seconds = index / result.fps
         self.timeline.show_position(index, f"{int(seconds // 3600):02d}:{int(seconds % 3600 // 60):02d}:{seconds % 60:06.3f}")
+        if result.extras.get("frame_notes"):
+            self._describe(index)
         self.refresh()  # requests the original frame itself when the view needs it
 
     def _comparison(self) -> PropagationResult | None:
@@ -265,6 +381,22 @@ class ReviewView(QWidget):
         self._original = (index, frame_array(image))
         self.refresh()
 
+    def _shown_result(self, result: PropagationResult, index: int) -> np.ndarray:
+        """The result frame with the attention heat map when asked for; places the point marker."""
+        shown = result.frames[index]
+        record, point = self.attention, self.query_point
+        show_attention = self.attention_check.isChecked() and point is not None
+        self.legend.setVisible(show_attention and record is not None)
+        self.marker.setVisible(show_attention and self.mode_box.currentText() != "Original")
+        if not show_attention:
+            return shown
+        offset = result.frames.shape[2] + GAP if self.mode_box.currentText() == "Side by side" else 0
+        self.marker.setPos(point[0] + offset, point[1])
+        if record is not None and self.layer_box.currentText() and index < record.num_frames:
+            step = max(0, self.step_box.currentIndex())
+            shown = heat(shown, record.overlay(self.layer_box.currentText(), step, index, *point))
+        return shown
+
     def refresh(self) -> None:
         result = self.current
         if result is None:
@@ -272,10 +404,11 @@ class ReviewView(QWidget):
         index = min(self.timeline.position, len(result.frames) - 1)
         mode = self.mode_box.currentText()
         other = self._comparison()
+        mask = result.masks[index] if self.mask_check.isChecked() else None
+        wipe, opacity = self.wipe.value() / 100, self.opacity.value() / 100
         if other is not None and mode in ("Side by side", "A/B wipe"):
-            mask = result.masks[index] if self.mask_check.isChecked() else None
             b = other.frames[min(index, len(other.frames) - 1)]
-            image = compose_view(mode, b, result.frames[index], mask, self.wipe.value() / 100, self.opacity.value() / 100)
+            image = compose_view(mode, b, self._shown_result(result, index), mask, wipe, opacity)
             self.view.show_image(qimage_from_rgb(image))
             self.frame_shown.emit(index)
             return
@@ -285,13 +418,7 @@ class ReviewView(QWidget):
             if mode == "Original" or self._original is None:
                 return
         original = self._original[1] if self._original is not None else result.frames[index]
-        mask = result.masks[index] if self.mask_check.isChecked() else None
-        shown = result.frames[index]
-        if self.attention is not None and self.attention_check.isChecked() and self.layer_box.currentText():
-            frames = self.attention.spatial[self.layer_box.currentText()].shape[1]
-            if index < frames:
-                shown = heat(shown, self.attention.overlay(self.layer_box.currentText(), self.step_box.value(), index))
-        image = compose_view(mode, original, shown, mask, self.wipe.value() / 100, self.opacity.value() / 100)
+        image = compose_view(mode, original, self._shown_result(result, index), mask, wipe, opacity)
         self.view.show_image(qimage_from_rgb(image))
         self.frame_shown.emit(index)
 

@@ -93,13 +93,17 @@ class LatestOnlyRunner(QThread):
         self._pending: dict[object, tuple[object, Callable[[], Any]]] = {}
         self._stop = False
         self._busy = False
-        self.start()
 
     def submit(self, tag: object, fn: Callable[[], Any]) -> None:
+        """Queue ``fn``; the thread starts with the first request (an idle runner holds no thread)."""
         kind = tag[0] if isinstance(tag, tuple) else tag
         with self._cond:
+            if self._stop:
+                return
             self._pending[kind] = (tag, fn)
             self._cond.notify()
+        if not self.isRunning() and not self.isFinished():
+            self.start()
 
     @property
     def idle(self) -> bool:
@@ -107,11 +111,12 @@ class LatestOnlyRunner(QThread):
             return not self._pending and not self._busy
 
     def shutdown(self) -> None:
+        """Drop waiting requests and join the thread (the request running now finishes first)."""
         with self._cond:
             self._stop = True
             self._pending.clear()
             self._cond.notify()
-        self.wait(10000)
+        self.wait()
 
     def run(self) -> None:
         while True:

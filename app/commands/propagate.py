@@ -158,22 +158,28 @@ def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | N
 
 
 class _Bar:
-    """A tqdm bar on stderr driven by engine ``Progress`` reports."""
+    """A tqdm bar on stderr driven by engine ``Progress`` reports, counting the engine's own units:
+    denoising steps for GenProp (each window's steps and decode), frames for the classic engine."""
 
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(total=1000, file=sys.stderr, unit="‰", dynamic_ncols=True, leave=True)
+        from app.jobs import describe_progress
+
+        self._describe = describe_progress
+        self._bar = tqdm(total=None, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
         self._shown = 0
 
     def __call__(self, p: Any) -> None:
-        target = int(p.fraction * 1000)
-        if target > self._shown:
-            self._bar.update(target - self._shown)
-            self._shown = target
-        self._bar.set_description(p.stage, refresh=False)
-        if p.message:
-            self._bar.set_postfix_str(p.message, refresh=False)
+        unit = "step" if p.num_steps else "frame"
+        if self._bar.unit != unit:
+            self._bar.unit = unit
+        if p.total > 0 and self._bar.total != p.total:
+            self._bar.total = p.total
+        if p.done > self._shown:
+            self._bar.update(p.done - self._shown)
+            self._shown = p.done
+        self._bar.set_description(self._describe(p), refresh=False)
 
     def close(self) -> None:
         self._bar.close()

@@ -29,9 +29,10 @@ from engine.engines.base import (
     StageTimer,
     get_engine,
 )
-from engine.engines.genprop_attention import collect, record_attention
+from engine.engines.genprop_attention import GRID, collect, record_attention, record_attention_grid
 from engine.engines.genprop_options import GenPropOptions
 from engine.genprop.weights import MissingWeightsError
+from engine.pipelines.cancel_points import cancel_points
 from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.genprop_pipeline import MODE_GENPROP, MODE_TRAINING_FREE, GenPropPipeline, StepReport
 from engine.pipelines.memory import MemoryPlan, choose_plan, run_with_oom_retry
@@ -111,7 +112,9 @@ class _GenPropEngineBase(Engine):
         return genprop_availability(cls.requires_genprop, model_dirs)
 
     # ---------------------------------------------------------------- loading
-    def _load(self, opts: GenPropOptions, plan: MemoryPlan, device: torch.device) -> GenPropPipeline:
+    def _load(
+        self, opts: GenPropOptions, plan: MemoryPlan, device: torch.device, cancel: CancelToken | None = None
+    ) -> GenPropPipeline:
         if self._pipeline is not None and self._loaded_key is None:
             pipe = self._pipeline  # injected by the caller (tests, an app that already loaded it)
         else:
@@ -127,8 +130,11 @@ class _GenPropEngineBase(Engine):
             key = (str(source), str(genprop))
             if self._pipeline is None or self._loaded_key != key:
                 # a hub id comes from the locator only when online loading is allowed (HF_HUB_OFFLINE unset)
-                self._pipeline = GenPropPipeline.from_pretrained(  # type: ignore[arg-type]
-                    source, genprop, torch_dtype=plan.dtype, local_files_only=svd_loc.path is not None
+                self._pipeline = _load_cancellable(
+                    lambda: GenPropPipeline.from_pretrained(  # type: ignore[arg-type]
+                        source, genprop, torch_dtype=plan.dtype, local_files_only=svd_loc.path is not None
+                    ),
+                    cancel,
                 )
                 self._loaded_key = key
             pipe = self._pipeline
@@ -159,8 +165,10 @@ class _GenPropEngineBase(Engine):
         device = resolve_device(opts.device)
         plan = choose_plan(opts.memory, device)
         cancel.raise_if_cancelled()
+        if progress is not None:
+            progress(Progress("loading", 0, 1, "loading the models"))
         with timer.stage("load"):
-            pipe = self._load(opts, plan, device)
+            pipe = self._load(opts, plan, device, cancel)
         training_free = pipe.heads is None or not self.requires_genprop
         mode = MODE_TRAINING_FREE if training_free else MODE_GENPROP
         canvas = _Canvas(clip, edit)
@@ -211,7 +219,7 @@ class _GenPropEngineBase(Engine):
                     stage,
                     track_units + r.done,
                     total,
-                    f"window {r.window + 1}/{r.num_windows}, step {r.step}/{r.num_steps}",
+                    "",
                     window=r.window,
                     num_windows=r.num_windows,
                     step=r.step,
@@ -223,7 +231,11 @@ class _GenPropEngineBase(Engine):
         video_model = _InModelSpace(canvas, space)
 
         attention_maps: dict | None = None
-        if opts.attention_query is not None:
+        attention_record = None
+        grid = isinstance(opts.attention_query, str) and opts.attention_query == GRID
+        if opts.attention_query is not None and grid and num_windows != 1:
+            raise ValueError(f"attention maps are recorded for one window: pass at most {window} frames, got {n}")
+        if opts.attention_query is not None and not grid:
             query = np.asarray(opts.attention_query)
             if query.shape != (ch, cw) or not query.any():
                 raise ValueError(f"attention_query must be a non-empty [{ch}, {cw}] mask on the edited canvas, got {query.shape}")
@@ -231,12 +243,18 @@ class _GenPropEngineBase(Engine):
                 raise ValueError(f"attention maps are recorded for one window: pass at most {window} frames, got {n}")
 
         def job(current: MemoryPlan) -> Any:
-            nonlocal attention_maps
+            nonlocal attention_maps, attention_record
             if current is not plan:
                 pipe.apply_memory_plan(current, device)
+            latent = (space.model_height // pipe.vae_scale_factor, space.model_width // pipe.vae_scale_factor)
+            if grid:
+                with record_attention_grid(pipe.unet, n, latent, opts.steps) as record:
+                    out = run_pipe(current)
+                record.space = space
+                attention_record = record
+                return out
             if opts.attention_query is not None:
                 query_model = space.to_model((np.asarray(opts.attention_query) > 0).astype(np.uint8) * 255, mask=True)
-                latent = (space.model_height // pipe.vae_scale_factor, space.model_width // pipe.vae_scale_factor)
                 with record_attention(pipe.unet, query_model, n, latent) as maps:
                     out = run_pipe(current)
                 attention_maps = dict(maps)
@@ -246,28 +264,30 @@ class _GenPropEngineBase(Engine):
         def run_pipe(current: MemoryPlan) -> Any:
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
-            return pipe(
-                video_model,
-                edited_model,
-                region_masks=region_model,
-                num_inference_steps=opts.steps,
-                window_size=window,
-                overlap=overlap,
-                min_guidance_scale=opts.min_guidance,
-                max_guidance_scale=opts.max_guidance,
-                fps=opts.fps_id,
-                motion_bucket_id=opts.motion_bucket_id,
-                noise_aug_strength=opts.noise_aug_strength,
-                injection_weight=opts.injection_weight,
-                mask_sigma=opts.mask_sigma,
-                # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
-                task=edit.task if not training_free else Task.NONE,
-                decode_chunk_size=current.decode_chunk_size,
-                generator=generator,
-                callback=on_step,
-                frame_sink=sink,
-                use_heads=not training_free,
-            )
+            with cancel_points(pipe, cancel.raise_if_cancelled):  # Cancel stops within one block of a step
+                return pipe(
+                    video_model,
+                    edited_model,
+                    region_masks=region_model,
+                    num_inference_steps=opts.steps,
+                    window_size=window,
+                    overlap=overlap,
+                    min_guidance_scale=opts.min_guidance,
+                    max_guidance_scale=opts.max_guidance,
+                    fps=opts.fps_id,
+                    motion_bucket_id=opts.motion_bucket_id,
+                    noise_aug_strength=opts.noise_aug_strength,
+                    injection_weight=opts.injection_weight,
+                    mask_sigma=opts.mask_sigma,
+                    # the edit's own task embedding (removal -> mask_and_fill, ...), as trained
+                    task=edit.task if not training_free else Task.NONE,
+                    decode_chunk_size=current.decode_chunk_size,
+                    generator=generator,
+                    callback=on_step,
+                    check_cancel=cancel.raise_if_cancelled,
+                    frame_sink=sink,
+                    use_heads=not training_free,
+                )
 
         report(
             Progress("denoising", track_units, total, "starting", window=0, num_windows=num_windows, step=0, num_steps=opts.steps)
@@ -309,6 +329,7 @@ class _GenPropEngineBase(Engine):
                 **track_notes,
                 "pipeline_timings": dict(out.timings),
                 **({"attention": collect(attention_maps, opts.steps, space)} if attention_maps is not None else {}),
+                **({"attention_record": attention_record} if attention_record is not None else {}),
             },
             timings=timer.timings,
         )
@@ -353,6 +374,35 @@ class _GenPropEngineBase(Engine):
         notes = {k: result.extras[k] for k in ("warnings", "frame_notes") if result.extras.get(k)}
         source = "SAM2's video predictor" if tracker == "sam2" else "optical flow"
         return result.masks, f"the classic engine's {tracker} tracker ({source})", notes
+
+
+def _load_cancellable(load: Any, cancel: CancelToken | None, poll: float = 0.1) -> GenPropPipeline:
+    """Run ``load()`` on a helper thread and give up waiting as soon as ``cancel`` is set.
+
+    Loading SVD from disk is one long library call with no place to stop; a cancelled
+    load is left to finish in its daemon thread and its result dropped, so Cancel (and
+    quitting) takes effect within ``poll`` seconds instead of after the whole load.
+    """
+    if cancel is None:
+        return load()
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = load()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="genprop-load", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(poll)
+        cancel.raise_if_cancelled()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class GenPropEngine(_GenPropEngineBase):

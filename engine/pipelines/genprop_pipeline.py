@@ -304,21 +304,27 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         return n, h, w
 
     # ------------------------------------------------------------------ helpers
-    def _encode_originals(self, frames: list[np.ndarray], chunk: int) -> torch.Tensor:
+    def _encode_originals(
+        self, frames: list[np.ndarray], chunk: int, check_cancel: Callable[[], None] | None = None
+    ) -> torch.Tensor:
         """Clean, scaled VAE latents of clip frames: ``[1, n, 4, h, w]`` (the SCE's input)."""
         device = self.compute_device
         out = []
         for i in range(0, len(frames), chunk):
+            if check_cancel is not None:
+                check_cancel()
             batch = torch.from_numpy(np.stack(frames[i : i + chunk])).permute(0, 3, 1, 2)
             batch = batch.to(device=device, dtype=self.vae.dtype) / 127.5 - 1.0
             out.append(self.vae.encode(batch).latent_dist.mode() * self.vae.config.scaling_factor)
         return torch.cat(out)[None]
 
-    def _decode(self, latents: torch.Tensor, chunk: int) -> np.ndarray:
+    def _decode(self, latents: torch.Tensor, chunk: int, check_cancel: Callable[[], None] | None = None) -> np.ndarray:
         """``[1, n, 4, h, w]`` latents -> ``[n, H, W, 3]`` uint8 (decoded ``chunk`` frames at a time)."""
         latents = latents.flatten(0, 1).to(self.vae.dtype) / self.vae.config.scaling_factor
         frames = []
         for i in range(0, latents.shape[0], chunk):
+            if check_cancel is not None:
+                check_cancel()
             part = latents[i : i + chunk]
             frames.append(self.vae.decode(part, num_frames=part.shape[0]).sample.float())
         video = torch.cat(frames)
@@ -350,6 +356,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         frame_sink: FrameSink | None = None,
         use_heads: bool = True,
         mask_sigma: float | None = DEFAULT_MASK_SIGMA,
+        check_cancel: Callable[[], None] | None = None,
     ) -> GenPropPipelineOutput:
         """Propagate the edit on frame 0 through ``video``.
 
@@ -367,6 +374,9 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         use_heads: ``False`` runs the training-free mode even when GenProp heads are loaded.
         mask_sigma: the MPD's mask is read at the step whose noise level is nearest this sigma
             (log scale; ``None`` = the last step). The default lies where training puts most samples.
+        check_cancel: called before every denoising step and every VAE encode/decode
+            chunk; raise from it to stop there (a cancel then waits for at most one step
+            or one chunk, not for the rest of the window).
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -437,7 +447,9 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                 image_latents = self._encode_vae_image(image, device, 1, do_cfg).to(image_embeddings.dtype)
                 original_latents = None
                 if model is not None or region_masks is not None:
-                    original_latents = self._encode_originals(originals, decode_chunk_size).to(image_embeddings.dtype)
+                    original_latents = self._encode_originals(originals, decode_chunk_size, check_cancel).to(
+                        image_embeddings.dtype
+                    )
                 if needs_upcasting:
                     self.vae.to(dtype=torch.float16)
             image_latents = image_latents.unsqueeze(1).repeat(1, win.length, 1, 1, 1)
@@ -468,6 +480,8 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             mask_step = mask_readout_step(self.scheduler.sigmas[: len(timesteps)].tolist(), mask_sigma)
             with self._use(self.unet, self.heads):
                 for step, t in enumerate(timesteps):
+                    if check_cancel is not None:
+                        check_cancel()
                     model_input = torch.cat([latents] * 2) if do_cfg else latents
                     model_input = self.scheduler.scale_model_input(model_input, t)
                     model_input = torch.cat([model_input, image_latents], dim=2)
@@ -508,7 +522,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             with self._use(self.vae):
                 if needs_upcasting:
                     self.vae.to(dtype=torch.float32)
-                frames = self._decode(latents, decode_chunk_size)
+                frames = self._decode(latents, decode_chunk_size, check_cancel)
                 if needs_upcasting:
                     self.vae.to(dtype=torch.float16)
             if mask_logits is not None:

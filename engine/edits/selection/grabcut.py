@@ -18,6 +18,11 @@ from engine.edits.selection.base import Prompt, SelectionResult, check_prompt, f
 
 #: Half-size of the guessed box around click(s), as a fraction of the frame's short side.
 CLICK_SCALES = (0.08, 0.16, 0.3)
+#: A click guess is an object only if it fills this much of its guessed box (GrabCut keeps the
+#: clicked seed itself, so a collapsed cut is a blob of a few hundred pixels under the click) ...
+MIN_FILL = 0.03
+#: ... and its colours differ from its surroundings (a cut through uniform background scores ~0).
+MIN_SEPARATION = 0.05
 
 
 def colour_separation(image: np.ndarray, mask: np.ndarray, ring_px: int = 8) -> float:
@@ -42,6 +47,14 @@ def colour_separation(image: np.ndarray, mask: np.ndarray, ring_px: int = 8) -> 
 
 #: ``_cut``'s attempt value meaning "first attempt, no retries" (one of several click guesses).
 RETRY_NONE = -1
+
+
+def _plausible(mask: np.ndarray, score: float, box: np.ndarray) -> bool:
+    """Is a click guess an object: enough of its box filled, and colours unlike its surroundings?"""
+    h, w = mask.shape
+    x0, y0, x1, y1 = max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3])
+    area = max(1.0, (x1 - x0) * (y1 - y0))
+    return int((mask > 0).sum()) >= MIN_FILL * area and score >= MIN_SEPARATION
 
 
 class GrabCutSelector:
@@ -81,7 +94,11 @@ class GrabCutSelector:
         box: np.ndarray | list | None = None,
         multimask: bool = True,
     ) -> SelectionResult:
-        """Masks for a box and/or clicks; see the module docstring."""
+        """Masks for a box and/or clicks; see the module docstring.
+
+        Click guesses that are not plausible objects (see ``MIN_FILL``, ``MIN_SEPARATION``)
+        come back empty with score 0, so an all-empty result means "found nothing here".
+        """
         if self._frame is None:
             raise RuntimeError("call set_image(frame) before predict()")
         h, w = self._frame.shape[:2]
@@ -96,12 +113,12 @@ class GrabCutSelector:
         masks, scores = [], []
         for b in boxes:
             # A user's box is the whole instruction: a collapsed cut is retried. Click guesses
-            # are three alternatives: retry only if every one of them collapsed (below).
+            # are three alternatives: one that is not a plausible object is dropped.
             m, s = self._cut(prompt, b, attempt=0 if prompt.box is not None else RETRY_NONE)
+            if prompt.box is None and not _plausible(m, s, b):
+                m, s = np.zeros_like(m), 0.0
             masks.append(m)
             scores.append(s)
-        if prompt.box is None and not any(m.any() for m in masks):
-            masks, scores = map(list, zip(*(self._cut(prompt, b) for b in boxes), strict=True))
         order = np.argsort(scores)[::-1]
         if not multimask:
             order = order[:1]
