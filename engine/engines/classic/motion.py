@@ -66,6 +66,32 @@ class FlowCache:
         """Full-size mask -> working-size float32 coverage in 0..1."""
         return cv2.resize((mask > 0).astype(np.float32), self.size, interpolation=cv2.INTER_AREA)
 
+    def view(self, start: int, end: int) -> FlowView:
+        """The frames ``start..end-1`` as a cache of their own (one shot), sharing computed flows."""
+        return FlowView(self, start, end)
+
+
+class FlowView(FlowCache):
+    """A contiguous range of a :class:`FlowCache`'s frames, indexed from 0 (one shot of a clip).
+
+    Flows and greys are read from (and stored in) the parent, so stages working shot by
+    shot compute nothing twice; ``frames`` is one fixed slice object, so a tracker given
+    ``view.frames`` recognises the view as the cache of those frames.
+    """
+
+    def __init__(self, parent: FlowCache, start: int, end: int) -> None:  # noqa: D107 - no FlowCache.__init__
+        if not 0 <= start < end <= len(parent):
+            raise ValueError(f"frame range {start}..{end} is outside a clip of {len(parent)} frames")
+        self.parent, self.start = parent, start
+        self.frames = parent.frames[start:end]
+        self.full_size, self.size = parent.full_size, parent.size
+
+    def gray(self, t: int) -> np.ndarray:
+        return self.parent.gray(self.start + t)
+
+    def flow(self, a: int, b: int) -> np.ndarray:
+        return self.parent.flow(self.start + a, self.start + b)
+
 
 def fit_homography(src: np.ndarray, dst: np.ndarray, threshold: float = 1.5) -> np.ndarray | None:
     """Robust (RANSAC) 3x3 homography mapping ``src`` to ``dst`` points ``[N, 2]``.

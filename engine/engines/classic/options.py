@@ -46,8 +46,26 @@ class ClassicOptions:
         minimum=0,
         maximum=50,
     )
+    refine_masks: bool = option(
+        True,
+        "Snap masks to the object",
+        "Correct tracked masks every frame with the object's colours, its motion and image edges",
+    )
+    refind: bool = option(
+        True, "Re-find lost objects", "Search for a tracked object again by its appearance after a shot cut or when it is lost"
+    )
+    detect_cuts: bool = option(True, "Detect shot cuts", "Find cuts in the clip (colour and motion tests) so no edit crosses one")
+    remove_window: int = option(
+        60,
+        "Removal reach (frames)",
+        "How many frames before and after a frame removal may copy the hidden background from",
+        minimum=1,
+        maximum=10000,
+    )
     tracker: str = option("flow", "Mask tracker", "How edit masks follow the clip", choices=TRACKER_NAMES, gui=False, cli=False)
     sam2_checkpoint: str | None = None
+    remove_backward: bool = True
+    """Internal (ablation): also take background from later frames (the backward pass)."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:

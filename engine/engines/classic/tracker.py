@@ -9,6 +9,7 @@ point for SAM2's video predictor; it refuses to run without SAM2 weights.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -16,8 +17,10 @@ import cv2
 import numpy as np
 
 from engine.engines.base import EngineUnavailableError
-from engine.engines.classic.flow import base_grid, compose, fb_consistent
-from engine.engines.classic.motion import FlowCache, flow_at, sample_points
+from engine.engines.classic.flow import base_grid, fb_consistent
+from engine.engines.classic.motion import FlowCache
+from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
+from engine.engines.classic.segment import ColourModel, guided_filter, texture_weight
 
 
 @runtime_checkable
@@ -33,28 +36,31 @@ class MaskTracker(Protocol):
 
 
 class FlowMaskTracker:
-    """Tracks masks with dense optical flow, re-anchored to frame 0.
+    """Tracks masks with optical flow, corrected every frame by what the frame shows.
 
-    For frame ``t`` a map ``C_t`` from frame ``t`` back to frame 0 is kept and every
-    mask is sampled from the *first-frame* mask through it, so masks never blur by
-    repeated resampling. ``C_t`` is the direct flow ``t -> 0`` where that match passes
-    a forward-backward check (no drift), else the chained flow ``t -> t-1 -> 0``.
-    Occlusion handling: backward sampling alone labels *disoccluded* pixels with the
-    occluder's label, so every mask pixel of frame 0 is also pushed forward as a
-    particle (re-anchored by the checked direct flow ``0 -> t``); a pixel stays in the
-    mask only where particles land nearby. Pixels hidden by another object map back to
-    that object in frame 0 and so drop out of the backward sample.
+    For each object and frame ``t`` the previous mask is carried forward three ways:
+    by the dense flow (follows deformation where flow is measured), by the region's
+    affine motion (carries untextured attached parts such as a shadow) and by the
+    object's affine map from frame 1, re-anchored by matching frame-1 points directly
+    into frame ``t`` (no drift). These make a prior: the dense warp where flow passes
+    its forward-backward check on textured pixels, the parametric ones elsewhere
+    (occluded, uncovered, flat pixels); pixels that come into view across the frame
+    border get an open prior. The prior is then combined with a colour model of object
+    vs surroundings and with motion evidence (does the pixel move like the object or
+    like the camera?), smoothed with a guided filter so the mask snaps to image edges,
+    thresholded, and cleaned of islands not connected to the predicted object.
+
+    A mask that collapses while the object should still be in view is reported as lost
+    (``events``) and, when ``refind`` is on, searched for again by its appearance;
+    until found it stays empty: a lost object is never painted elsewhere.
 
     Args:
-        max_side: longer side of the working resolution for flow.
-        preset: DIS preset (``ultrafast``, ``fast``, ``medium``).
-        anchor_every: compute the direct ``t -> 0`` flow every this many frames
-            (1 = every frame; 0 = never, pure chaining).
-        anchor_tolerance: largest correction (working pixels) the direct flow may make
-            to the chained estimate.
-        photo_threshold: grey-level difference above which an untrusted pixel is
-            treated as occluded.
+        max_side / preset: working resolution and DIS preset of the flow.
+        anchor_every: re-anchor to frame 1 every this many frames (0 = never).
         flows: a :class:`FlowCache` of the same frames to share with other stages.
+        refine: use colour, motion and edges (False = the warped prior alone).
+        colour_weight / motion_weight: weights of those cues against the prior.
+        refind: search for a lost object again.
     """
 
     def __init__(
@@ -62,16 +68,20 @@ class FlowMaskTracker:
         max_side: int = 320,
         preset: str = "medium",
         anchor_every: int = 1,
-        anchor_tolerance: float = 3.0,
-        photo_threshold: float = 20.0,
         flows: FlowCache | None = None,
+        *,
+        refine: bool = True,
+        colour_weight: float = 0.8,
+        motion_weight: float = 2.0,
+        refind: bool = True,
     ) -> None:
         if anchor_every < 0:
             raise ValueError(f"anchor_every must be >= 0, got {anchor_every}")
-        self.anchor_tolerance = float(anchor_tolerance)
-        self.photo_threshold = float(photo_threshold)
         self.max_side, self.preset, self.anchor_every = max_side, preset, anchor_every
+        self.refine, self.colour_weight, self.motion_weight, self.refind = refine, colour_weight, motion_weight, refind
         self._flows = flows
+        self.events: list[tuple[int, int, str]] = []
+        """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
 
     def track(self, frames: np.ndarray, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
         flows = (
@@ -83,55 +93,296 @@ class FlowMaskTracker:
         for i, m in enumerate(first_masks):
             if m.shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
-        masks0 = [(m > 0).astype(np.float32) for m in first_masks]
-        parts0 = [_component_count(m) for m in first_masks]
-        yield 0, [np.where(m > 0.5, np.uint8(255), np.uint8(0)) for m in masks0]
-        gw, gh = flows.size
-        sx, sy = flows.scale
-        # Particles: every working-resolution pixel of each first mask, moved forward.
-        seeds = [sample_points(flows.mask_to_working(m) > 0.5, max_points=gw * gh) for m in first_masks]
-        particles = [p.copy() for p in seeds]
-        to_first = np.zeros((gh, gw, 2), np.float32)  # C_t, working resolution
-        trusted = np.ones((gh, gw), bool)  # C_t passed every check along its chain
-        gray0 = flows.gray(0).astype(np.float32)
+        self.events = []
+        objects = [_TrackedObject(i, np.asarray(m) > 0, frames[0], flows, self) for i, m in enumerate(first_masks)]
+        yield 0, [np.where(np.asarray(m) > 0, np.uint8(255), np.uint8(0)) for m in first_masks]
         xs, ys = base_grid(h, w)
-        close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         for t in range(1, len(frames)):
             back, fwd = flows.flow(t, t - 1), flows.flow(t - 1, t)
-            to_first = compose(back, to_first)
-            step_ok = fb_consistent(back, fwd)
-            trusted = step_ok & (cv2.remap(trusted.astype(np.float32), *_map(back), cv2.INTER_LINEAR) > 0.99)
-            particles = [p + flow_at(fwd, p) for p in particles]
-            if self.anchor_every and t % self.anchor_every == 0:
-                direct, direct_fwd = flows.flow(t, 0), flows.flow(0, t)
-                # Re-anchor only where the direct match is checked AND close to the chained
-                # estimate: it corrects drift, it must not jump to a wrong repeat.
-                near = np.sum((direct - to_first) ** 2, axis=-1) <= self.anchor_tolerance**2
-                anchored = fb_consistent(direct, direct_fwd) & near
-                to_first = np.where(anchored[..., None], direct, to_first)
-                trusted |= anchored
-                ok0 = fb_consistent(direct_fwd, direct)
-                for i, p0 in enumerate(seeds):
-                    if len(p0):
-                        jump = np.sum((p0 + flow_at(direct_fwd, p0) - particles[i]) ** 2, axis=-1)
-                        good = _at_points(ok0, p0) & (jump <= self.anchor_tolerance**2)
-                        particles[i][good] = p0[good] + flow_at(direct_fwd, p0[good])
-            # Untrusted pixels whose colour disagrees with where C_t says they came from
-            # are occlusions/disocclusions: they may not inherit a label from frame 0.
-            photo = np.abs(flows.gray(t).astype(np.float32) - cv2.remap(gray0, *_map(to_first), cv2.INTER_LINEAR))
-            veto = ~trusted & (cv2.GaussianBlur(photo, (5, 5), 0) > self.photo_threshold)
-            veto_full = cv2.resize(veto.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-            full = flows.to_full(to_first)
-            mapx, mapy = xs + full[..., 0], ys + full[..., 1]
+            ok = fb_consistent(back, fwd)
+            taken = np.zeros(flows.size[::-1], bool)
+            for o in objects:
+                taken |= o.small_mask(dilate=5)
+            full_back = flows.to_full(back)
+            ctx = _Frame(
+                t=t,
+                frame=frames[t],
+                grey=flows.gray(t),
+                back=back,
+                fwd=fwd,
+                full_back=full_back,
+                ok_full=cv2.resize(ok.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0,
+                texture_full=cv2.resize(texture_weight(flows.gray(t)), (w, h), interpolation=cv2.INTER_LINEAR),
+                camera=camera_motion(back, taken, ok),
+                map_x=xs + full_back[..., 0],
+                map_y=ys + full_back[..., 1],
+            )
             out = []
-            for m0, pts, parts in zip(masks0, particles, parts0, strict=False):
-                cov = cv2.remap(m0, mapx, mapy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-                reach = _splat(pts, gw, gh)
-                reach = cv2.morphologyEx(reach, cv2.MORPH_CLOSE, close)
-                reach_full = cv2.resize(reach, (w, h), interpolation=cv2.INTER_LINEAR) > 0
-                mask = np.where((cov > 0.5) & reach_full & ~veto_full, np.uint8(255), np.uint8(0))
-                out.append(drop_specks(mask, keep=parts))
+            for o in objects:
+                out.append(o.step(ctx))
+                self.events += o.take_events()
             yield t, out
+
+
+@dataclass
+class _Frame:
+    """What every object's step at frame ``t`` shares (flows at working size; maps at full size)."""
+
+    t: int
+    frame: np.ndarray
+    grey: np.ndarray
+    back: np.ndarray
+    fwd: np.ndarray
+    full_back: np.ndarray
+    ok_full: np.ndarray
+    texture_full: np.ndarray
+    camera: np.ndarray  # working-size homography t -> t-1 of the background
+    map_x: np.ndarray
+    map_y: np.ndarray
+
+
+def _u8(mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, np.uint8(255), np.uint8(0))
+
+
+def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)), slice(
+        max(0, xs.min() - margin), min(w, xs.max() + margin + 1)
+    )
+
+
+class _TrackedObject:
+    """State of one tracked object: its mask, its map from frame 1, its colour model."""
+
+    def __init__(self, index: int, mask0: np.ndarray, frame0: np.ndarray, flows: FlowCache, cfg: FlowMaskTracker) -> None:
+        self.index, self.cfg, self.flows = index, cfg, flows
+        h, w = mask0.shape
+        self.mask = mask0.copy()
+        self.parts = _component_count(_u8(mask0))
+        sx, sy = flows.scale
+        self.to_full = np.diag([sx, sy, 1.0])
+        self.to_small = np.linalg.inv(self.to_full)
+        # The object's extent in frame-1 coordinates, on a canvas padded by half a frame
+        # each side so parts that enter the view later can be added.
+        self.pad = (w // 2, h // 2)
+        self.ref = np.zeros((h + 2 * self.pad[1], w + 2 * self.pad[0]), np.float32)
+        self.ref[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = mask0
+        self.unpad = np.array([[1, 0, -self.pad[0]], [0, 1, -self.pad[1]], [0, 0, 1]], np.float64)
+        self.ref_img = np.zeros(self.ref.shape, np.float32)  # the object's grey appearance, same canvas
+        self.ref_img[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = _soft_grey(frame0)
+        self.quality = 1.0  # how well the frame-1 map explains the object (share of matched points)
+        self.frame_for_ref = frame0
+        self.anchor = np.eye(3)  # frame 1 -> current frame, working size
+        self.grey0 = flows.gray(0)
+        small0 = flows.mask_to_working(mask0) > 0.5
+        self.ref_pts = reference_points(self.grey0, small0 if small0.any() else flows.mask_to_working(mask0) > 0)
+        self.area0 = max(1, int(mask0.sum()))
+        self.size0 = float(np.sqrt(self.area0))
+        self.colour = ColourModel()
+        self.colour.fit(frame0, _erode(mask0, 1), _ring(mask0, max(12, int(0.3 * self.size0))))
+        self.lost = not mask0.any()
+        self.appearance = (frame0.copy(), mask0.copy())  # for re-finding
+        self._events: list[tuple[int, int, str]] = []
+
+    def take_events(self) -> list[tuple[int, int, str]]:
+        ev, self._events = self._events, []
+        return ev
+
+    def small_mask(self, dilate: int = 0) -> np.ndarray:
+        m = self.flows.mask_to_working(self.mask) > 0.5
+        if dilate and m.any():
+            m = cv2.dilate(m.astype(np.uint8), np.ones((2 * dilate + 1,) * 2, np.uint8)) > 0
+        return m
+
+    def _full(self, m: np.ndarray) -> np.ndarray:
+        return self.to_full @ m @ self.to_small
+
+    def step(self, f: _Frame) -> np.ndarray:
+        if self.lost:
+            return _u8(self._try_refind(f))
+        h, w = self.mask.shape
+        small = self.small_mask()
+        motion, _ = region_motion(small, f.fwd, f.back) if small.any() else (np.eye(3), 0.0)
+        predicted = motion @ self.anchor
+        anchor = predicted
+        every = self.cfg.anchor_every
+        quality = 0.0
+        if every and f.t % every == 0:
+            refit, share = refine_to_reference(self.grey0, f.grey, self.ref_pts, predicted)
+            tol = max(2.0, 0.15 * self.size0 / self.flows.scale[0])
+            if refit is not None and share > 0.25 and _close(refit, predicted, self.ref_pts, tol=tol):
+                anchor = refit
+                quality = float(np.clip((share - 0.3) / 0.4, 0, 1))
+        self.quality = quality
+        m_full, a_full = self._full(motion), self._full(anchor)
+        prev = self.mask.astype(np.float32)
+        dense = cv2.remap(prev, f.map_x, f.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        param = cv2.warpAffine(prev, m_full[:2], (w, h), flags=cv2.INTER_LINEAR)
+        anch = cv2.warpAffine(self.ref, (a_full @ self.unpad)[:2], (w, h), flags=cv2.INTER_LINEAR)
+        if not self.cfg.refine:
+            mask = (dense > 0.5) & f.ok_full | ((param > 0.5) & ~f.ok_full)
+            return _u8(self._finish(f, mask, anchor, np.maximum(param, anch)))
+        seen = cv2.warpAffine(np.ones((h, w), np.float32), m_full[:2], (w, h), flags=cv2.INTER_LINEAR) > 0.5
+        region = (dense > 0.1) | (param > 0.1) | (anch > 0.1)
+        margin = int(max(8, 0.25 * np.sqrt(max(1.0, float(region.sum())))))
+        box = _bbox(region, margin)
+        if box is None:
+            return _u8(self._finish(f, np.zeros((h, w), bool), anchor, anch))
+        ys, xs = box
+        ok = f.ok_full[ys, xs]
+        tex = f.texture_full[ys, xs]
+        conf = (ok * tex).astype(np.float32)
+        structural = np.maximum(param[ys, xs], anch[ys, xs])
+        # Measured flow (consistent, textured): the dense warp. Consistent but flat: the
+        # region's own motion. Occluded or uncovered (inconsistent): open, leaning on the
+        # region's motion. Just come into view: open.
+        measured = tex * np.clip(dense[ys, xs], 0.03, 0.97) + (1 - tex) * (0.05 + 0.9 * structural)
+        prior = np.where(ok, measured, 0.3 + 0.5 * structural)
+        if quality > 0:
+            # A rigid-enough object: its frame-1 appearance, mapped here, shows which pixels are
+            # it (visible) and which are something else (an occluder, the background).
+            rigid = 0.05 + 0.9 * anch[ys, xs] * self._appearance_match(f.frame[ys, xs], a_full, ys, xs)
+            prior = quality * rigid + (1 - quality) * prior
+        prior = np.where(~seen[ys, xs], np.maximum(prior, 0.5), prior)
+        prior = np.clip(prior, 0.02, 0.98)
+        logit = np.log(prior / (1 - prior))
+        logit += self.cfg.colour_weight * np.clip(self.colour.llr(f.frame[ys, xs]), -3, 3)
+        # Motion tells object from background only where the prior is open: flow bleeds
+        # across boundaries, so elsewhere it would pull in whatever lies next to the object.
+        open_ = (~seen[ys, xs]).astype(np.float32)
+        logit += self.cfg.motion_weight * open_ * self._motion_evidence(f, motion, ys, xs)
+        p = 1.0 / (1.0 + np.exp(-logit))
+        grey = cv2.cvtColor(f.frame[ys, xs], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        p = guided_filter(grey, p.astype(np.float32), 3, 2e-3)
+        seed = (param[ys, xs] > 0.5) | ((dense[ys, xs] > 0.5) & (conf > 0.3)) | (anch[ys, xs] > 0.5)
+        local = _connected_to(p > 0.5, seed)
+        mask = np.zeros((h, w), bool)
+        mask[ys, xs] = local
+        self._learn(f, mask, p, prior, box)
+        return _u8(self._finish(f, mask, anchor, anch))
+
+    def _appearance_match(self, crop: np.ndarray, a_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
+        """Per pixel of the box, 0..1: how well frame ``t`` matches the object's frame-1 appearance mapped here."""
+        m = (a_full @ self.unpad)[:2].copy()
+        m[:, 2] -= (xs.start, ys.start)
+        size = (xs.stop - xs.start, ys.stop - ys.start)
+        tmpl = cv2.warpAffine(self.ref_img, m, size, flags=cv2.INTER_LINEAR)
+        valid = cv2.warpAffine(self.ref, m, size, flags=cv2.INTER_LINEAR) > 0.5
+        grey = _soft_grey(crop)
+        diff = grey - tmpl
+        if valid.sum() > 20:
+            diff -= float(np.median(diff[valid]))  # a global brightness change is not a mismatch
+        gx, gy = cv2.Sobel(tmpl, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(tmpl, cv2.CV_32F, 0, 1, ksize=3)
+        tol = 14.0 + 0.1 * np.sqrt(gx * gx + gy * gy)  # edges tolerate sub-pixel misalignment
+        return np.exp(-((diff / tol) ** 2)).astype(np.float32)
+
+    def _motion_evidence(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
+        """Per pixel in -1..1: moves like the object (+) or like the background (-); 0 when they move alike."""
+        sx = self.flows.scale[0]
+        gx, gy = np.meshgrid(np.arange(xs.start, xs.stop, dtype=np.float32), np.arange(ys.start, ys.stop, dtype=np.float32))
+        pts = np.stack([gx.ravel(), gy.ravel()], 1)
+        obj = apply(self._full(np.linalg.inv(motion)), pts) - pts
+        cam = apply(self._full(f.camera), pts) - pts
+        flow = f.full_back[ys, xs].reshape(-1, 2)
+        d_o = np.sum((flow - obj) ** 2, axis=1)
+        d_b = np.sum((flow - cam) ** 2, axis=1)
+        tau = sx * sx
+        e = (d_b - d_o) / (d_b + d_o + tau)
+        sep = np.sqrt(np.sum((obj - cam) ** 2, axis=1))
+        rel = np.clip(sep / (2.0 * sx), 0, 1)
+        conf = (f.ok_full[ys, xs] * np.clip(f.texture_full[ys, xs] * 2, 0, 1)).ravel()
+        return (e * rel * conf).reshape(gx.shape).astype(np.float32)
+
+    def _learn(self, f: _Frame, mask: np.ndarray, p: np.ndarray, prior: np.ndarray, box: tuple[slice, slice]) -> None:
+        ys, xs = box
+        fg = np.zeros_like(mask)
+        fg[ys, xs] = mask[ys, xs] & (p > 0.85) & (prior > 0.7)
+        bg = _ring(mask, max(12, int(0.3 * self.size0)))
+        bg[ys, xs] &= p < 0.15
+        self.colour.update(f.frame, fg, bg)
+
+    def _finish(self, f: _Frame, mask: np.ndarray, anchor: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Clean up, update the state, report a lost object."""
+        mask = drop_specks(_u8(mask), keep=self.parts) > 0
+        area = int(mask.sum())
+        in_view = float((expected > 0.5).sum())
+        if area < 0.03 * self.area0 and self.mask.sum() > 0:
+            if in_view < 0.05 * self.area0:
+                self._events.append((f.t, self.index, "left the frame"))
+            else:
+                self._events.append((f.t, self.index, "lost"))
+            self.lost = True
+            mask[:] = False
+        else:
+            self.frame_for_ref = f.frame
+            self._grow_reference(mask, anchor)
+            if area > 0.5 * self.area0:
+                self.appearance = (f.frame.copy(), mask.copy())
+        self.anchor = anchor
+        self.mask = mask
+        return mask
+
+    def _grow_reference(self, mask: np.ndarray, anchor: np.ndarray) -> None:
+        """Add parts that came into view across the frame border to the frame-1 extent."""
+        h, w = mask.shape
+        inv = np.linalg.inv(self._full(anchor) @ self.unpad)
+        back = cv2.warpAffine(mask.astype(np.float32), inv[:2], self.ref.shape[::-1], flags=cv2.INTER_LINEAR)
+        outside = np.ones(self.ref.shape, bool)
+        outside[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = False
+        new = outside & (back > self.ref)
+        if new.any():
+            self.ref[new] = back[new]
+            grey = cv2.warpAffine(_soft_grey(self.frame_for_ref), inv[:2], self.ref.shape[::-1], flags=cv2.INTER_LINEAR)
+            self.ref_img[new] = grey[new]
+
+    def _try_refind(self, f: _Frame) -> np.ndarray:
+        if not self.cfg.refind:
+            return np.zeros(self.mask.shape, bool)
+        from engine.engines.classic.refind import find_object
+
+        found = find_object(self.appearance[0], self.appearance[1], f.frame)
+        if found is None:
+            return np.zeros(self.mask.shape, bool)
+        self._events.append((f.t, self.index, "found again"))
+        self.lost = False
+        self.mask = found
+        self.colour.update(f.frame, _erode(found, 1), _ring(found, max(12, int(0.3 * self.size0))))
+        return found
+
+
+def _soft_grey(rgb: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32), (3, 3), 0.8)
+
+
+def _close(a: np.ndarray, b: np.ndarray, pts: np.ndarray, tol: float) -> bool:
+    """Whether two maps move ``pts`` to within ``tol`` px of each other (largest difference)."""
+    if len(pts) == 0:
+        return False
+    return float(np.max(np.linalg.norm(apply(a, pts) - apply(b, pts), axis=1))) <= tol
+
+
+def _erode(mask: np.ndarray, r: int) -> np.ndarray:
+    m = cv2.erode(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return m if m.any() else mask
+
+
+def _ring(mask: np.ndarray, r: int) -> np.ndarray:
+    grown = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    return grown & ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+
+
+def _connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The components of ``mask`` that touch ``seed``."""
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    keep = np.unique(labels[seed & mask])
+    keep = keep[keep > 0]
+    return np.isin(labels, keep)
 
 
 def _component_count(mask: np.ndarray) -> int:
