@@ -87,11 +87,16 @@ def reference_points(grey: np.ndarray, mask: np.ndarray, max_points: int = 150) 
     return np.concatenate([pts, grid]).astype(np.float32)
 
 
-_LK = dict(winSize=(15, 15), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
+_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
 
 
 def refine_to_reference(
-    grey_ref: np.ndarray, grey_t: np.ndarray, pts_ref: np.ndarray, guess: np.ndarray, model: str = "affine"
+    grey_ref: np.ndarray,
+    grey_t: np.ndarray,
+    pts_ref: np.ndarray,
+    guess: np.ndarray,
+    model: str = "affine",
+    window: int = 15,
 ) -> tuple[np.ndarray | None, float]:
     """(matrix reference -> t refitted on direct matches, share of points that matched).
 
@@ -106,8 +111,9 @@ def refine_to_reference(
     if inside.sum() < 6:
         return None, 0.0
     p0, p1 = pts_ref[inside].reshape(-1, 1, 2), pred[inside].reshape(-1, 1, 2).copy()
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(grey_ref, grey_t, p0, p1, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(grey_t, grey_ref, p1, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **_LK)
+    lk = dict(winSize=(window, window), maxLevel=2, criteria=_CRITERIA, flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(grey_ref, grey_t, p0, p1, **lk)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(grey_t, grey_ref, p1, p0.copy(), **lk)
     good = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.sum((back - p0)[:, 0] ** 2, axis=1) < 1.0)
     src, dst = p0[good, 0], p1[good, 0]
     share = float(good.sum()) / max(1, len(pts_ref))

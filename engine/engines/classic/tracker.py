@@ -72,7 +72,7 @@ class FlowMaskTracker:
         *,
         refine: bool = True,
         colour_weight: float = 0.8,
-        motion_weight: float = 2.0,
+        motion_weight: float = 3.0,
         refind: bool = True,
     ) -> None:
         if anchor_every < 0:
@@ -177,11 +177,18 @@ class _TrackedObject:
         self.quality = 1.0  # how well the frame-1 map explains the object (share of matched points)
         self.frame_for_ref = frame0
         self.anchor = np.eye(3)  # frame 1 -> current frame, working size
-        self.grey0 = flows.gray(0)
-        small0 = flows.mask_to_working(mask0) > 0.5
-        self.ref_pts = reference_points(self.grey0, small0 if small0.any() else flows.mask_to_working(mask0) > 0)
         self.area0 = max(1, int(mask0.sum()))
         self.size0 = float(np.sqrt(self.area0))
+        # Re-anchoring matches frame-1 points into frame t; a small object is matched at full
+        # resolution, where a matching window still sees mostly the object, not its surroundings.
+        self.match_full = self.size0 / sx < 48
+        if self.match_full:
+            self.grey0 = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
+            self.ref_pts = reference_points(self.grey0, mask0)
+        else:
+            self.grey0 = flows.gray(0)
+            small0 = flows.mask_to_working(mask0) > 0.5
+            self.ref_pts = reference_points(self.grey0, small0 if small0.any() else flows.mask_to_working(mask0) > 0)
         self.colour = ColourModel()
         self.colour.fit(frame0, _erode(mask0, 1), _ring(mask0, max(12, int(0.3 * self.size0))))
         self.lost = not mask0.any()
@@ -212,9 +219,18 @@ class _TrackedObject:
         every = self.cfg.anchor_every
         quality = 0.0
         if every and f.t % every == 0:
-            refit, share = refine_to_reference(self.grey0, f.grey, self.ref_pts, predicted)
+            if self.match_full:
+                refit, share = refine_to_reference(
+                    self.grey0, cv2.cvtColor(f.frame, cv2.COLOR_RGB2GRAY), self.ref_pts, self._full(predicted), window=11
+                )
+                refit = None if refit is None else self.to_small @ refit @ self.to_full
+                pts = apply(self.to_small, self.ref_pts)
+            else:
+                refit, share = refine_to_reference(self.grey0, f.grey, self.ref_pts, predicted)
+                pts = self.ref_pts
             tol = max(2.0, 0.15 * self.size0 / self.flows.scale[0])
-            if refit is not None and share > 0.25 and _close(refit, predicted, self.ref_pts, tol=tol):
+            # Near the prediction, or far from it on strong evidence (the prediction drifted).
+            if refit is not None and ((share > 0.25 and _close(refit, predicted, pts, tol=tol)) or share > 0.6):
                 anchor = refit
                 quality = float(np.clip((share - 0.3) / 0.4, 0, 1))
         self.quality = quality
@@ -247,7 +263,10 @@ class _TrackedObject:
             # it (visible) and which are something else (an occluder, the background).
             rigid = 0.05 + 0.9 * anch[ys, xs] * self._appearance_match(f.frame[ys, xs], a_full, ys, xs)
             prior = quality * rigid + (1 - quality) * prior
-        prior = np.where(~seen[ys, xs], np.maximum(prior, 0.5), prior)
+        # Just come into view across the border: the silhouette at the border, continued
+        # along the object's motion (the previous mask warped with its edge replicated).
+        continued = cv2.warpAffine(prev, m_full[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        prior = np.where(~seen[ys, xs], 0.3 + 0.55 * continued[ys, xs], prior)
         prior = np.clip(prior, 0.02, 0.98)
         logit = np.log(prior / (1 - prior))
         logit += self.cfg.colour_weight * np.clip(self.colour.llr(f.frame[ys, xs]), -3, 3)
@@ -258,7 +277,10 @@ class _TrackedObject:
         p = 1.0 / (1.0 + np.exp(-logit))
         grey = cv2.cvtColor(f.frame[ys, xs], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         p = guided_filter(grey, p.astype(np.float32), 3, 2e-3)
-        seed = (param[ys, xs] > 0.5) | ((dense[ys, xs] > 0.5) & (conf > 0.3)) | (anch[ys, xs] > 0.5)
+        if quality > 0.5:  # a trusted frame-1 map decides which pieces belong to the object
+            seed = (anch[ys, xs] > 0.5) | ~seen[ys, xs]
+        else:
+            seed = (param[ys, xs] > 0.5) | ((dense[ys, xs] > 0.5) & (conf > 0.3)) | (anch[ys, xs] > 0.5)
         local = _connected_to(p > 0.5, seed)
         mask = np.zeros((h, w), bool)
         mask[ys, xs] = local
@@ -307,7 +329,7 @@ class _TrackedObject:
 
     def _finish(self, f: _Frame, mask: np.ndarray, anchor: np.ndarray, expected: np.ndarray) -> np.ndarray:
         """Clean up, update the state, report a lost object."""
-        mask = drop_specks(_u8(mask), keep=self.parts) > 0
+        mask = fill_small_holes(drop_specks(_u8(mask), keep=self.parts, min_fraction=0.2) > 0, 0.03)
         area = int(mask.sum())
         in_view = float((expected > 0.5).sum())
         if area < 0.03 * self.area0 and self.mask.sum() > 0:
@@ -383,6 +405,28 @@ def _connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     keep = np.unique(labels[seed & mask])
     keep = keep[keep > 0]
     return np.isin(labels, keep)
+
+
+def fill_small_holes(mask: np.ndarray, max_fraction: float) -> np.ndarray:
+    """``mask`` with enclosed holes smaller than ``max_fraction`` of its area filled.
+
+    Flow and colour leave pinholes where the object has background-like colours (a
+    window, a white stripe); a real hole in an object (between an arm and the body) is
+    usually larger, or open to the outside.
+    """
+    area = int(mask.sum())
+    if area == 0:
+        return mask
+    inv = (~mask).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(inv, connectivity=4)
+    h, w = mask.shape
+    out = mask.copy()
+    for i in range(1, count):
+        x, y, bw, bh, a = stats[i]
+        touches = x == 0 or y == 0 or x + bw == w or y + bh == h
+        if not touches and a <= max_fraction * area:
+            out[labels == i] = True
+    return out
 
 
 def _component_count(mask: np.ndarray) -> int:
