@@ -236,13 +236,13 @@ class ClassicEngine(Engine):
             TRACKERS[opts.tracker](opts.sam2_checkpoint)
 
     @staticmethod
-    def _make_tracker(ctx: _Run, flows: FlowCache) -> MaskTracker:
+    def _make_tracker(ctx: _Run, flows: FlowCache, cover: bool) -> MaskTracker:
         o = ctx.opts
         if o.tracker != "flow":
             return TRACKERS[o.tracker](o.sam2_checkpoint)
-        return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind)
+        return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind, cover=cover)
 
-    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str) -> np.ndarray:
+    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False) -> np.ndarray:
         """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts)."""
         if first.shape != work.shape[1:3]:
             raise ValueError(
@@ -263,7 +263,7 @@ class ClassicEngine(Engine):
                 ctx.notes.warn(f"shot cut at frame {s + 1}: {what} found again at frame {start + 1}")
                 ctx.notes.note(start, f"{what} found again after the cut")
             view = ctx.flows.view(start, e)
-            tracker = self._make_tracker(ctx, view)
+            tracker = self._make_tracker(ctx, view, cover)
             for t, masks in tracker.track(view.frames, [mask]):
                 out[start + t] = masks[0]
                 ctx.rep.tick()
@@ -300,7 +300,7 @@ class ClassicEngine(Engine):
     def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         opts = ctx.opts
         first = op.source_mask if op.source_mask is not None else op.mask
-        tracked = self._track(work, first, ctx, "the removed object")
+        tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         holes = tracked > 0
         if opts.remove_grow:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2)

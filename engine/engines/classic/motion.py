@@ -121,10 +121,27 @@ def sample_points(mask: np.ndarray, max_points: int = 600) -> np.ndarray:
     return np.stack([xs[::step], ys[::step]], axis=1).astype(np.float32)
 
 
+def sample_at(
+    image: np.ndarray, x: np.ndarray, y: np.ndarray, interpolation: int = cv2.INTER_LINEAR, border: int = cv2.BORDER_REPLICATE
+) -> np.ndarray:
+    """``image`` sampled at float points ``(x[i], y[i])``: ``[N]`` or ``[N, C]``.
+
+    The points are laid out as rows of a map (OpenCV's remap takes at most 32767 columns).
+    """
+    n = len(x)
+    if n == 0:
+        return np.zeros((0, *image.shape[2:]), image.dtype)
+    cols = min(n, 8192)
+    rows = -(-n // cols)
+    mx = np.zeros(rows * cols, np.float32)
+    my = np.zeros(rows * cols, np.float32)
+    mx[:n], my[:n] = x, y
+    out = cv2.remap(image, mx.reshape(rows, cols), my.reshape(rows, cols), interpolation, borderMode=border)
+    return out.reshape(rows * cols, *image.shape[2:])[:n]
+
+
 def flow_at(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Bilinear flow vectors ``[N, 2]`` at float ``points`` ``[N, 2]`` (x, y)."""
     if len(points) == 0:
         return np.zeros((0, 2), np.float32)
-    mx = points[:, 0].reshape(1, -1).astype(np.float32)
-    my = points[:, 1].reshape(1, -1).astype(np.float32)
-    return cv2.remap(flow, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+    return sample_at(flow, points[:, 0], points[:, 1])

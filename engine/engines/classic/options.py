@@ -66,6 +66,8 @@ class ClassicOptions:
     sam2_checkpoint: str | None = None
     remove_backward: bool = True
     """Internal (ablation): also take background from later frames (the backward pass)."""
+    remove_cover: bool = True
+    """Internal (ablation): a removal region keeps its rigidly moved frame-1 footprint (soft shadows)."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:

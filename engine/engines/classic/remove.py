@@ -33,7 +33,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.engines.classic.motion import FlowCache, fit_homography, flow_at, sample_points
+from engine.engines.classic.flow import fb_consistent
+from engine.engines.classic.motion import FlowCache, fit_homography, flow_at, sample_at, sample_points
+from engine.engines.classic.object_motion import apply, camera_motion
 
 NO_SOURCE = -1
 
@@ -76,6 +78,13 @@ class _Sources:
     prev_x: np.ndarray  # where the pixel lands in the neighbour frame (for the never-seen fill)
     prev_y: np.ndarray
 
+    def where(self, mask: np.ndarray) -> _Sources:
+        """The entries of the pixels inside ``mask`` (a subset of this frame's unknown pixels)."""
+        if len(self.ys) == 0:
+            return self
+        keep = mask[self.ys, self.xs]
+        return _Sources(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
     @classmethod
     def empty(cls) -> _Sources:
         z = np.zeros(0, np.float32)
@@ -97,9 +106,8 @@ class _Dense:
 
     def sample(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(idx, sx, sy, age) at float points: source index nearest, coordinates bilinear where unambiguous."""
-        mx, my = x.reshape(1, -1).astype(np.float32), y.reshape(1, -1).astype(np.float32)
-        near = lambda a: cv2.remap(a, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)[0]  # noqa: E731
-        lin = lambda a: cv2.remap(a, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]  # noqa: E731
+        near = lambda a: sample_at(a, x, y, cv2.INTER_NEAREST)  # noqa: E731
+        lin = lambda a: sample_at(a, x, y)  # noqa: E731
         idx = near(self.idx)
         same = np.abs(lin(self.idx) - idx) < 1e-3  # all four neighbours share the source
         sx = np.where(same, lin(self.sx), near(self.sx))
@@ -118,7 +126,12 @@ def _sweep(
     window: int,
     tick: Callable[[], None],
 ) -> list[_Sources]:
-    """Sources of every hole pixel reachable along the completed flow in one time direction."""
+    """Sources of every hole pixel reachable along the completed flow in one time direction.
+
+    ``holes`` here are the pixels whose content is unknown: the removed region plus
+    whatever moves unlike the background near it; ``safe`` the same, grown by the
+    safety margin (a landing pixel there is not a source).
+    """
     h, w = frames_hw
     sx_s, sy_s = flows.scale
     out: list[_Sources] = [_Sources.empty() for _ in range(len(holes))]
@@ -156,13 +169,37 @@ def _sweep(
     return out
 
 
+def _moving_near(
+    flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int = 24
+) -> np.ndarray | None:
+    """Full-size mask of pixels near frame ``t``'s hole that move unlike the background (or None)."""
+    hole = small_holes[t]
+    if not hole.any():
+        return None
+    other = t - 1 if t > 0 else t + 1
+    back, fwd = flows.flow(t, other), flows.flow(other, t)
+    ok = fb_consistent(back, fwd)
+    cam = camera_motion(back, hole, ok)
+    gh, gw = hole.shape
+    xs, ys = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
+    pts = np.stack([xs.ravel(), ys.ravel()], 1)
+    expected = (apply(cam, pts) - pts).reshape(gh, gw, 2)
+    err = np.sum((back - expected) ** 2, axis=-1)
+    moving = (err > 1.5**2 + 0.05 * np.sum(expected**2, axis=-1)) | ~ok
+    near = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)) > 0
+    moving &= near & ~hole
+    moving = cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    if not moving.any():
+        return None
+    return cv2.resize(moving.astype(np.uint8), hw[::-1], interpolation=cv2.INTER_NEAREST) > 0
+
+
 def _sample(frames: np.ndarray, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``[N, 3]`` float32 bilinear colours of ``frames[idx]`` at ``(x, y)``."""
     out = np.zeros((len(idx), 3), np.float32)
     for s in np.unique(idx):
         sel = idx == s
-        mx, my = x[sel].reshape(1, -1).astype(np.float32), y[sel].reshape(1, -1).astype(np.float32)
-        out[sel] = cv2.remap(frames[s], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[0]
+        out[sel] = sample_at(frames[s], x[sel], y[sel])
     return out
 
 
@@ -175,24 +212,33 @@ def fill_holes(
     window: int = 60,
     both_directions: bool = True,
     safety_px: int = 2,
+    moving_check: bool = True,
 ) -> np.ndarray:
     """Fill ``holes`` ``[T, H, W]`` bool of ``frames`` ``[T, H, W, 3]``; returns new frames.
 
     ``first_filled`` is frame 0 with its hole already filled (the user's edit), or None
     (frame 0's hole is then filled like any other frame's). ``tick`` is called once per
     frame of each sweep (progress and cancellation). ``window``: how many frames away a
-    source may be.
+    source may be. ``moving_check``: pixels near the hole that move unlike the
+    background (a passer-by) are never copied; chains pass through them instead.
     """
     t_len, h, w = holes.shape
     gw, gh = flows.size
     small_holes = [cv2.resize(m.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0 for m in holes]
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     small_holes = [cv2.dilate(m.astype(np.uint8), grow) > 0 if m.any() else m for m in small_holes]
+    unknown = holes.copy()
+    if moving_check and t_len > 1:
+        for t in range(t_len):
+            moving = _moving_near(flows, t, small_holes, (h, w))
+            if moving is not None:
+                unknown[t] |= moving
+                small_holes[t] |= cv2.resize(moving.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
-    safe = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in holes])
-    fwd = _sweep((h, w), holes, safe, flows, small_holes, range(t_len), 1, window, tick)
+    safe = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
+    fwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len), 1, window, tick)
     if both_directions and t_len > 1:
-        bwd = _sweep((h, w), holes, safe, flows, small_holes, range(t_len - 1, -1, -1), -1, window, tick)
+        bwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, -1, -1), -1, window, tick)
     else:
         bwd = [_Sources.empty() for _ in range(t_len)]
     out = frames.copy()
@@ -204,7 +250,7 @@ def fill_holes(
         hole = holes[t]
         if not hole.any():
             continue
-        f, b = fwd[t], bwd[t]
+        f, b = fwd[t].where(hole), bwd[t].where(hole)
         ys, xs = np.nonzero(hole)
         n = len(xs)
         colour = np.zeros((n, 3), np.float32)
@@ -232,6 +278,10 @@ def fill_holes(
             if t > 0 and len(f.prev_x) == n:
                 px, py = f.prev_x, f.prev_y
                 prev_ok = unseen & (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+                # Only what was filled there (the previous hole), never what was visible (a passer-by).
+                pxi = np.clip(np.rint(px), 0, w - 1).astype(np.int64)
+                pyi = np.clip(np.rint(py), 0, h - 1).astype(np.int64)
+                prev_ok &= holes[t - 1][pyi, pxi]
                 if prev_ok.any():
                     carried = _sample(out, np.full(int(prev_ok.sum()), t - 1, np.int32), px[prev_ok], py[prev_ok])
                     frame[ys[prev_ok], xs[prev_ok]] = np.clip(np.rint(carried), 0, 255).astype(np.uint8)

@@ -61,6 +61,8 @@ class FlowMaskTracker:
         refine: use colour, motion and edges (False = the warped prior alone).
         colour_weight / motion_weight: weights of those cues against the prior.
         refind: search for a lost object again.
+        cover: for a region to remove: keep everything that moves with the object
+            (its frame-1 footprint moved rigidly), not only what looks like it.
     """
 
     def __init__(
@@ -74,11 +76,13 @@ class FlowMaskTracker:
         colour_weight: float = 0.8,
         motion_weight: float = 3.0,
         refind: bool = True,
+        cover: bool = False,
     ) -> None:
         if anchor_every < 0:
             raise ValueError(f"anchor_every must be >= 0, got {anchor_every}")
         self.max_side, self.preset, self.anchor_every = max_side, preset, anchor_every
         self.refine, self.colour_weight, self.motion_weight, self.refind = refine, colour_weight, motion_weight, refind
+        self.cover = cover
         self._flows = flows
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
@@ -285,6 +289,12 @@ class _TrackedObject:
         mask = np.zeros((h, w), bool)
         mask[ys, xs] = local
         self._learn(f, mask, p, prior, box)
+        if self.cfg.cover:
+            # A region to remove must keep its untextured attached parts (a soft shadow)
+            # that colour and appearance reject: add its rigidly moved footprint, except
+            # pixels that move unlike both the object and the background (an occluder).
+            footprint = (anch[ys, xs] > 0.5) if quality > 0.3 else (param[ys, xs] > 0.5)
+            mask[ys, xs] |= footprint & ~self._occluder(f, motion, ys, xs)
         return _u8(self._finish(f, mask, anchor, anch))
 
     def _appearance_match(self, crop: np.ndarray, a_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
@@ -301,6 +311,19 @@ class _TrackedObject:
         gx, gy = cv2.Sobel(tmpl, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(tmpl, cv2.CV_32F, 0, 1, ksize=3)
         tol = 14.0 + 0.1 * np.sqrt(gx * gx + gy * gy)  # edges tolerate sub-pixel misalignment
         return np.exp(-((diff / tol) ** 2)).astype(np.float32)
+
+    def _occluder(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
+        """Pixels of the box whose measured flow matches neither the object's motion nor the camera's."""
+        sx = self.flows.scale[0]
+        gx, gy = np.meshgrid(np.arange(xs.start, xs.stop, dtype=np.float32), np.arange(ys.start, ys.stop, dtype=np.float32))
+        pts = np.stack([gx.ravel(), gy.ravel()], 1)
+        obj = apply(self._full(np.linalg.inv(motion)), pts) - pts
+        cam = apply(self._full(f.camera), pts) - pts
+        flow = f.full_back[ys, xs].reshape(-1, 2)
+        tol = (1.5 * sx) ** 2
+        other = (np.sum((flow - obj) ** 2, axis=1) > tol) & (np.sum((flow - cam) ** 2, axis=1) > tol)
+        other = other.reshape(gx.shape) & f.ok_full[ys, xs] & (f.texture_full[ys, xs] > 0.3)
+        return cv2.dilate(other.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
     def _motion_evidence(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
         """Per pixel in -1..1: moves like the object (+) or like the background (-); 0 when they move alike."""
