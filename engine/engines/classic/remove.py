@@ -38,6 +38,8 @@ from engine.engines.classic.motion import FlowCache, fit_homography, flow_at, sa
 from engine.engines.classic.object_motion import apply, camera_motion
 
 NO_SOURCE = -1
+FROM_FRAMES, FROM_PREVIOUS_OUTPUT, FROM_INPAINTING = 1, 2, 3
+"""Values of ``fill_holes(sources_out=...)``: where a filled pixel's content came from."""
 
 
 def complete_flow(flow: np.ndarray, hole: np.ndarray, gap_px: int = 3, ring_px: int = 12) -> np.ndarray:
@@ -169,6 +171,25 @@ def _sweep(
     return out
 
 
+def _real_colours(frames: np.ndarray, f: _Sources, b: _Sources, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(``[n, 3]`` colours, ``[n]`` found) of pixels from their nearest source in time (blended near ties)."""
+    colour = np.zeros((n, 3), np.float32)
+    okf = f.idx != NO_SOURCE if len(f.idx) == n else np.zeros(n, bool)
+    okb = b.idx != NO_SOURCE if len(b.idx) == n else np.zeros(n, bool)
+    af = np.where(okf, f.age, 10**6).astype(np.float32) if len(f.idx) == n else np.full(n, 1e6, np.float32)
+    ab = np.where(okb, b.age, 10**6).astype(np.float32) if len(b.idx) == n else np.full(n, 1e6, np.float32)
+    # Nearer source outright; blend only near ties (a smooth hand-over between the passes).
+    wf = np.where(af * 2 <= ab, 1.0, np.where(ab * 2 <= af, 0.0, ab / np.maximum(af + ab, 1e-6))).astype(np.float32)
+    wf = np.where(okf & ~okb, 1.0, np.where(okb & ~okf, 0.0, wf))
+    if okf.any():
+        sel = okf & (wf > 0)
+        colour[sel] += _sample(frames, f.idx[sel], f.sx[sel], f.sy[sel]) * wf[sel, None]
+    if okb.any():
+        sel = okb & (wf < 1)
+        colour[sel] += _sample(frames, b.idx[sel], b.sx[sel], b.sy[sel]) * (1 - wf[sel, None])
+    return colour, okf | okb
+
+
 def _moving_near(
     flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int = 24
 ) -> np.ndarray | None:
@@ -185,7 +206,7 @@ def _moving_near(
     pts = np.stack([xs.ravel(), ys.ravel()], 1)
     expected = (apply(cam, pts) - pts).reshape(gh, gw, 2)
     err = np.sum((back - expected) ** 2, axis=-1)
-    moving = (err > 1.5**2 + 0.05 * np.sum(expected**2, axis=-1)) | ~ok
+    moving = (err > 1.5**2 + 0.05 * np.sum(expected**2, axis=-1)) & ok
     near = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)) > 0
     moving &= near & ~hole
     moving = cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -213,6 +234,7 @@ def fill_holes(
     both_directions: bool = True,
     safety_px: int = 2,
     moving_check: bool = True,
+    sources_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fill ``holes`` ``[T, H, W]`` bool of ``frames`` ``[T, H, W, 3]``; returns new frames.
 
@@ -221,6 +243,9 @@ def fill_holes(
     frame of each sweep (progress and cancellation). ``window``: how many frames away a
     source may be. ``moving_check``: pixels near the hole that move unlike the
     background (a passer-by) are never copied; chains pass through them instead.
+    ``sources_out``: an optional ``[T, H, W]`` uint8 array that receives, per hole pixel,
+    where its content came from (:data:`FROM_FRAMES`, :data:`FROM_PREVIOUS_OUTPUT`,
+    :data:`FROM_INPAINTING`), for tests and diagnostics.
     """
     t_len, h, w = holes.shape
     gw, gh = flows.size
@@ -228,14 +253,19 @@ def fill_holes(
     grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     small_holes = [cv2.dilate(m.astype(np.uint8), grow) > 0 if m.any() else m for m in small_holes]
     unknown = holes.copy()
+    moving = np.zeros_like(holes)
     if moving_check and t_len > 1:
         for t in range(t_len):
-            moving = _moving_near(flows, t, small_holes, (h, w))
-            if moving is not None:
-                unknown[t] |= moving
-                small_holes[t] |= cv2.resize(moving.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+            found = _moving_near(flows, t, small_holes, (h, w))
+            if found is not None:
+                moving[t] = found
+                unknown[t] |= found
+                small_holes[t] |= cv2.resize(found.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+    # The safety margin is part of what is unknown: a chain may pass through it (so it has
+    # sources of its own), a source may not lie in it.
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
-    safe = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
+    unknown = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
+    safe = unknown
     fwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len), 1, window, tick)
     if both_directions and t_len > 1:
         bwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, -1, -1), -1, window, tick)
@@ -253,22 +283,7 @@ def fill_holes(
         f, b = fwd[t].where(hole), bwd[t].where(hole)
         ys, xs = np.nonzero(hole)
         n = len(xs)
-        colour = np.zeros((n, 3), np.float32)
-        have = np.zeros(n, bool)
-        okf = f.idx != NO_SOURCE if len(f.idx) == n else np.zeros(n, bool)
-        okb = b.idx != NO_SOURCE if len(b.idx) == n else np.zeros(n, bool)
-        af = np.where(okf, f.age, 10**6).astype(np.float32) if len(f.idx) == n else np.full(n, 1e6, np.float32)
-        ab = np.where(okb, b.age, 10**6).astype(np.float32) if len(b.idx) == n else np.full(n, 1e6, np.float32)
-        # Nearer source outright; blend only near ties (a smooth hand-over between the passes).
-        wf = np.where(af * 2 <= ab, 1.0, np.where(ab * 2 <= af, 0.0, ab / np.maximum(af + ab, 1e-6))).astype(np.float32)
-        wf = np.where(okf & ~okb, 1.0, np.where(okb & ~okf, 0.0, wf))
-        if okf.any():
-            sel = okf & (wf > 0)
-            colour[sel] += _sample(frames, f.idx[sel], f.sx[sel], f.sy[sel]) * wf[sel, None]
-        if okb.any():
-            sel = okb & (wf < 1)
-            colour[sel] += _sample(frames, b.idx[sel], b.sx[sel], b.sy[sel]) * (1 - wf[sel, None])
-        have = okf | okb
+        colour, have = _real_colours(frames, f, b, n)
         frame = out[t].copy()
         frame[ys[have], xs[have]] = np.clip(np.rint(colour[have]), 0, 255).astype(np.uint8)
         unseen = ~have
@@ -289,7 +304,14 @@ def fill_holes(
             if left.any():
                 m = np.zeros((h, w), np.uint8)
                 m[ys[left], xs[left]] = 255
+                # Something moving next to the hole (a passer-by) is not background to extend.
+                m[unknown[t] & ~hole] = 255
                 spatial = cv2.inpaint(frame, m, 5, cv2.INPAINT_TELEA)
                 frame[ys[left], xs[left]] = spatial[ys[left], xs[left]]
+            if sources_out is not None:
+                sources_out[t][ys[prev_ok], xs[prev_ok]] = FROM_PREVIOUS_OUTPUT
+                sources_out[t][ys[left], xs[left]] = FROM_INPAINTING
+        if sources_out is not None:
+            sources_out[t][ys[have], xs[have]] = FROM_FRAMES
         out[t] = frame
     return out

@@ -86,6 +86,8 @@ class FlowMaskTracker:
         self._flows = flows
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
+        self.attached: dict[int, list[np.ndarray | None]] = {}
+        """With ``cover``: per frame and object, the pixels kept only for moving with it (e.g. its shadow)."""
 
     def track(self, frames: np.ndarray, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
         flows = (
@@ -98,6 +100,7 @@ class FlowMaskTracker:
             if m.shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
         self.events = []
+        self.attached = {}
         objects = [_TrackedObject(i, np.asarray(m) > 0, frames[0], flows, self) for i, m in enumerate(first_masks)]
         yield 0, [np.where(np.asarray(m) > 0, np.uint8(255), np.uint8(0)) for m in first_masks]
         xs, ys = base_grid(h, w)
@@ -123,8 +126,11 @@ class FlowMaskTracker:
             )
             out = []
             for o in objects:
+                o.attached = None
                 out.append(o.step(ctx))
                 self.events += o.take_events()
+            if self.cover:
+                self.attached[t] = [o.attached for o in objects]
             yield t, out
 
 
@@ -198,6 +204,7 @@ class _TrackedObject:
         self.lost = not mask0.any()
         self.appearance = (frame0.copy(), mask0.copy())  # for re-finding
         self._events: list[tuple[int, int, str]] = []
+        self.attached: np.ndarray | None = None  # cover mode: the part added for moving with the object
 
     def take_events(self) -> list[tuple[int, int, str]]:
         ev, self._events = self._events, []
@@ -294,7 +301,13 @@ class _TrackedObject:
             # that colour and appearance reject: add its rigidly moved footprint, except
             # pixels that move unlike both the object and the background (an occluder).
             footprint = (anch[ys, xs] > 0.5) if quality > 0.3 else (param[ys, xs] > 0.5)
-            mask[ys, xs] |= footprint & ~self._occluder(f, motion, ys, xs)
+            added = footprint & ~self._occluder(f, motion, ys, xs) & ~mask[ys, xs]
+            mask[ys, xs] |= added
+            attached = np.zeros((h, w), bool)
+            attached[ys, xs] = added
+            out = self._finish(f, mask, anchor, anch)
+            self.attached = attached & out
+            return _u8(out)
         return _u8(self._finish(f, mask, anchor, anch))
 
     def _appearance_match(self, crop: np.ndarray, a_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
