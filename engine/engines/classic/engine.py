@@ -330,7 +330,7 @@ class ClassicEngine(Engine):
                 first_filled if k == 0 else None,
                 view,
                 ctx.rep.tick,
-                window=opts.remove_window,
+                window=opts.temporal_reach,
                 both_directions=opts.remove_backward,
             )
         return out, _binary(holes)
@@ -371,7 +371,8 @@ class ClassicEngine(Engine):
             first = edit.edited_frame if k == 0 else _reflect_canvas(work[s], (left, top), (cw, ch))
             cams = camera_homographies(view, ctx.rep.tick)
             for t in range(e - s):
-                out[s + t] = fill_canvas(t, view.frames, first, (left, top), cams)
+                previous = out[s + t - 1] if t > 0 else None
+                out[s + t] = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
                 ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)

@@ -55,10 +55,10 @@ class ClassicOptions:
         True, "Re-find lost objects", "Search for a tracked object again by its appearance after a shot cut or when it is lost"
     )
     detect_cuts: bool = option(True, "Detect shot cuts", "Find cuts in the clip (colour and motion tests) so no edit crosses one")
-    remove_window: int = option(
+    temporal_reach: int = option(
         60,
-        "Removal reach (frames)",
-        "How many frames before and after a frame removal may copy the hidden background from",
+        "Temporal reach (frames)",
+        "How many frames before and after a frame removal and outpaint may copy hidden or new content from",
         minimum=1,
         maximum=10000,
     )
