@@ -242,14 +242,8 @@ class ClassicEngine(Engine):
             return TRACKERS[o.tracker](o.sam2_checkpoint)
         return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind, cover=cover)
 
-    def _track(
-        self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False, attached: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts).
-
-        ``attached`` (``[T, H, W]`` bool, filled in with ``cover``): the parts kept only
-        because they move with the object (its shadow), where the tracker says so.
-        """
+    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False) -> np.ndarray:
+        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts)."""
         if first.shape != work.shape[1:3]:
             raise ValueError(
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
@@ -273,10 +267,6 @@ class ClassicEngine(Engine):
             for t, masks in tracker.track(view.frames, [mask]):
                 out[start + t] = masks[0]
                 ctx.rep.tick()
-            if attached is not None:
-                for t, parts in getattr(tracker, "attached", {}).items():
-                    if parts and parts[0] is not None:
-                        attached[start + t] = parts[0]
             for t, _, event in getattr(tracker, "events", []):
                 ctx.notes.warn(f"{what} {event} at frame {start + t + 1}")
                 ctx.notes.note(start + t, f"{what} {event}")

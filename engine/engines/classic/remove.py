@@ -190,6 +190,15 @@ def _real_colours(frames: np.ndarray, f: _Sources, b: _Sources, n: int) -> tuple
     return colour, okf | okb
 
 
+def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """Bounding box of a non-empty ``mask``, grown by ``margin`` and clipped to the frame."""
+    yy, xx = np.nonzero(mask)
+    h, w = mask.shape
+    return slice(max(0, yy.min() - margin), min(h, yy.max() + margin + 1)), slice(
+        max(0, xx.min() - margin), min(w, xx.max() + margin + 1)
+    )
+
+
 def _moving_near(
     flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int = 24
 ) -> np.ndarray | None:
@@ -306,8 +315,9 @@ def fill_holes(
                 m[ys[left], xs[left]] = 255
                 # Something moving next to the hole (a passer-by) is not background to extend.
                 m[unknown[t] & ~hole] = 255
-                spatial = cv2.inpaint(frame, m, 5, cv2.INPAINT_TELEA)
-                frame[ys[left], xs[left]] = spatial[ys[left], xs[left]]
+                by, bx = _box(m > 0, 8)  # inpaint only around the pixels to fill
+                spatial = cv2.inpaint(frame[by, bx], m[by, bx], 5, cv2.INPAINT_TELEA)
+                frame[ys[left], xs[left]] = spatial[ys[left] - by.start, xs[left] - bx.start]
             if sources_out is not None:
                 sources_out[t][ys[prev_ok], xs[prev_ok]] = FROM_PREVIOUS_OUTPUT
                 sources_out[t][ys[left], xs[left]] = FROM_INPAINTING

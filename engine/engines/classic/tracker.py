@@ -86,8 +86,6 @@ class FlowMaskTracker:
         self._flows = flows
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
-        self.attached: dict[int, list[np.ndarray | None]] = {}
-        """With ``cover``: per frame and object, the pixels kept only for moving with it (e.g. its shadow)."""
 
     def track(self, frames: np.ndarray, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
         flows = (
@@ -100,7 +98,6 @@ class FlowMaskTracker:
             if m.shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
         self.events = []
-        self.attached = {}
         objects = [_TrackedObject(i, np.asarray(m) > 0, frames[0], flows, self) for i, m in enumerate(first_masks)]
         yield 0, [np.where(np.asarray(m) > 0, np.uint8(255), np.uint8(0)) for m in first_masks]
         xs, ys = base_grid(h, w)
@@ -120,17 +117,15 @@ class FlowMaskTracker:
                 full_back=full_back,
                 ok_full=cv2.resize(ok.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0,
                 texture_full=cv2.resize(texture_weight(flows.gray(t)), (w, h), interpolation=cv2.INTER_LINEAR),
-                camera=camera_motion(back, taken, ok),
+                taken=taken,
+                ok=ok,
                 map_x=xs + full_back[..., 0],
                 map_y=ys + full_back[..., 1],
             )
             out = []
             for o in objects:
-                o.attached = None
                 out.append(o.step(ctx))
                 self.events += o.take_events()
-            if self.cover:
-                self.attached[t] = [o.attached for o in objects]
             yield t, out
 
 
@@ -146,9 +141,18 @@ class _Frame:
     full_back: np.ndarray
     ok_full: np.ndarray
     texture_full: np.ndarray
-    camera: np.ndarray  # working-size homography t -> t-1 of the background
     map_x: np.ndarray
     map_y: np.ndarray
+    taken: np.ndarray  # working-size union of the tracked objects (dilated)
+    ok: np.ndarray  # working-size forward-backward consistency
+    _camera: np.ndarray | None = None
+
+    @property
+    def camera(self) -> np.ndarray:
+        """Working-size homography t -> t-1 of the background (computed when first needed)."""
+        if self._camera is None:
+            self._camera = camera_motion(self.back, self.taken, self.ok)
+        return self._camera
 
 
 def _u8(mask: np.ndarray) -> np.ndarray:
@@ -185,6 +189,7 @@ class _TrackedObject:
         self.ref_img = np.zeros(self.ref.shape, np.float32)  # the object's grey appearance, same canvas
         self.ref_img[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = _soft_grey(frame0)
         self.quality = 1.0  # how well the frame-1 map explains the object (share of matched points)
+        self.ref_box = _canvas_box(self.ref)
         self.frame_for_ref = frame0
         self.anchor = np.eye(3)  # frame 1 -> current frame, working size
         self.area0 = max(1, int(mask0.sum()))
@@ -204,7 +209,6 @@ class _TrackedObject:
         self.lost = not mask0.any()
         self.appearance = (frame0.copy(), mask0.copy())  # for re-finding
         self._events: list[tuple[int, int, str]] = []
-        self.attached: np.ndarray | None = None  # cover mode: the part added for moving with the object
 
     def take_events(self) -> list[tuple[int, int, str]]:
         ev, self._events = self._events, []
@@ -246,69 +250,95 @@ class _TrackedObject:
                 quality = float(np.clip((share - 0.3) / 0.4, 0, 1))
         self.quality = quality
         m_full, a_full = self._full(motion), self._full(anchor)
-        prev = self.mask.astype(np.float32)
-        dense = cv2.remap(prev, f.map_x, f.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        param = cv2.warpAffine(prev, m_full[:2], (w, h), flags=cv2.INTER_LINEAR)
-        anch = cv2.warpAffine(self.ref, (a_full @ self.unpad)[:2], (w, h), flags=cv2.INTER_LINEAR)
-        if not self.cfg.refine:
-            mask = (dense > 0.5) & f.ok_full | ((param > 0.5) & ~f.ok_full)
-            return _u8(self._finish(f, mask, anchor, np.maximum(param, anch)))
-        seen = cv2.warpAffine(np.ones((h, w), np.float32), m_full[:2], (w, h), flags=cv2.INTER_LINEAR) > 0.5
-        region = (dense > 0.1) | (param > 0.1) | (anch > 0.1)
-        margin = int(max(8, 0.25 * np.sqrt(max(1.0, float(region.sum())))))
-        box = _bbox(region, margin)
+        box = self._predicted_box(f, m_full, a_full)
         if box is None:
-            return _u8(self._finish(f, np.zeros((h, w), bool), anchor, anch))
+            return _u8(self._finish(f, np.zeros((h, w), bool), anchor, 0.0, None))
         ys, xs = box
+        bw, bh = xs.stop - xs.start, ys.stop - ys.start
+        to_box = np.array([[1, 0, -xs.start], [0, 1, -ys.start], [0, 0, 1]], np.float64)
+        prev = self.mask.astype(np.float32)
+        dense = cv2.remap(prev, f.map_x[ys, xs], f.map_y[ys, xs], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        param = cv2.warpAffine(prev, (to_box @ m_full)[:2], (bw, bh), flags=cv2.INTER_LINEAR)
+        anch = cv2.warpAffine(self.ref, (to_box @ a_full @ self.unpad)[:2], (bw, bh), flags=cv2.INTER_LINEAR)
+        expected = float((anch > 0.5).sum())
         ok = f.ok_full[ys, xs]
+        if not self.cfg.refine:
+            local = ((dense > 0.5) & ok) | ((param > 0.5) & ~ok)
+            return _u8(self._finish(f, local, anchor, expected, box))
+        seen = cv2.warpAffine(np.ones((h, w), np.float32), (to_box @ m_full)[:2], (bw, bh), flags=cv2.INTER_LINEAR) > 0.5
         tex = f.texture_full[ys, xs]
         conf = (ok * tex).astype(np.float32)
-        structural = np.maximum(param[ys, xs], anch[ys, xs])
+        structural = np.maximum(param, anch)
         # Measured flow (consistent, textured): the dense warp. Consistent but flat: the
         # region's own motion. Occluded or uncovered (inconsistent): open, leaning on the
         # region's motion. Just come into view: open.
-        measured = tex * np.clip(dense[ys, xs], 0.03, 0.97) + (1 - tex) * (0.05 + 0.9 * structural)
+        measured = tex * np.clip(dense, 0.03, 0.97) + (1 - tex) * (0.05 + 0.9 * structural)
         prior = np.where(ok, measured, 0.3 + 0.5 * structural)
         if quality > 0:
             # A rigid-enough object: its frame-1 appearance, mapped here, shows which pixels are
             # it (visible) and which are something else (an occluder, the background).
-            rigid = 0.05 + 0.9 * anch[ys, xs] * self._appearance_match(f.frame[ys, xs], a_full, ys, xs)
+            rigid = 0.05 + 0.9 * anch * self._appearance_match(f.frame[ys, xs], a_full, ys, xs)
             prior = quality * rigid + (1 - quality) * prior
-        # Just come into view across the border: the silhouette at the border, continued
-        # along the object's motion (the previous mask warped with its edge replicated).
-        continued = cv2.warpAffine(prev, m_full[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        prior = np.where(~seen[ys, xs], 0.3 + 0.55 * continued[ys, xs], prior)
+        entering = ~seen
+        if entering.any():
+            # Just come into view across the border: the silhouette at the border, continued
+            # along the object's motion (the previous mask warped with its edge replicated).
+            continued = cv2.warpAffine(
+                prev, (to_box @ m_full)[:2], (bw, bh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            prior = np.where(entering, 0.3 + 0.55 * continued, prior)
         prior = np.clip(prior, 0.02, 0.98)
         logit = np.log(prior / (1 - prior))
         logit += self.cfg.colour_weight * np.clip(self.colour.llr(f.frame[ys, xs]), -3, 3)
         # Motion tells object from background only where the prior is open: flow bleeds
         # across boundaries, so elsewhere it would pull in whatever lies next to the object.
-        open_ = (~seen[ys, xs]).astype(np.float32)
-        logit += self.cfg.motion_weight * open_ * self._motion_evidence(f, motion, ys, xs)
+        if entering.any():
+            logit[entering] += self.cfg.motion_weight * self._motion_evidence(f, motion, ys, xs, entering)
         p = 1.0 / (1.0 + np.exp(-logit))
         grey = cv2.cvtColor(f.frame[ys, xs], cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         p = guided_filter(grey, p.astype(np.float32), 3, 2e-3)
         if quality > 0.5:  # a trusted frame-1 map decides which pieces belong to the object
-            seed = (anch[ys, xs] > 0.5) | ~seen[ys, xs]
+            seed = (anch > 0.5) | entering
         else:
-            seed = (param[ys, xs] > 0.5) | ((dense[ys, xs] > 0.5) & (conf > 0.3)) | (anch[ys, xs] > 0.5)
+            seed = (param > 0.5) | ((dense > 0.5) & (conf > 0.3)) | (anch > 0.5)
         local = _connected_to(p > 0.5, seed)
-        mask = np.zeros((h, w), bool)
-        mask[ys, xs] = local
-        self._learn(f, mask, p, prior, box)
+        self._learn(f, local, p, prior, box)
         if self.cfg.cover:
             # A region to remove must keep its untextured attached parts (a soft shadow)
             # that colour and appearance reject: add its rigidly moved footprint, except
             # pixels that move unlike both the object and the background (an occluder).
-            footprint = (anch[ys, xs] > 0.5) if quality > 0.3 else (param[ys, xs] > 0.5)
-            added = footprint & ~self._occluder(f, motion, ys, xs) & ~mask[ys, xs]
-            mask[ys, xs] |= added
-            attached = np.zeros((h, w), bool)
-            attached[ys, xs] = added
-            out = self._finish(f, mask, anchor, anch)
-            self.attached = attached & out
-            return _u8(out)
-        return _u8(self._finish(f, mask, anchor, anch))
+            footprint = (anch > 0.5) if quality > 0.3 else (param > 0.5)
+            added = footprint & ~local
+            if added.any():
+                added &= ~self._occluder(f, motion, ys, xs, added)
+            local = local | added
+        return _u8(self._finish(f, local, anchor, expected, box))
+
+    def _predicted_box(self, f: _Frame, m_full: np.ndarray, a_full: np.ndarray) -> tuple[slice, slice] | None:
+        """Where the object can be in frame ``t``: its last box moved by the region and frame-1 maps, plus a margin."""
+        h, w = self.mask.shape
+        pts = []
+        prev_box = _bbox(self.mask, 0)
+        if prev_box is not None:
+            (py, px) = prev_box
+            c = np.array([[px.start, py.start], [px.stop, py.start], [px.stop, py.stop], [px.start, py.stop]], np.float64)
+            pts += [apply(m_full, c), c]
+            # The dense flow may move parts further than the region's fit does.
+            fx, fy = f.full_back[py, px][..., 0], f.full_back[py, px][..., 1]
+            reach = float(np.max(np.abs(fx))) + float(np.max(np.abs(fy))) if fx.size else 0.0
+        else:
+            reach = 0.0
+        rb = self.ref_box
+        c = np.array([[rb[0], rb[1]], [rb[2], rb[1]], [rb[2], rb[3]], [rb[0], rb[3]]], np.float64)
+        pts.append(apply(a_full @ self.unpad, c))
+        allp = np.concatenate(pts)
+        margin = max(8.0, 0.25 * self.size0) + reach
+        x0, y0 = np.floor(allp.min(axis=0) - margin).astype(int)
+        x1, y1 = np.ceil(allp.max(axis=0) + margin).astype(int)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        return slice(y0, y1), slice(x0, x1)
 
     def _appearance_match(self, crop: np.ndarray, a_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
         """Per pixel of the box, 0..1: how well frame ``t`` matches the object's frame-1 appearance mapped here."""
@@ -325,59 +355,60 @@ class _TrackedObject:
         tol = 14.0 + 0.1 * np.sqrt(gx * gx + gy * gy)  # edges tolerate sub-pixel misalignment
         return np.exp(-((diff / tol) ** 2)).astype(np.float32)
 
-    def _occluder(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
-        """Pixels of the box whose measured flow matches neither the object's motion nor the camera's."""
-        sx = self.flows.scale[0]
-        gx, gy = np.meshgrid(np.arange(xs.start, xs.stop, dtype=np.float32), np.arange(ys.start, ys.stop, dtype=np.float32))
-        pts = np.stack([gx.ravel(), gy.ravel()], 1)
+    def _flow_models(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice, sel: np.ndarray):  # noqa: ANN202
+        """(measured, object-predicted, camera-predicted) backward flow at the ``sel`` pixels of the box (full px)."""
+        py, px = np.nonzero(sel)
+        pts = np.stack([px + xs.start, py + ys.start], 1).astype(np.float64)
         obj = apply(self._full(np.linalg.inv(motion)), pts) - pts
         cam = apply(self._full(f.camera), pts) - pts
-        flow = f.full_back[ys, xs].reshape(-1, 2)
+        flow = f.full_back[ys, xs][sel]
+        return flow, obj, cam
+
+    def _occluder(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice, sel: np.ndarray) -> np.ndarray:
+        """Box-sized mask: ``sel`` pixels whose measured flow matches neither the object's nor the camera's motion."""
+        sx = self.flows.scale[0]
+        flow, obj, cam = self._flow_models(f, motion, ys, xs, sel)
         tol = (1.5 * sx) ** 2
         other = (np.sum((flow - obj) ** 2, axis=1) > tol) & (np.sum((flow - cam) ** 2, axis=1) > tol)
-        other = other.reshape(gx.shape) & f.ok_full[ys, xs] & (f.texture_full[ys, xs] > 0.3)
-        return cv2.dilate(other.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        out = np.zeros(sel.shape, np.uint8)
+        out[sel] = other & f.ok_full[ys, xs][sel] & (f.texture_full[ys, xs][sel] > 0.3)
+        return cv2.dilate(out, np.ones((5, 5), np.uint8)) > 0
 
-    def _motion_evidence(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
-        """Per pixel in -1..1: moves like the object (+) or like the background (-); 0 when they move alike."""
+    def _motion_evidence(self, f: _Frame, motion: np.ndarray, ys: slice, xs: slice, sel: np.ndarray) -> np.ndarray:
+        """At the ``sel`` pixels of the box, -1..1: moves like the object (+) or like the background (-), 0 when alike."""
         sx = self.flows.scale[0]
-        gx, gy = np.meshgrid(np.arange(xs.start, xs.stop, dtype=np.float32), np.arange(ys.start, ys.stop, dtype=np.float32))
-        pts = np.stack([gx.ravel(), gy.ravel()], 1)
-        obj = apply(self._full(np.linalg.inv(motion)), pts) - pts
-        cam = apply(self._full(f.camera), pts) - pts
-        flow = f.full_back[ys, xs].reshape(-1, 2)
+        flow, obj, cam = self._flow_models(f, motion, ys, xs, sel)
         d_o = np.sum((flow - obj) ** 2, axis=1)
         d_b = np.sum((flow - cam) ** 2, axis=1)
-        tau = sx * sx
-        e = (d_b - d_o) / (d_b + d_o + tau)
-        sep = np.sqrt(np.sum((obj - cam) ** 2, axis=1))
-        rel = np.clip(sep / (2.0 * sx), 0, 1)
-        conf = (f.ok_full[ys, xs] * np.clip(f.texture_full[ys, xs] * 2, 0, 1)).ravel()
-        return (e * rel * conf).reshape(gx.shape).astype(np.float32)
+        e = (d_b - d_o) / (d_b + d_o + sx * sx)
+        rel = np.clip(np.sqrt(np.sum((obj - cam) ** 2, axis=1)) / (2.0 * sx), 0, 1)
+        conf = f.ok_full[ys, xs][sel] * np.clip(f.texture_full[ys, xs][sel] * 2, 0, 1)
+        return (e * rel * conf).astype(np.float32)
 
-    def _learn(self, f: _Frame, mask: np.ndarray, p: np.ndarray, prior: np.ndarray, box: tuple[slice, slice]) -> None:
+    def _learn(self, f: _Frame, local: np.ndarray, p: np.ndarray, prior: np.ndarray, box: tuple[slice, slice]) -> None:
         ys, xs = box
-        fg = np.zeros_like(mask)
-        fg[ys, xs] = mask[ys, xs] & (p > 0.85) & (prior > 0.7)
-        bg = _ring(mask, max(12, int(0.3 * self.size0)))
-        bg[ys, xs] &= p < 0.15
-        self.colour.update(f.frame, fg, bg)
+        fg = local & (p > 0.85) & (prior > 0.7)
+        bg = _ring(local, max(12, int(0.3 * self.size0))) & (p < 0.15)
+        crop = f.frame[ys, xs]
+        self.colour.update(crop, fg, bg)
 
-    def _finish(self, f: _Frame, mask: np.ndarray, anchor: np.ndarray, expected: np.ndarray) -> np.ndarray:
-        """Clean up, update the state, report a lost object."""
-        mask = fill_small_holes(drop_specks(_u8(mask), keep=self.parts, min_fraction=0.2) > 0, 0.03)
+    def _finish(self, f: _Frame, local: np.ndarray, anchor: np.ndarray, expected: float, box) -> np.ndarray:  # noqa: ANN001
+        """Clean up the box's mask, update the state, report a lost object; returns the full mask."""
+        h, w = self.mask.shape
+        mask = np.zeros((h, w), bool)
+        if box is not None:
+            ys, xs = box
+            mask[ys, xs] = fill_small_holes(drop_specks(_u8(local), keep=self.parts, min_fraction=0.2) > 0, 0.03)
         area = int(mask.sum())
-        in_view = float((expected > 0.5).sum())
         if area < 0.03 * self.area0 and self.mask.sum() > 0:
-            if in_view < 0.05 * self.area0:
-                self._events.append((f.t, self.index, "left the frame"))
-            else:
-                self._events.append((f.t, self.index, "lost"))
+            what = "left the frame" if expected < 0.05 * self.area0 else "lost"
+            self._events.append((f.t, self.index, what))
             self.lost = True
             mask[:] = False
         else:
-            self.frame_for_ref = f.frame
-            self._grow_reference(mask, anchor)
+            if _touches_border(mask):
+                self.frame_for_ref = f.frame
+                self._grow_reference(mask, anchor)
             if area > 0.5 * self.area0:
                 self.appearance = (f.frame.copy(), mask.copy())
         self.anchor = anchor
@@ -394,6 +425,7 @@ class _TrackedObject:
         new = outside & (back > self.ref)
         if new.any():
             self.ref[new] = back[new]
+            self.ref_box = _canvas_box(self.ref)
             grey = cv2.warpAffine(_soft_grey(self.frame_for_ref), inv[:2], self.ref.shape[::-1], flags=cv2.INTER_LINEAR)
             self.ref_img[new] = grey[new]
 
@@ -410,6 +442,18 @@ class _TrackedObject:
         self.mask = found
         self.colour.update(f.frame, _erode(found, 1), _ring(found, max(12, int(0.3 * self.size0))))
         return found
+
+
+def _canvas_box(ref: np.ndarray) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the non-zero part of the padded frame-1 canvas, in frame-1 coordinates + pad."""
+    ys, xs = np.nonzero(ref > 0.5)
+    if len(xs) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+
+
+def _touches_border(mask: np.ndarray, px: int = 2) -> bool:
+    return bool(mask[:px].any() or mask[-px:].any() or mask[:, :px].any() or mask[:, -px:].any())
 
 
 def _soft_grey(rgb: np.ndarray) -> np.ndarray:
@@ -429,8 +473,11 @@ def _erode(mask: np.ndarray, r: int) -> np.ndarray:
 
 
 def _ring(mask: np.ndarray, r: int) -> np.ndarray:
-    grown = cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
-    return grown & ~cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    """Pixels 3..``r`` px outside ``mask`` (a distance transform: cost does not grow with ``r``)."""
+    if not mask.any():
+        return np.zeros(mask.shape, bool)
+    dist = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    return (dist > 2.5) & (dist <= r)
 
 
 def _connected_to(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
