@@ -140,7 +140,12 @@ def layer_homographies(
     grey0 = flows.gray(0)
     pts0 = reference_points(grey0, foot, margin)
     template, tmask, crop = _surface_template(grey0, foot, margin)
-    grid0 = sample_points(_region(foot, max(6, int(margin * max(np.ptp(np.nonzero(foot)[1]), 1)))), 400)
+    fy, fx = np.nonzero(foot)
+    near = _region(foot, max(3, int(0.15 * max(np.ptp(fx) + 1, np.ptp(fy) + 1))))
+    grid0 = sample_points(near, 400)  # the surface right under the layer predicts its motion
+    # Points on the layer's own surface decide when there are enough of them: a moving
+    # object beside the layer may hold more texture than the surface.
+    core = near[np.clip(np.rint(pts0[:, 1]).astype(int), 0, gh - 1), np.clip(np.rint(pts0[:, 0]).astype(int), 0, gw - 1)]
     size = float(max(template.shape))
     hom = np.eye(3)  # working size, frame 0 -> t
     shown = np.eye(3)  # full size, what was composited last
@@ -151,13 +156,14 @@ def layer_homographies(
         prev_grid = apply(hom, grid0)
         step = fit_homography(prev_grid, prev_grid + flow_at(flows.flow(t - 1, t), prev_grid), threshold=1.0)
         guess = hom if step is None else step @ hom
-        if len(pts0) >= MIN_POINTS:
+        if core.sum() >= 8:
             matched, ok = _lk(grey0, flows.gray(t), pts0, apply(guess, pts0))
             inside = ok & (matched[:, 0] >= 0) & (matched[:, 0] < gw) & (matched[:, 1] >= 0) & (matched[:, 1] < gh)
-            fitted = _fit(pts0[inside], matched[inside]) if inside.sum() >= 3 else None
-        else:  # too little texture for points: align the whole surface region, every pixel counts
+            use = inside & core if (inside & core).sum() >= 8 else inside
+            fitted = _fit(pts0[use], matched[use]) if use.sum() >= 3 else None
+        else:  # too little texture on the layer's surface for points: align the whole region, every pixel counts
             fitted = _align(template, tmask, crop, flows.gray(t), [guess, hom])
-            if fitted is not None and _corner_shift(fitted, guess, apply(to_small, corners)) > max(3.0, 0.2 * size):
+            if fitted is not None and _corner_shift(fitted, guess, apply(to_small, corners)) > 3.0:
                 fitted = None  # diverged
         hom = fitted if fitted is not None else guess
         full = to_full @ hom @ to_small
