@@ -1,7 +1,8 @@
 """Outpaint quality without a model: undefined (black) pixels and the step across the seam.
 
-``black_fraction``: the share of new-canvas pixels that came out pure black where the
-truth is not dark: what an engine leaves when no frame covers a pixel.
+``black_fraction``: the share of new-canvas pixels that came out pure black (0, 0, 0)
+where the truth is not dark: what an engine leaves when no frame covers a pixel (a
+dark pixel of real content placed a pixel off is not counted: it is not pure black).
 ``seam_ratio``: the mean absolute step between the two pixel rows/columns that meet at
 the border of the source area, divided by the image's own step between neighbouring
 rows/columns just inside it. A seamless fill scores about 1 (the truth scores ~1); a
@@ -12,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-BLACK_LEVEL = 3
-"""A pixel is black when no channel exceeds this."""
+BLACK_LEVEL = 0
+"""A pixel is black when no channel exceeds this (pure black)."""
 DARK_TRUTH = 24
 """...and counts as a defect only where the truth has a channel above this."""
 
