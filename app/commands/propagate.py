@@ -234,5 +234,7 @@ def run_propagate(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         reader.close() if hasattr(reader, "close") else None
+    for warning in result.extras.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}", file=sys.stderr)
     return EXIT_OK
