@@ -322,6 +322,7 @@ class ClassicEngine(Engine):
                 ctx.rep.tick,
                 window=opts.temporal_reach,
                 both_directions=opts.remove_backward,
+                moving_check=opts.remove_moving_check,
             )
         return out, _binary(holes)
 
@@ -333,7 +334,8 @@ class ClassicEngine(Engine):
         masks = np.zeros(work.shape[:3], np.uint8)
         s, e = ctx.shots[0]
         view = ctx.flows.view(s, e)
-        for t, hom in enumerate(layer_homographies(layer[..., 3], view, tick=ctx.rep.tick)):
+        homs = layer_homographies(layer[..., 3], view, tick=ctx.rep.tick, reanchor=ctx.opts.insert_reanchor)
+        for t, hom in enumerate(homs):
             out[t], masks[t] = composite_layer(work[t], layer, hom)
             ctx.rep.tick()
         if e < len(work):
@@ -362,7 +364,16 @@ class ClassicEngine(Engine):
             cams = camera_homographies(view, ctx.rep.tick)
             for t in range(e - s):
                 previous = out[s + t - 1] if t > 0 else None
-                out[s + t] = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
+                out[s + t] = fill_canvas(
+                    t,
+                    view.frames,
+                    first,
+                    (left, top),
+                    cams,
+                    previous,
+                    window=ctx.opts.temporal_reach,
+                    seam=ctx.opts.outpaint_seam,
+                )
                 ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)

@@ -121,12 +121,17 @@ def _corner_shift(a: np.ndarray, b: np.ndarray, corners: np.ndarray) -> float:
 
 
 def layer_homographies(
-    layer_alpha: np.ndarray, flows: FlowCache, margin: float = 0.5, tick: Callable[[], None] = lambda: None
+    layer_alpha: np.ndarray,
+    flows: FlowCache,
+    margin: float = 0.5,
+    tick: Callable[[], None] = lambda: None,
+    reanchor: bool = True,
 ) -> Iterator[np.ndarray]:
     """Yield, per frame, the full-resolution 3x3 homography frame 0 -> frame t of the layer.
 
     ``layer_alpha`` is the ``[H, W]`` alpha of the placed layer; the surface is tracked on
     its footprint and around it (``margin`` times its size, grown while texture is short).
+    ``reanchor=False`` keeps only the chained prediction (for comparison).
     """
     gw, gh = flows.size
     sx, sy = flows.scale
@@ -146,7 +151,6 @@ def layer_homographies(
     # Points on the layer's own surface decide when there are enough of them: a moving
     # object beside the layer may hold more texture than the surface.
     core = near[np.clip(np.rint(pts0[:, 1]).astype(int), 0, gh - 1), np.clip(np.rint(pts0[:, 0]).astype(int), 0, gw - 1)]
-    size = float(max(template.shape))
     hom = np.eye(3)  # working size, frame 0 -> t
     shown = np.eye(3)  # full size, what was composited last
     yield shown.copy()
@@ -156,7 +160,9 @@ def layer_homographies(
         prev_grid = apply(hom, grid0)
         step = fit_homography(prev_grid, prev_grid + flow_at(flows.flow(t - 1, t), prev_grid), threshold=1.0)
         guess = hom if step is None else step @ hom
-        if core.sum() >= 8:
+        if not reanchor:
+            fitted = None
+        elif core.sum() >= 8:
             matched, ok = _lk(grey0, flows.gray(t), pts0, apply(guess, pts0))
             inside = ok & (matched[:, 0] >= 0) & (matched[:, 0] < gw) & (matched[:, 1] >= 0) & (matched[:, 1] < gh)
             use = inside & core if (inside & core).sum() >= 8 else inside

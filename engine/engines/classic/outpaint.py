@@ -99,6 +99,7 @@ def fill_canvas(
     feather_px: int = 8,
     seam_px: int = 12,
     max_sources: int = 60,
+    seam: bool = True,
 ) -> np.ndarray:
     """Canvas ``[H', W', 3]`` for frame ``t``: the frame at ``offset``, the new area filled.
 
@@ -164,7 +165,8 @@ def fill_canvas(
     canvas[inner] = place[inner]
     known = inner | (got > 0.5)
     canvas = spatial_fill(canvas, known)
-    canvas = _soften_seam(canvas, offset, (w, h), seam_px)
+    if seam:
+        canvas = _soften_seam(canvas, offset, (w, h), seam_px)
     canvas[inner] = place[inner]
     return canvas
 
