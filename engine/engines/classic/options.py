@@ -40,7 +40,7 @@ class ClassicOptions:
         maximum=1000,
     )
     remove_grow: int = option(
-        3,
+        5,
         "Removal margin",
         "Pixels the tracked removal region is grown by (soft edges, tracking error)",
         minimum=0,

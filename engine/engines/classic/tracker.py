@@ -534,30 +534,6 @@ def drop_specks(mask: np.ndarray, keep: int = 1, min_fraction: float = 0.05) -> 
     return np.where(np.isin(labels, list(keep_ids)), np.uint8(255), np.uint8(0))
 
 
-def _map(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cv2.remap coordinate maps for sampling at ``x + flow(x)``."""
-    xs, ys = base_grid(*flow.shape[:2])
-    return xs + flow[..., 0], ys + flow[..., 1]
-
-
-def _at_points(image: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Values of ``image`` at the nearest pixels to float ``points`` (clamped)."""
-    h, w = image.shape[:2]
-    xi = np.clip(np.rint(points[:, 0]).astype(np.int64), 0, w - 1)
-    yi = np.clip(np.rint(points[:, 1]).astype(np.int64), 0, h - 1)
-    return image[yi, xi]
-
-
-def _splat(points: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``[h, w]`` uint8 map with 1 at the pixels ``points`` land on (off-image ones dropped)."""
-    out = np.zeros((h, w), np.uint8)
-    if len(points):
-        xi, yi = np.rint(points[:, 0]).astype(np.int64), np.rint(points[:, 1]).astype(np.int64)
-        keep = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        out[yi[keep], xi[keep]] = 1
-    return out
-
-
 class Sam2VideoTracker:
     """Extension point: SAM2's video predictor as the mask tracker.
 
