@@ -1,8 +1,9 @@
 """Outpaint quality without a model: undefined (black) pixels and the step across the seam.
 
 ``black_fraction``: the share of new-canvas pixels that came out pure black (0, 0, 0)
-where the truth is not dark: what an engine leaves when no frame covers a pixel (a
-dark pixel of real content placed a pixel off is not counted: it is not pure black).
+in all-black 3x3 patches where the truth is not dark: what an engine leaves when no
+frame covers a pixel (a stray dark pixel of real content placed a pixel off is not an
+undefined fill and is not counted).
 ``seam_ratio``: the mean absolute step between the two pixel rows/columns that meet at
 the border of the source area, divided by the image's own step between neighbouring
 rows/columns just inside it. A seamless fill scores about 1 (the truth scores ~1); a
@@ -11,6 +12,7 @@ visible seam scores several times that.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 BLACK_LEVEL = 0
@@ -28,6 +30,10 @@ def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | 
     if not m.any():
         return float("nan")
     black = out.max(axis=-1) <= BLACK_LEVEL
+    # Part of an all-black 3x3 patch: what an uncovered area looks like (a stray black
+    # pixel of real content, placed a pixel off, is not an undefined fill).
+    kernel = np.ones((3, 3), np.uint8)
+    black = np.stack([cv2.morphologyEx(b.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0 for b in black])
     if truth is not None:
         black &= np.asarray(truth).max(axis=-1) > DARK_TRUTH
     return float((black & m).sum() / m.sum())

@@ -100,6 +100,7 @@ def fill_canvas(
     seam_px: int = 12,
     max_sources: int = 60,
     seam: bool = True,
+    align: bool = True,
 ) -> np.ndarray:
     """Canvas ``[H', W', 3]`` for frame ``t``: the frame at ``offset``, the new area filled.
 
@@ -154,6 +155,8 @@ def fill_canvas(
         valid = cv2.warpPerspective(np.ones((sh, sw), np.uint8), inv, (cw, ch), flags=cv2.INTER_NEAREST)
         valid = cv2.erode(valid, np.ones((3, 3), np.uint8))
         if is_frame:
+            if align and used_frames <= 2:
+                warped, valid = _align_at_seam(warped, valid, place, inner)
             warped = np.clip(warped.astype(np.float32) + _exposure_offset(warped, valid, place, band), 0, 255)
         soft = cv2.GaussianBlur(valid.astype(np.float32), (k, k), 0) * valid
         take = remaining * soft
@@ -169,6 +172,50 @@ def fill_canvas(
         canvas = _soften_seam(canvas, offset, (w, h), seam_px)
     canvas[inner] = place[inner]
     return canvas
+
+
+ALIGN_SIDE = 320
+"""Working size (longer side) of the flow that aligns a revealing frame at the seam."""
+
+
+def _align_at_seam(warped: np.ndarray, valid: np.ndarray, place: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A revealing frame (already moved by the camera homography) corrected by optical flow.
+
+    A global homography misplaces a handheld, non-planar scene by a few pixels, which
+    shows at the seam. The flow from the current frame to the moved frame is measured
+    where both exist and carried outward into the margins (fading over 48 px), so the
+    revealed content continues the current frame's border.
+    """
+    from engine.engines.classic.flow import FlowEstimator, to_gray, working_size
+
+    ch, cw = inner.shape
+    both = inner & (valid > 0)
+    if both.sum() < 0.2 * inner.sum():
+        return warped, valid
+    size = working_size(cw, ch, ALIGN_SIDE)
+    est = FlowEstimator(size, "medium")
+    a = to_gray(np.where(both[..., None], place, warped).astype(np.uint8), size)
+    b = to_gray(warped.astype(np.uint8), size)
+    flow = est(a, b)  # current frame -> moved frame, working size
+    small_both = cv2.resize(both.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+    # Outside the overlap: the flow of the nearest overlap pixel, fading with distance.
+    dist, labels = cv2.distanceTransformWithLabels((~small_both).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(small_both)
+    table = np.zeros(int(labels.max()) + 1, np.int64)
+    table[labels[ys, xs]] = np.arange(len(ys))
+    j = table[labels]
+    near = flow[ys[j], xs[j]]
+    sx = cw / size[0]
+    fade = np.clip(1.0 - dist * sx / 48.0, 0, 1)[..., None]
+    field = np.where(small_both[..., None], flow, near * fade)
+    full = cv2.resize(field, (cw, ch), interpolation=cv2.INTER_LINEAR)
+    full[..., 0] *= cw / size[0]
+    full[..., 1] *= ch / size[1]
+    gx, gy = np.meshgrid(np.arange(cw, dtype=np.float32), np.arange(ch, dtype=np.float32))
+    mx, my = gx + full[..., 0], gy + full[..., 1]
+    moved = cv2.remap(warped, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved_valid = cv2.remap(valid, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return moved, moved_valid
 
 
 def _band(inner: np.ndarray, px: int) -> np.ndarray:
