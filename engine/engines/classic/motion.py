@@ -15,9 +15,14 @@ from engine.engines.classic.flow import FlowEstimator, to_gray, working_size
 
 
 class FlowCache:
-    """Lazily computed grey frames and flows of a clip ``[T, H, W, 3]`` at working size."""
+    """Lazily computed grey frames and flows of a clip ``[T, H, W, 3]`` at working size.
 
-    def __init__(self, frames: np.ndarray, max_side: int = 320, preset: str = "medium") -> None:
+    At most ``max_cached`` neighbour flows and as many greys are kept (the oldest go
+    first), so memory stays bounded on any clip length; every stage reads flows within
+    a bounded window of frames, so an evicted flow is rarely asked for again.
+    """
+
+    def __init__(self, frames: np.ndarray, max_side: int = 320, preset: str = "medium", max_cached: int = 512) -> None:
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise ValueError(f"frames must be [T, H, W, 3], got {frames.shape}")
         self.frames = frames
@@ -26,6 +31,7 @@ class FlowCache:
         self._estimator = FlowEstimator(self.size, preset)
         self._gray: dict[int, np.ndarray] = {}
         self._flows: dict[tuple[int, int], np.ndarray] = {}
+        self.max_cached = int(max_cached)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -40,6 +46,7 @@ class FlowCache:
         g = self._gray.get(t)
         if g is None:
             g = self._gray[t] = to_gray(self.frames[t], self.size)
+            _bound(self._gray, self.max_cached)
         return g
 
     def flow(self, a: int, b: int) -> np.ndarray:
@@ -51,6 +58,7 @@ class FlowCache:
         f = self._estimator(self.gray(a), self.gray(b))
         if abs(a - b) == 1:
             self._flows[key] = f.astype(np.float16)
+            _bound(self._flows, self.max_cached)
         return f
 
     def to_full(self, flow: np.ndarray) -> np.ndarray:
@@ -69,6 +77,12 @@ class FlowCache:
     def view(self, start: int, end: int) -> FlowView:
         """The frames ``start..end-1`` as a cache of their own (one shot), sharing computed flows."""
         return FlowView(self, start, end)
+
+
+def _bound(cache: dict, size: int) -> None:
+    """Drop the oldest entries of an insertion-ordered cache beyond ``size``."""
+    while len(cache) > size:
+        cache.pop(next(iter(cache)))
 
 
 class FlowView(FlowCache):
