@@ -84,6 +84,9 @@ class TrackedObject:
         self.quality = 1.0  # how well the frame-1 map explains the object (share of matched points)
         self.ref_box = _canvas_box(self.ref)
         self.frame_for_ref = frame0
+        self.prev_grey: np.ndarray | None = None
+        self.last_motion = np.eye(3)  # the object's last frame-to-frame motion (working size)
+        self.prev_soft = _soft_grey(frame0)
         self.anchor = np.eye(3)  # frame 1 -> current frame, working size
         self.area0 = max(1, int(mask0.sum()))
         self.size0 = float(np.sqrt(self.area0))
@@ -102,6 +105,7 @@ class TrackedObject:
         self.lost = not mask0.any()
         self.appearance = (frame0.copy(), mask0.copy())  # for re-finding
         self._events: list[tuple[int, int, str]] = []
+        self._remember(frame0, flows.gray(0))
 
     def take_events(self) -> list[tuple[int, int, str]]:
         ev, self._events = self._events, []
@@ -122,6 +126,12 @@ class TrackedObject:
         h, w = self.mask.shape
         small = self.small_mask()
         motion, _ = region_motion(small, f.fwd, f.back) if small.any() else (np.eye(3), 0.0)
+        # The region's own points matched from the previous frame: dense flow smears the
+        # motion of a small object into its surroundings', sparse matches inside it do not.
+        short, short_share = self._short_term(f, motion)
+        if short is not None:
+            motion = short
+        self.last_motion = motion
         predicted = motion @ self.anchor
         anchor = predicted
         every = self.cfg.anchor_every
@@ -142,6 +152,7 @@ class TrackedObject:
                 anchor = refit
                 quality = float(np.clip((share - 0.3) / 0.4, 0, 1))
         self.quality = quality
+        short_quality = float(np.clip((short_share - 0.3) / 0.4, 0, 1)) if short is not None and quality == 0 else 0.0
         m_full, a_full = self._full(motion), self._full(anchor)
         box = self._predicted_box(f, m_full, a_full)
         if box is None:
@@ -172,6 +183,11 @@ class TrackedObject:
             # it (visible) and which are something else (an occluder, the background).
             rigid = 0.05 + 0.9 * anch * self._appearance_match(f.frame[ys, xs], a_full, ys, xs)
             prior = quality * rigid + (1 - quality) * prior
+        elif short_quality > 0:
+            # Frame 1 no longer matches (the object turned, grew, changed): its look on the
+            # previous frame, moved by the matched motion, plays the same part.
+            rigid = 0.05 + 0.9 * param * self._previous_match(f.frame[ys, xs], m_full, ys, xs)
+            prior = short_quality * rigid + (1 - short_quality) * prior
         entering = ~seen
         if entering.any():
             # Just come into view across the border: the silhouette at the border, continued
@@ -233,6 +249,39 @@ class TrackedObject:
             return None
         return slice(y0, y1), slice(x0, x1)
 
+    def _short_term(self, f: Frame, guess: np.ndarray) -> tuple[np.ndarray | None, float]:
+        """(affine previous frame -> t of the object from its own matched corners, share matched), working size."""
+        prev = self.prev_grey
+        if prev is None or not self.mask.any():
+            return None, 0.0
+        if self.match_full:
+            grey_t = cv2.cvtColor(f.frame, cv2.COLOR_RGB2GRAY)
+            mask = self.mask
+        else:
+            grey_t = f.grey
+            mask = self.small_mask()
+        pts = reference_points(prev, mask, 120)
+        best, best_share = None, 0.0
+        # From the dense flow's estimate, and from constant velocity (flow fails on fast small objects).
+        for g in (guess, self.last_motion):
+            m, share = refine_to_reference(prev, grey_t, pts, self._full(g) if self.match_full else g, window=11)
+            if m is not None and share > best_share:
+                best, best_share = m, share
+            if best_share > 0.7:
+                break
+        if best is None or best_share < 0.35:
+            return None, best_share
+        return (self.to_small @ best @ self.to_full if self.match_full else best), best_share
+
+    def _previous_match(self, crop: np.ndarray, m_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
+        """Like :meth:`_appearance_match`, against the previous frame moved by ``m_full``."""
+        m = m_full[:2].copy()
+        m[:, 2] -= (xs.start, ys.start)
+        size = (xs.stop - xs.start, ys.stop - ys.start)
+        tmpl = cv2.warpAffine(self.prev_soft, m, size, flags=cv2.INTER_LINEAR)
+        valid = cv2.warpAffine(self.mask.astype(np.float32), m, size, flags=cv2.INTER_LINEAR) > 0.5
+        return _match(_soft_grey(crop), tmpl, valid)
+
     def _appearance_match(self, crop: np.ndarray, a_full: np.ndarray, ys: slice, xs: slice) -> np.ndarray:
         """Per pixel of the box, 0..1: how well frame ``t`` matches the object's frame-1 appearance mapped here."""
         m = (a_full @ self.unpad)[:2].copy()
@@ -240,13 +289,7 @@ class TrackedObject:
         size = (xs.stop - xs.start, ys.stop - ys.start)
         tmpl = cv2.warpAffine(self.ref_img, m, size, flags=cv2.INTER_LINEAR)
         valid = cv2.warpAffine(self.ref, m, size, flags=cv2.INTER_LINEAR) > 0.5
-        grey = _soft_grey(crop)
-        diff = grey - tmpl
-        if valid.sum() > 20:
-            diff -= float(np.median(diff[valid]))  # a global brightness change is not a mismatch
-        gx, gy = cv2.Sobel(tmpl, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(tmpl, cv2.CV_32F, 0, 1, ksize=3)
-        tol = 14.0 + 0.1 * np.sqrt(gx * gx + gy * gy)  # edges tolerate sub-pixel misalignment
-        return np.exp(-((diff / tol) ** 2)).astype(np.float32)
+        return _match(_soft_grey(crop), tmpl, valid)
 
     def _flow_models(self, f: Frame, motion: np.ndarray, ys: slice, xs: slice, sel: np.ndarray):  # noqa: ANN202
         """(measured, object-predicted, camera-predicted) backward flow at the ``sel`` pixels of the box (full px)."""
@@ -294,7 +337,8 @@ class TrackedObject:
             mask[ys, xs] = fill_small_holes(drop_specks(_u8(local), keep=self.parts, min_fraction=0.2) > 0, 0.03)
         area = int(mask.sum())
         if area < 0.03 * self.area0 and self.mask.sum() > 0:
-            what = "left the frame" if expected < 0.05 * self.area0 else "lost"
+            # Shrinking away at the border, or predicted out of view: it left; otherwise lost.
+            what = "left the frame" if expected < 0.05 * self.area0 or _touches_border(self.mask) else "lost"
             self._events.append((f.t, self.index, what))
             self.lost = True
             mask[:] = False
@@ -306,7 +350,13 @@ class TrackedObject:
                 self.appearance = (f.frame.copy(), mask.copy())
         self.anchor = anchor
         self.mask = mask
+        self._remember(f.frame, f.grey)
         return mask
+
+    def _remember(self, frame: np.ndarray, grey_small: np.ndarray) -> None:
+        """Keep this frame's look for the next frame's short-term match."""
+        self.prev_grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if self.match_full else grey_small
+        self.prev_soft = _soft_grey(frame)
 
     def _grow_reference(self, mask: np.ndarray, anchor: np.ndarray) -> None:
         """Add parts that came into view across the frame border to the frame-1 extent."""
@@ -333,6 +383,7 @@ class TrackedObject:
         self._events.append((f.t, self.index, "found again"))
         self.lost = False
         self.mask = found
+        self._remember(f.frame, f.grey)
         self.colour.update(f.frame, _erode(found, 1), _ring(found, max(12, int(0.3 * self.size0))))
         return found
 
@@ -347,6 +398,16 @@ def _canvas_box(ref: np.ndarray) -> tuple[float, float, float, float]:
 
 def _touches_border(mask: np.ndarray, px: int = 2) -> bool:
     return bool(mask[:px].any() or mask[-px:].any() or mask[:, :px].any() or mask[:, -px:].any())
+
+
+def _match(grey: np.ndarray, tmpl: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per pixel 0..1: how well ``grey`` matches ``tmpl`` (a global brightness change forgiven, edges tolerant)."""
+    diff = grey - tmpl
+    if valid.sum() > 20:
+        diff -= float(np.median(diff[valid]))  # a global brightness change is not a mismatch
+    gx, gy = cv2.Sobel(tmpl, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(tmpl, cv2.CV_32F, 0, 1, ksize=3)
+    tol = 14.0 + 0.1 * np.sqrt(gx * gx + gy * gy)  # edges tolerate sub-pixel misalignment
+    return np.exp(-((diff / tol) ** 2)).astype(np.float32)
 
 
 def _soft_grey(rgb: np.ndarray) -> np.ndarray:
