@@ -86,6 +86,7 @@ class TrackedObject:
         self.frame_for_ref = frame0
         self.prev_grey: np.ndarray | None = None
         self.last_motion = np.eye(3)  # the object's last frame-to-frame motion (working size)
+        self.last_at_border = 0 if _touches_border(mask0) else -10  # last frame the mask touched the border
         self.prev_soft = _soft_grey(frame0)
         self.anchor = np.eye(3)  # frame 1 -> current frame, working size
         self.area0 = max(1, int(mask0.sum()))
@@ -338,7 +339,7 @@ class TrackedObject:
         area = int(mask.sum())
         if area < 0.03 * self.area0 and self.mask.sum() > 0:
             # Shrinking away at the border, or predicted out of view: it left; otherwise lost.
-            what = "left the frame" if expected < 0.05 * self.area0 or _touches_border(self.mask) else "lost"
+            what = "left the frame" if expected < 0.05 * self.area0 or self.last_at_border >= f.t - 3 else "lost"
             self._events.append((f.t, self.index, what))
             self.lost = True
             mask[:] = False
@@ -348,6 +349,8 @@ class TrackedObject:
                 self._grow_reference(mask, anchor)
             if area > 0.5 * self.area0:
                 self.appearance = (f.frame.copy(), mask.copy())
+        if _touches_border(mask):
+            self.last_at_border = f.t
         self.anchor = anchor
         self.mask = mask
         self._remember(f.frame, f.grey)
