@@ -26,11 +26,12 @@ from engine.edits.recolour import recolour
 from engine.edits.remove import remove
 from engine.edits.track import track
 from engine.engines.classic import ClassicEngine
+from engine.evaluation.composite.sources import default_data_dir
 from engine.procedural import generate_clip
 from engine.video.source import ArrayClip
 
 ROOT = Path(__file__).resolve().parents[1]
-CLIP = ROOT.parent / "shared" / "data" / "clips" / "cockatoo.mp4"
+CLIP = default_data_dir() / "clips" / "cockatoo.mp4"
 OUT = ROOT / "docs" / "bench_sections" / "classic.md"
 
 

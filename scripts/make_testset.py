@@ -2,6 +2,8 @@
 
     python scripts/make_testset.py OUT_DIR                # procedural + real-clip cases
     python scripts/make_testset.py OUT_DIR --procedural   # only the procedural cases
+    python scripts/make_testset.py OUT_DIR --composite    # the composite benchmark cases
+                                                          # (40 frames, 480 px; --frames/--width)
 
 Procedural cases (one procedural scene, 128x80, 12 frames, exact ground truth from
 ``engine.procedural``): remove-with-shadow, insert, replace, recolour, outpaint, track.
@@ -11,6 +13,9 @@ Real-clip cases are added when ../shared/data/clips exists (or ``--data`` points
 folder with the clips): the coin in motion.mov and the cockatoo in cockatoo.mp4 are
 selected with GrabCut from a fixed box on frame 1, then recoloured / tracked. They have
 no ground-truth target, so PSNRm is scored outside the engine's own masks.
+``--composite`` writes the cases of ``engine.evaluation.composite`` instead (real plates
+from the shared clips with VOC cut-outs pasted on them, exact ground truth; see
+docs/evaluation.md), the set ``benchmarks/bench_composite.py`` measures.
 Everything is deterministic: running the script twice writes the same files.
 """
 
@@ -40,10 +45,11 @@ from engine.edits import (  # noqa: E402
 )
 from engine.edits.recolour import apply_recolour  # noqa: E402
 from engine.evaluation import target_patches, write_case, write_index, write_png_folder  # noqa: E402
+from engine.evaluation.composite import build_cases, default_data_dir, has_data, write_testset  # noqa: E402
 from engine.procedural import ProceduralClip, generate_clip  # noqa: E402
 from engine.video import open_video, write_video  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
+DATA = default_data_dir()
 SCENE = {"width": 128, "height": 80, "num_frames": 12, "num_objects": 3, "seed": 10}
 """Seed 10 keeps all three objects fully in view and pans the camera 13.6 px sideways."""
 MAGENTA = (255, 0, 255)
@@ -247,15 +253,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder to write the test set into (created)")
     parser.add_argument("--procedural", action="store_true", help="only the procedural cases (what the app bundles)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder with clips/ (default {DATA})")
-    parser.add_argument("--frames", type=int, default=24, help="frames per real clip (default 24)")
+    parser.add_argument("--frames", type=int, default=None, help="frames per real clip (default 24; composite 40)")
+    parser.add_argument("--composite", action="store_true", help="the composite cases on real footage (needs the shared data)")
+    parser.add_argument("--width", type=int, default=480, help="composite cases: frame width (default 480)")
+    parser.add_argument("--scenes", default=None, help="composite cases: comma-separated scene names (default: all)")
     args = parser.parse_args(argv)
-    if args.frames < 2:
-        parser.error(f"--frames must be >= 2, got {args.frames}")
+    frames = args.frames if args.frames is not None else (40 if args.composite else 24)
+    if frames < 2:
+        parser.error(f"--frames must be >= 2, got {frames}")
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.composite:
+        if not has_data(args.data):
+            print(f"error: the composite cases need the shared clips and VOC masks in {args.data}", file=sys.stderr)
+            return 2
+        try:
+            cases = build_cases(frames, args.width, args.data, args.scenes.split(",") if args.scenes else None)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        folders = write_testset(args.out, cases, name="composite", fps_note=f" ({frames} frames, {args.width} px wide)")
+        print(f"wrote {len(folders)} cases to {args.out}")
+        return 0
     folders = procedural_cases(args.out)
     if not args.procedural:
         if (args.data / "clips").is_dir():
-            folders += real_cases(args.out, args.data, args.frames)
+            folders += real_cases(args.out, args.data, frames)
         else:
             print(f"no real clips: {args.data / 'clips'} not found; wrote the procedural cases only")
     name = "procedural" if args.procedural or len(folders) == 6 else "procedural+real"

@@ -67,12 +67,15 @@ def test_scores_of_perfect_and_untouched_outputs(testset) -> None:
     data = load_case(spec)
     perfect = score_case(data, data.target, data.masks.astype(np.uint8) * 255, 1.0)
     assert perfect.metrics["psnr_m"] == MAX_PSNR and perfect.metrics["psnr_inside"] == MAX_PSNR
-    assert perfect.metrics["mask_iou"] == 1.0 and perfect.metrics["jf"] == 1.0
+    assert perfect.metrics["j"] == 1.0 and perfect.metrics["j_last"] == 1.0 and perfect.metrics["jf"] == 1.0
+    assert perfect.metrics["flicker"] == 0.0 and perfect.metrics["ssim_inside"] > 0.999
     assert perfect.metrics["clip_t"] is None and perfect.region == "ground truth"
+    # An output identical to the source outside the region scores 100 dB by construction: out of the means.
+    assert "psnr_m" in perfect.by_construction and "psnr_inside" not in perfect.by_construction
     untouched = score_case(data, data.frames, np.zeros(data.masks.shape, np.uint8), 2.0)
     assert untouched.metrics["psnr_m"] == MAX_PSNR  # nothing outside changed...
     assert untouched.metrics["psnr_inside"] < 20.0  # ...but the object is still there
-    assert untouched.metrics["mask_iou"] == 0.0 and untouched.metrics["fps"] == len(data.frames) / 2.0
+    assert untouched.metrics["j"] == 0.0 and untouched.metrics["fps"] == len(data.frames) / 2.0
     # A wrong output shape is refused, naming the case.
     with pytest.raises(ValueError, match=spec.id):
         score_case(data, data.frames[:, :10], data.masks, 1.0)
@@ -86,11 +89,18 @@ def test_classic_engine_on_bundled_set(classic_run) -> None:
     assert by_id["track_object"].metrics["j"] > 0.75
     assert by_id["recolour_object"].metrics["j"] > 0.75
     assert by_id["remove_shadow"].metrics["psnr_inside"] > 18.0
-    assert by_id["outpaint_sides"].metrics["psnr_m"] == MAX_PSNR  # the source area is kept
+    assert by_id["outpaint_sides"].metrics["psnr_m"] == MAX_PSNR  # the source area is kept...
+    assert "psnr_m" in by_id["outpaint_sides"].by_construction  # ...which is no merit: left out of the means
+    assert by_id["outpaint_sides"].metrics["black_fraction"] == 0.0
     assert classic_run.overall["cases"] == 6.0
+    kept = [c.metrics["psnr_m"] for c in classic_run.cases if "psnr_m" not in c.by_construction]
+    assert classic_run.overall["psnr_m"] == pytest.approx(np.mean(kept))
     md = to_markdown(classic_run)
     assert md.count("reported (paper Table 1)") == 10 and md.count("reported (paper Table 2)") == 3
     assert "33.84" in md and "0.9879" in md  # GenProp's reported PSNRm and removal CLIP-I
+    # Ground truth leads; the paper's numbers come last, on their own, marked not comparable.
+    assert md.index("Against ground truth") < md.index("Against the source clip") < md.index("not comparable")
+    assert "**classic** (this app)" not in md and "outpaint_sides: PSNRm (dB), SSIM out" in md
 
 
 def test_cli_writes_json_and_markdown(tmp_path: Path) -> None:
@@ -184,7 +194,8 @@ def test_clip_scores_with_a_local_model(tmp_path: Path) -> None:
     run = evaluate(testset, "classic", scorer=scorer, cases=testset.select(["track_object"]))
     m = run.cases[0].metrics
     assert -1.0 <= m["clip_t"] <= 1.0 and 0.0 < m["clip_i"] <= 1.0001
-    assert "| **classic** (this app) | procedural (1 cases) |" in to_markdown(run)
+    md = to_markdown(run)
+    assert "CLIP-T" in md.split("### Per case")[0] and "reported (paper Table 1)" in md
 
 
 def test_make_testset_regenerates_the_bundled_set(tmp_path: Path) -> None:

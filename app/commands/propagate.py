@@ -243,7 +243,8 @@ def run_propagate(args: argparse.Namespace) -> int:
     try:
         return _run_checked(args, reader, edit)
     finally:
-        reader.close() if hasattr(reader, "close") else None
+        if hasattr(reader, "close"):
+            reader.close()
 
 
 def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
@@ -315,6 +316,8 @@ def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        if hasattr(reader, "close"):
+            reader.close()
     warnings = result.extras.get("warnings", []) if isinstance(result.extras, dict) else []
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

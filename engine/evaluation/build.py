@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from engine.edits.edit_file import EditSpec, save_edit
-from engine.evaluation.testset import CASE_FORMAT, TASKS, TESTSET_FORMAT, VERSION
+from engine.evaluation.testset import CASE_FORMAT, TASKS, TESTSET_FORMAT, TRUTH_KEYS, VERSION
 
 
 def write_png_folder(folder: Path, frames: np.ndarray, mode: str) -> Path:
@@ -50,20 +50,28 @@ def write_case(
     fps: float | None = None,
     target: str | None = None,
     masks: str | None = None,
+    truth: dict[str, Any] | None = None,
     notes: str = "",
 ) -> Path:
     """Write ``folder/case.json`` and the edit under ``folder/edit/``.
 
     ``clip``, ``target`` and ``masks`` are paths relative to ``folder`` that the caller
-    has already written (a clip may be shared by several cases).
+    has already written (a clip may be shared by several cases). ``truth`` (corners,
+    shot cuts) goes to ``folder/truth.json``; only cases that have it are written as
+    format version 2, so older readers still read the rest.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
     folder.mkdir(parents=True, exist_ok=True)
     save_edit(edit, folder / "edit")
+    if truth is not None:
+        unknown = sorted(set(truth) - TRUTH_KEYS)
+        if unknown:
+            raise ValueError(f"truth has unknown field(s) {unknown}; allowed: {sorted(TRUTH_KEYS)}")
+        (folder / "truth.json").write_text(json.dumps(truth) + "\n", encoding="utf-8")
     doc: dict[str, Any] = {
         "format": CASE_FORMAT,
-        "version": VERSION,
+        "version": VERSION if truth is not None else 1,
         "id": case_id,
         "task": task,
         "prompt": prompt,
@@ -73,6 +81,7 @@ def write_case(
         "edit": "edit/edit.json",
         "target": target,
         "masks": masks,
+        **({"truth": "truth.json"} if truth is not None else {}),
         "notes": notes,
     }
     path = folder / "case.json"
@@ -82,7 +91,7 @@ def write_case(
 
 def write_index(root: Path, name: str, description: str, case_folders: list[str]) -> Path:
     """Write ``root/testset.json`` listing ``case_folders`` (relative to ``root``)."""
-    doc = {"format": TESTSET_FORMAT, "version": VERSION, "name": name, "description": description, "cases": case_folders}
+    doc = {"format": TESTSET_FORMAT, "version": 1, "name": name, "description": description, "cases": case_folders}
     path = root / "testset.json"
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path

@@ -10,7 +10,7 @@ written by hand or by someone else's script.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,16 @@ from engine.video.png import read_png
 
 TESTSET_FORMAT = "genprop-testset"
 CASE_FORMAT = "genprop-testcase"
-VERSION = 1
+VERSION = 2
+"""Newest format version this reader knows; version 2 added the optional ``truth`` file."""
 TASKS = ("remove", "insert", "replace", "recolour", "outpaint", "track")
 """Tasks a case can have; the same names as the edit file's operations."""
 
 _TESTSET_KEYS = {"format", "version", "name", "description", "cases"}
-_CASE_KEYS = {"format", "version", "id", "task", "prompt", "set", "clip", "fps", "edit", "target", "masks", "notes"}
+_CASE_KEYS = {"format", "version", "id", "task", "prompt", "set", "clip", "fps", "edit", "target", "masks", "truth", "notes"}
+TRUTH_KEYS = {"corners", "shot_cuts"}
+"""Fields of a case's ``truth`` JSON: ``corners`` ``[T][4][x, y]`` of an inserted layer,
+``shot_cuts``: frame indices (0-based) where a new shot starts."""
 
 
 class TestSetError(ValueError):
@@ -54,6 +58,7 @@ class CaseSpec:
     fps: float | None = None
     target: Path | None = None
     masks: Path | None = None
+    truth: Path | None = None
     notes: str = ""
 
 
@@ -89,6 +94,7 @@ class CaseData:
         edit: the first-frame edit, composed on ``frames[0]``.
         target: ``[T, H', W', 3]`` uint8 ground-truth output at the edit's canvas size, or None.
         masks: ``[T, H', W']`` bool ground-truth edited region per frame, or None.
+        truth: extra ground truth (``TRUTH_KEYS``), ``{}`` when the case has none.
     """
 
     spec: CaseSpec
@@ -97,6 +103,7 @@ class CaseData:
     edit: FirstFrameEdit
     target: np.ndarray | None
     masks: np.ndarray | None
+    truth: dict[str, Any] = field(default_factory=dict)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -168,7 +175,11 @@ def load_case_spec(case_dir: Path, root: Path) -> CaseSpec:
     fps = doc.get("fps")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0):
         raise TestSetError(f"{path}: fps must be a positive number or null, got {fps!r}")
-    optional = {k: None if doc.get(k) is None else _inside(root, case_dir, doc[k], f"{path}: {k}") for k in ("target", "masks")}
+    optional = {
+        k: None if doc.get(k) is None else _inside(root, case_dir, doc[k], f"{path}: {k}") for k in ("target", "masks", "truth")
+    }
+    if optional["truth"] is not None and doc["version"] < 2:
+        raise TestSetError(f"{path}: the truth field needs format version 2, the file says version {doc['version']}")
     return CaseSpec(
         id=case_id,
         task=task,
@@ -180,6 +191,7 @@ def load_case_spec(case_dir: Path, root: Path) -> CaseSpec:
         fps=None if fps is None else float(fps),
         target=optional["target"],
         masks=optional["masks"],
+        truth=optional["truth"],
         notes=_string(doc, "notes", path, required=False, empty_ok=True),
     )
 
@@ -268,4 +280,26 @@ def load_case(spec: CaseSpec) -> CaseData:
                 f"case {spec.id!r}: masks are {len(masks)} frames of {masks.shape[2]}x{masks.shape[1]}, "
                 f"expected {len(frames)} of {w}x{h}"
             )
-    return CaseData(spec, frames, fps, edit, target, masks)
+    truth = {} if spec.truth is None else _read_truth(spec, len(frames))
+    return CaseData(spec, frames, fps, edit, target, masks, truth)
+
+
+def _read_truth(spec: CaseSpec, count: int) -> dict[str, Any]:
+    """The case's ``truth`` JSON, checked: corners ``[T][4][2]`` numbers, shot cuts frame indices."""
+    where = f"case {spec.id!r}: truth {spec.truth.name}"
+    doc = _read_json(spec.truth, "truth file")
+    unknown = sorted(set(doc) - TRUTH_KEYS)
+    if unknown:
+        raise TestSetError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(TRUTH_KEYS)}")
+    if "corners" in doc:
+        try:
+            arr = np.asarray(doc["corners"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TestSetError(f"{where}: corners must be [frames][4][x, y] numbers") from None
+        if arr.shape != (count, 4, 2) or not np.isfinite(arr).all():
+            raise TestSetError(f"{where}: corners must be {count} frames of 4 finite (x, y) points, got shape {arr.shape}")
+    if "shot_cuts" in doc:
+        cuts = doc["shot_cuts"]
+        if not isinstance(cuts, list) or not all(isinstance(c, int) and not isinstance(c, bool) and 0 < c < count for c in cuts):
+            raise TestSetError(f"{where}: shot_cuts must be a list of frame indices in 1..{count - 1}, got {cuts!r}")
+    return doc

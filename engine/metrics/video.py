@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from engine.engines.classic.flow import FlowEstimator, fb_consistent, to_gray, warp, working_size
-from engine.metrics.image import psnr, ssim
+from engine.metrics.image import psnr, ssim, ssim_map
 
 
 def _check_clips(a: np.ndarray, b: np.ndarray, masks: np.ndarray | None) -> None:
@@ -47,6 +47,30 @@ def psnr_inside(output: np.ndarray, ground_truth: np.ndarray, masks: np.ndarray)
     if not m.any():
         return float("nan")
     return psnr(output[m][None], ground_truth[m][None])
+
+
+def ssim_inside(output: np.ndarray, ground_truth: np.ndarray, masks: np.ndarray) -> float:
+    """Mean over frames (with a region) of the SSIM map averaged inside ``masks``."""
+    _check_clips(output, ground_truth, masks)
+    vals = [float(ssim_map(o, g)[m > 0].mean()) for o, g, m in zip(output, ground_truth, masks, strict=True) if (m > 0).any()]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def flicker(output: np.ndarray, ground_truth: np.ndarray, masks: np.ndarray) -> float:
+    """Mean |output's frame-to-frame change - the truth's| inside the region (0..255, lower is steadier).
+
+    For each consecutive pair ``(t-1, t)`` the region is ``masks[t]``; camera motion
+    cancels where the output matches the truth, so this isolates temporal artefacts
+    (boiling fills, a stuck blob, a strobing trail) from the clip's own change.
+    """
+    _check_clips(output, ground_truth, masks)
+    o, g = output.astype(np.float32), ground_truth.astype(np.float32)
+    vals = []
+    for t in range(1, len(o)):
+        m = np.asarray(masks[t]) > 0
+        if m.any():
+            vals.append(float(np.abs((o[t] - o[t - 1]) - (g[t] - g[t - 1]))[m].mean()))
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def temporal_consistency(frames: np.ndarray, reference: np.ndarray | None = None, max_side: int = 480) -> float:

@@ -3,13 +3,19 @@
 Steps of :meth:`ClassicEngine.propagate`:
 
 1. check inputs and options, read the clip into memory;
-2. apply the operations in the user's order to the whole clip, each op's per-frame
+2. find shot cuts (``shots``): no edit crosses one. A tracked object is searched for
+   again after a cut by its appearance; if it is not found the edit stops there. An
+   inserted layer stops at the first cut; outpaint and removal use frames of the same
+   shot only;
+3. apply the operations in the user's order to the whole clip, each op's per-frame
    masks tracked on the clip as it stands before that op:
    outpaint (camera homographies + multi-frame fill), remove/replace (tracked hole +
    flow-guided fill), track/recolour (tracked mask + the same colour transform),
    insert/replace (layer moved by the surface's homography);
-3. return the frames, the union of every op's mask per frame, and per-op masks in
-   ``extras["operation_masks"]``.
+4. return the frames, the union of every op's mask per frame, per-op masks in
+   ``extras["operation_masks"]``, ``extras["shot_cuts"]`` (frame indices where a new
+   shot starts), ``extras["warnings"]`` (what the user should know, with 1-based frame
+   numbers) and ``extras["frame_notes"]`` (frame index -> what happened there).
 
 Progress counts frames: one per frame read plus one per frame per op (two sweeps
 for removal), so it is monotonic; the cancel token is checked on every frame.
@@ -17,6 +23,7 @@ for removal), so it is monotonic; the cancel token is checked on every frame.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import cv2
@@ -37,6 +44,7 @@ from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
+from engine.engines.classic.shots import detect_cuts, shot_ranges
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
 from engine.engines.classic.tracker_choice import (
     TrackerChoice,
@@ -46,6 +54,26 @@ from engine.engines.classic.tracker_choice import (
     tracker_notes,
 )
 from engine.video.source import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+class _Notes:
+    """What a run tells the user: warnings (1-based frame numbers) and per-frame notes."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+        self.frame_notes: dict[int, str] = {}
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+            log.warning("classic engine: %s", message)
+
+    def note(self, t: int, message: str) -> None:
+        old = self.frame_notes.get(t)
+        if old is None or message not in old:
+            self.frame_notes[t] = message if old is None else f"{old}; {message}"
 
 
 class _Reporter:
@@ -83,6 +111,40 @@ def _binary(mask: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(mask) > 0, np.uint8(255), np.uint8(0))
 
 
+class _Run:
+    """What every operation of one run shares: options, flows, shots, notes, progress."""
+
+    def __init__(
+        self,
+        opts: ClassicOptions,
+        flows: FlowCache,
+        shots: list[tuple[int, int]],
+        notes: _Notes,
+        rep: _Reporter,
+        sam2: MaskTracker | None = None,
+    ) -> None:
+        self.opts, self.flows, self.shots, self.notes, self.rep = opts, flows, shots, notes, rep
+        self.sam2 = sam2  # SAM2's video predictor when it was chosen, else None (flow, built per shot)
+
+
+def _last_appearance(work: np.ndarray, masks: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(frame, mask) of the last frame in ``start..end-1`` where the tracked mask is non-empty."""
+    for t in range(end - 1, start - 1, -1):
+        if masks[t].any():
+            return work[t], masks[t] > 0
+    return None
+
+
+def _reflect_canvas(frame: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """A canvas for a shot's first frame when no user fill applies (after a cut): the frame mirrored outward."""
+    from engine.edits.outpaint import outpaint
+
+    (left, top), (cw, ch) = offset, size
+    h, w = frame.shape[:2]
+    canvas, _ = outpaint(frame, left=left, top=top, right=cw - w - left, bottom=ch - h - top, method="reflect")
+    return canvas
+
+
 class ClassicEngine(Engine):
     """Propagates first-frame edits with optical flow, tracking, warping and inpainting.
 
@@ -112,8 +174,8 @@ class ClassicEngine(Engine):
         for i, op in enumerate(edit.operations):
             if op.kind in (EditKind.INSERT, EditKind.REPLACE) and op.layer_rgba is None:
                 raise ValueError(f"operation {i} ({op.kind.value}) has no layer_rgba")
-        tracker, tracker_choice = self._tracker(opts, edit)
-        units = n + sum(n * _UNITS_PER_FRAME[op.kind] for op in edit.operations)
+        sam2_tracker, tracker_choice = self._tracker(opts, edit)
+        units = 2 * n + sum(n * _UNITS_PER_FRAME[op.kind] for op in edit.operations)
         rep = _Reporter(units, progress, cancel)
         timer = StageTimer()
 
@@ -124,36 +186,44 @@ class ClassicEngine(Engine):
                 frames[t] = clip[t]
                 rep.tick()
 
-        # 2. Operations, in order.
+        # 2. Shot cuts.
         work = frames
         flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
+        notes = _Notes()
+        rep.stage = "shot cuts"
+        with timer.stage("shot cuts"):
+            cuts = detect_cuts(flows, rep.tick) if opts.detect_cuts else []
+        for c in cuts:
+            notes.note(c, "shot cut: a new shot starts here")
+        shots = shot_ranges(cuts, n)
+        ctx = _Run(opts, flows, shots, notes, rep, sam2_tracker)
+
+        # 3. Operations, in order.
         op_masks: list[np.ndarray] = []
         canvas = (0, 0)  # current offset of the source inside the canvas
         for i, op in enumerate(edit.operations):
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
                 if op.kind == EditKind.OUTPAINT:
-                    work, masks, canvas = self._outpaint(work, edit, op, flows, rep)
+                    work, masks, canvas = self._outpaint(work, edit, op, ctx)
                     op_masks = [self._pad(m, canvas, work.shape[1:3]) for m in op_masks]
-                    flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
+                    ctx.flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
                 elif op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
-                    work, masks = self._recolour(work, op, flows, tracker, rep)
+                    work, masks = self._recolour(work, op, ctx)
                 elif op.kind == EditKind.REMOVE:
-                    work, masks = self._remove(work, edit, op, flows, tracker, opts, rep)
+                    work, masks = self._remove(work, edit, op, ctx)
                 elif op.kind == EditKind.INSERT:
-                    work, masks = self._insert(work, op, flows, rep)
+                    work, masks = self._insert(work, op, ctx)
                 elif op.kind == EditKind.REPLACE:
-                    work, hole = (
-                        self._remove(work, edit, op, flows, tracker, opts, rep) if op.source_mask is not None else (work, None)
-                    )
-                    work, masks = self._insert(work, op, flows, rep)
+                    work, hole = self._remove(work, edit, op, ctx) if op.source_mask is not None else (work, None)
+                    work, masks = self._insert(work, op, ctx)
                     if hole is not None:
                         masks = np.maximum(masks, hole)
                 else:  # pragma: no cover - EditKind is closed
                     raise ValueError(f"unsupported operation kind {op.kind!r}")
             op_masks.append(masks)
 
-        # 3. Result.
+        # 4. Result.
         rep.stage = "done"
         rep.finish()
         union = np.zeros(work.shape[:3], np.uint8)
@@ -169,7 +239,10 @@ class ClassicEngine(Engine):
                 "operation_masks": op_masks,
                 "tracker": tracker_choice.name,
                 "tracker_note": tracker_choice.note,
-                **tracker_notes(tracker),
+                **tracker_notes(sam2_tracker),
+                "shot_cuts": cuts,
+                "warnings": notes.warnings,
+                "frame_notes": dict(sorted(notes.frame_notes.items())),
             },
             timings=timer.timings,
         )
@@ -189,65 +262,114 @@ class ClassicEngine(Engine):
         return tracker, choice
 
     @staticmethod
-    def _track(
-        work: np.ndarray,
-        first: np.ndarray,
-        flows: FlowCache,
-        tracker: MaskTracker | None,
-        opts: ClassicOptions | None,
-        rep: _Reporter,
-    ) -> np.ndarray:
+    def _make_tracker(ctx: _Run, flows: FlowCache, cover: bool) -> MaskTracker:
+        if ctx.sam2 is not None:
+            return ctx.sam2
+        o = ctx.opts
+        return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind, cover=cover)
+
+    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False) -> np.ndarray:
+        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts)."""
         if first.shape != work.shape[1:3]:
             raise ValueError(
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
             )
-        if tracker is None:
-            anchor = opts.anchor_every if opts is not None else 1
-            tracker = FlowMaskTracker(anchor_every=anchor, flows=flows)
         out = np.zeros(work.shape[:3], np.uint8)
-        for t, masks in tracker.track(work, [_binary(first)]):
-            out[t] = masks[0]
-            rep.tick()
+        appearance: tuple[np.ndarray, np.ndarray] | None = None
+        for k, (s, e) in enumerate(ctx.shots):
+            if k == 0:
+                start, mask = 0, _binary(first)
+            else:
+                found = self._refind(work, appearance, s, e, ctx) if appearance is not None else None
+                if found is None:
+                    ctx.notes.warn(f"shot cut at frame {s + 1}: {what} not found after it; the edit stops there")
+                    ctx.notes.note(s, f"{what} not found after the cut: the edit stops")
+                    continue
+                start, mask = found
+                ctx.notes.warn(f"shot cut at frame {s + 1}: {what} found again at frame {start + 1}")
+                ctx.notes.note(start, f"{what} found again after the cut")
+            view = ctx.flows.view(start, e)
+            tracker = self._make_tracker(ctx, view, cover)
+            for t, masks in tracker.track(view.frames, [mask]):
+                out[start + t] = masks[0]
+                ctx.rep.tick()
+            for t, _, event in getattr(tracker, "events", []):
+                ctx.notes.warn(f"{what} {event} at frame {start + t + 1}")
+                ctx.notes.note(start + t, f"{what} {event}")
+            appearance = _last_appearance(work, out, start, e) or appearance
         return out
 
-    def _recolour(self, work, op: EditOperation, flows, tracker, rep) -> tuple[np.ndarray, np.ndarray]:
+    @staticmethod
+    def _refind(work, appearance, s: int, e: int, ctx: _Run) -> tuple[int, np.ndarray] | None:
+        """First frame of shot ``s..e`` where the object's last appearance is found, and its mask there."""
+        if not ctx.opts.refind:
+            return None
+        from engine.engines.classic.refind import find_object
+
+        for t in range(s, e):
+            mask = find_object(appearance[0], appearance[1], work[t])
+            if mask is not None:
+                return t, _binary(mask)
+        return None
+
+    def _recolour(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         transform = frame_transform(op)
         first = op.source_mask if op.source_mask is not None else op.mask
-        masks = self._track(work, first, flows, tracker, None, rep)
+        masks = self._track(work, first, ctx, "the tracked object")
         out = work.copy()
         for t in range(len(work)):
             if masks[t].any():
                 out[t] = transform(work[t], masks[t])
-            rep.tick()
+            ctx.rep.tick()
         return out, masks
 
-    def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, flows, tracker, opts, rep) -> tuple[np.ndarray, np.ndarray]:
+    def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
+        opts = ctx.opts
         first = op.source_mask if op.source_mask is not None else op.mask
-        tracked = self._track(work, first, flows, tracker, opts, rep)
+        tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         holes = tracked > 0
         if opts.remove_grow:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2)
-            holes = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 for m in holes])
+            holes = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in holes])
         holes[0] = _binary(op.mask) > 0 if op.mask.shape == holes.shape[1:] else holes[0]
         first_filled = work[0].copy()
-        region = holes[0]
         if edit.edited_frame.shape == work.shape[1:]:
-            first_filled[region] = edit.edited_frame[region]
-        out = fill_holes(work, holes, first_filled, flows, rep.tick)
+            first_filled[holes[0]] = edit.edited_frame[holes[0]]
+        out = work.copy()
+        for k, (s, e) in enumerate(ctx.shots):
+            if not holes[s:e].any():
+                continue
+            view = ctx.flows.view(s, e)
+            out[s:e] = fill_holes(
+                view.frames,
+                holes[s:e],
+                first_filled if k == 0 else None,
+                view,
+                ctx.rep.tick,
+                window=opts.temporal_reach,
+                both_directions=opts.remove_backward,
+                moving_check=opts.remove_moving_check,
+            )
         return out, _binary(holes)
 
-    def _insert(self, work, op: EditOperation, flows, rep) -> tuple[np.ndarray, np.ndarray]:
+    def _insert(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         layer = op.layer_rgba
         if layer.shape != (*work.shape[1:3], 4):
             raise ValueError(f"layer_rgba is {layer.shape} but the canvas is {work.shape[1:3]} (+4 channels)")
         out = work.copy()
         masks = np.zeros(work.shape[:3], np.uint8)
-        for t, hom in enumerate(layer_homographies(layer[..., 3], flows, tick=rep.tick)):
+        s, e = ctx.shots[0]
+        view = ctx.flows.view(s, e)
+        homs = layer_homographies(layer[..., 3], view, tick=ctx.rep.tick, reanchor=ctx.opts.insert_reanchor)
+        for t, hom in enumerate(homs):
             out[t], masks[t] = composite_layer(work[t], layer, hom)
-            rep.tick()
+            ctx.rep.tick()
+        if e < len(work):
+            ctx.notes.warn(f"shot cut at frame {e + 1}: the inserted layer stops there")
+            ctx.notes.note(e, "the inserted layer stops at the cut")
         return out, masks
 
-    def _outpaint(self, work, edit: FirstFrameEdit, op: EditOperation, flows, rep):
+    def _outpaint(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run):
         p = op.params
         try:
             left, top = int(p.get("left", edit.canvas_offset[0])), int(p.get("top", edit.canvas_offset[1]))
@@ -261,11 +383,24 @@ class ClassicEngine(Engine):
             raise ValueError(
                 f"outpaint canvas is {cw}x{ch} but the edited frame is {edit.edited_frame.shape[1]}x{edit.edited_frame.shape[0]}"
             )
-        cams = camera_homographies(flows, rep.tick)
         out = np.empty((len(work), ch, cw, 3), np.uint8)
-        for t in range(len(work)):
-            out[t] = fill_canvas(t, work, edit.edited_frame, (left, top), cams)
-            rep.tick()
+        for k, (s, e) in enumerate(ctx.shots):
+            view = ctx.flows.view(s, e)
+            first = edit.edited_frame if k == 0 else _reflect_canvas(work[s], (left, top), (cw, ch))
+            cams = camera_homographies(view, ctx.rep.tick)
+            for t in range(e - s):
+                previous = out[s + t - 1] if t > 0 else None
+                out[s + t] = fill_canvas(
+                    t,
+                    view.frames,
+                    first,
+                    (left, top),
+                    cams,
+                    previous,
+                    window=ctx.opts.temporal_reach,
+                    seam=ctx.opts.outpaint_seam,
+                )
+                ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)
 

@@ -50,11 +50,27 @@ class ClassicOptions:
         maximum=1000,
     )
     remove_grow: int = option(
-        3,
+        5,
         "Removal margin",
         "Pixels the tracked removal region is grown by (soft edges, tracking error)",
         minimum=0,
         maximum=50,
+    )
+    refine_masks: bool = option(
+        True,
+        "Snap masks to the object",
+        "Correct tracked masks every frame with the object's colours, its motion and image edges",
+    )
+    refind: bool = option(
+        True, "Re-find lost objects", "Search for a tracked object again by its appearance after a shot cut or when it is lost"
+    )
+    detect_cuts: bool = option(True, "Detect shot cuts", "Find cuts in the clip (colour and motion tests) so no edit crosses one")
+    temporal_reach: int = option(
+        60,
+        "Temporal reach (frames)",
+        "How many frames before and after a frame removal and outpaint may copy hidden or new content from",
+        minimum=1,
+        maximum=10000,
     )
     tracker: str = tracker_field(
         "How edit masks follow the clip: SAM2's video predictor (sam2), optical flow (flow), "
@@ -71,6 +87,16 @@ class ClassicOptions:
     )
     sam2_checkpoint: str | None = sam2_checkpoint_field()
     model_dirs: tuple[str, ...] = ()
+    remove_backward: bool = True
+    """Internal (ablation): also take background from later frames (the backward pass)."""
+    remove_cover: bool = True
+    """Internal (ablation): a removal region keeps its rigidly moved frame-1 footprint (soft shadows)."""
+    remove_moving_check: bool = True
+    """Internal (ablation): pixels near the hole that move unlike the background are never copied."""
+    insert_reanchor: bool = True
+    """Internal (ablation): the layer's homography is measured against frame 1 every frame (else chained)."""
+    outpaint_seam: bool = True
+    """Internal (ablation): the step at the source area's border is removed from the fill."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:

@@ -1,0 +1,76 @@
+"""Outpaint quality without a model: undefined (black) pixels and the step across the seam.
+
+``black_fraction``: the share of new-canvas pixels that came out pure black (0, 0, 0)
+in all-black 3x3 patches where the truth is not dark: what an engine leaves when no
+frame covers a pixel (a stray dark pixel of real content placed a pixel off is not an
+undefined fill and is not counted).
+``seam_ratio``: the mean absolute step between the two pixel rows/columns that meet at
+the border of the source area, divided by the image's own step between neighbouring
+rows/columns just inside it. A seamless fill scores about 1 (the truth scores ~1); a
+visible seam scores several times that.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BLACK_LEVEL = 0
+"""A pixel is black when no channel exceeds this (pure black)."""
+DARK_TRUTH = 24
+"""...and counts as a defect only where the truth has a channel above this."""
+
+
+def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
+    """Fraction of ``margins`` pixels (``[T, H, W]``) of ``output`` that are black (and should not be)."""
+    out = np.asarray(output)
+    m = np.asarray(margins) > 0
+    if out.shape[:3] != m.shape:
+        raise ValueError(f"margins {m.shape} do not match output {out.shape[:3]}")
+    if not m.any():
+        return float("nan")
+    black = out.max(axis=-1) <= BLACK_LEVEL
+    # Part of an all-black 3x3 patch: what an uncovered area looks like (a stray black
+    # pixel of real content, placed a pixel off, is not an undefined fill).
+    kernel = np.ones((3, 3), np.uint8)
+    black = np.stack([cv2.morphologyEx(b.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0 for b in black])
+    if truth is not None:
+        black &= np.asarray(truth).max(axis=-1) > DARK_TRUTH
+    return float((black & m).sum() / m.sum())
+
+
+def _steps(frame: np.ndarray, offset: tuple[int, int], size: tuple[int, int], inner: int) -> tuple[list[float], list[float]]:
+    """(seam steps, natural steps) of one canvas frame, one entry per seam side."""
+    f = frame.astype(np.float32)
+    ox, oy = offset
+    w, h = size
+    ch, cw = f.shape[:2]
+    seams, natural = [], []
+    rows, cols = slice(oy, oy + h), slice(ox, ox + w)
+    if ox > 0:  # left seam: columns ox-1 | ox
+        seams.append(float(np.abs(f[rows, ox] - f[rows, ox - 1]).mean()))
+        natural.append(float(np.abs(np.diff(f[rows, ox : ox + inner + 1], axis=1)).mean()))
+    if ox + w < cw:  # right seam
+        seams.append(float(np.abs(f[rows, ox + w] - f[rows, ox + w - 1]).mean()))
+        natural.append(float(np.abs(np.diff(f[rows, ox + w - inner - 1 : ox + w], axis=1)).mean()))
+    if oy > 0:
+        seams.append(float(np.abs(f[oy, cols] - f[oy - 1, cols]).mean()))
+        natural.append(float(np.abs(np.diff(f[oy : oy + inner + 1, cols], axis=0)).mean()))
+    if oy + h < ch:
+        seams.append(float(np.abs(f[oy + h, cols] - f[oy + h - 1, cols]).mean()))
+        natural.append(float(np.abs(np.diff(f[oy + h - inner - 1 : oy + h, cols], axis=0)).mean()))
+    return seams, natural
+
+
+def seam_ratio(output: np.ndarray, offset: tuple[int, int], size: tuple[int, int], inner: int = 6) -> float:
+    """Mean over frames and seam sides of (step across the seam) / (natural step inside).
+
+    ``offset``: (x, y) of the source area in the canvas; ``size``: its (w, h); the
+    natural step is the mean neighbour difference over the ``inner`` rows/columns
+    next to the seam.
+    """
+    ratios = []
+    for frame in np.asarray(output):
+        seams, natural = _steps(frame, offset, size, inner)
+        ratios += [s / max(n, 1e-3) for s, n in zip(seams, natural, strict=True)]
+    return float(np.mean(ratios)) if ratios else float("nan")
