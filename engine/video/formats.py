@@ -169,7 +169,10 @@ def resolve_format(path: str | Path, name: str = AUTO, *, lossless: bool = False
             if not name:
                 raise ValueError(f"{path}: a matte is a .mov (ProRes 4444 with alpha) or a folder (PNG/EXR sequence)")
         elif not suffix:
-            raise ValueError(f"{path}: give a video file (.mp4 .mov .mkv .webm .avi) or --format png/png16/exr for a folder")
+            raise ValueError(
+                f"{path}: unsupported output type (no suffix); give a video file (.mp4 .mov .mkv .webm .avi), "
+                "or --format png/png16/exr for a folder"
+            )
         else:
             name = "lossless" if lossless else "video"
     elif lossless and name != "lossless":
@@ -179,7 +182,9 @@ def resolve_format(path: str | Path, name: str = AUTO, *, lossless: bool = False
         if suffix in (".mp4", ".mov", ".mkv", ".webm", ".avi"):
             raise ValueError(f"{path}: the {fmt.name} format writes a folder of {fmt.suffixes[0]} frames; give a folder name")
     elif suffix not in fmt.suffixes:
-        raise ValueError(f"{path}: the {fmt.name} format is written as {'/'.join(fmt.suffixes)}, not {suffix or 'a folder'}")
+        raise ValueError(
+            f"{path}: unsupported output type {suffix or '(a folder)'!r} for the {fmt.name} format; use {' '.join(fmt.suffixes)}"
+        )
     return fmt
 
 
