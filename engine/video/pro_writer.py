@@ -40,6 +40,9 @@ class MovCodec:
     options: dict[str, str] = field(default_factory=dict)
     alpha: bool = False
     min_size: tuple[int, int] = (1, 1)
+    #: the YUV matrix the bitstream implies whatever the tags say (FFmpeg's DNxHR decoder
+    #: always applies BT.709), so frames are converted with it and tagged with it
+    fixed_matrix: int | None = None
 
 
 MOV_CODECS: dict[str, MovCodec] = {
@@ -48,7 +51,7 @@ MOV_CODECS: dict[str, MovCodec] = {
     "prores-4444": MovCodec(
         ("prores_ks", "prores_aw"), "yuva444p10le", {"profile": "4", "alpha_bits": "16", "vendor": "apl0"}, alpha=True
     ),
-    "dnxhr-hqx": MovCodec(("dnxhd",), "yuv422p10le", {"profile": "dnxhr_hqx"}, min_size=(256, 120)),
+    "dnxhr-hqx": MovCodec(("dnxhd",), "yuv422p10le", {"profile": "dnxhr_hqx"}, min_size=(256, 120), fixed_matrix=1),
 }
 
 
@@ -80,6 +83,23 @@ def check_mov_size(format_name: str, width: int, height: int) -> None:
         )
 
 
+#: RGB -> 4:2:2: accurate rounding, and the chroma filtered from full-resolution input (FFmpeg's
+#: default drops every other chroma sample's neighbours: twice the error at colour edges).
+_CHROMA_FILTER = (
+    av.video.reformatter.Interpolation.BILINEAR
+    | av.video.reformatter.Interpolation.ACCURATE_RND
+    | av.video.reformatter.Interpolation.FULL_CHR_H_INP
+)
+
+
+def written_tags(format_name: str, tags: ColourTags) -> ColourTags:
+    """The tags a ``format_name`` file gets for a source tagged ``tags`` (range: tv when unknown;
+    DNxHR: the BT.709 matrix, the only one its decoders apply; primaries and transfer as given)."""
+    codec = MOV_CODECS[format_name]
+    matrix = codec.fixed_matrix if codec.fixed_matrix is not None else tags.matrix
+    return ColourTags(tags.primaries, tags.transfer, matrix, tags.range if tags.range in (1, 2) else 1)
+
+
 def _ffmpeg_range(tags: ColourTags) -> int:
     """The range written: the source's, or tv (what ProRes and DNxHR are) when it has none."""
     return tags.range if tags.range in (1, 2) else 1
@@ -101,13 +121,16 @@ def _yuv_frame(rgb16: np.ndarray, alpha16: np.ndarray | None, codec: MovCodec, t
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.dstack([rgb16, a])), format="rgba64le")
     else:
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb16), format="rgb48le")
+    # The RGB is already in the source's primaries and transfer: tag it so, or FFmpeg's
+    # scaler would convert the gamut (slowly) from "unspecified" to the tags.
+    frame.color_primaries, frame.color_trc = tags.primaries, tags.transfer
     out = frame.reformat(
         format=codec.pix_fmt,
+        interpolation=_CHROMA_FILTER,
         dst_colorspace=tags.conversion_matrix(),
         dst_color_range=_ffmpeg_range(tags),
-        dst_color_trc=tags.transfer,
-        dst_color_primaries=tags.primaries,
     )
+    out.color_primaries, out.color_trc = tags.primaries, tags.transfer
     out.colorspace = tags.matrix
     out.color_range = _ffmpeg_range(tags)
     return out
@@ -135,6 +158,7 @@ def encode_mov_into(
     file in errors. The written file is demuxed before returning (every frame there).
     """
     codec = MOV_CODECS[format_name]
+    colour = written_tags(format_name, colour)
     try:
         encoder = encoder_for(format_name)
         if timecode:
@@ -180,7 +204,7 @@ def encode_mov_into(
                 stream.options = dict(codec.options)
                 stream.time_base = time_base
                 stream.codec_context.time_base = time_base
-                ColourTags(colour.primaries, colour.transfer, colour.matrix, _ffmpeg_range(colour)).apply_to(stream.codec_context)
+                colour.apply_to(stream.codec_context)
                 if audio_from is not None:
                     mux_audio = _copy_audio(Path(audio_from), container)
             elif rgb16.shape[:2] != (stream.height, stream.width):
@@ -233,4 +257,4 @@ def encoders_found() -> dict[str, str | None]:
     return found
 
 
-__all__ = ["MOV_CODECS", "MovCodec", "check_mov_size", "encode_mov_into", "encoder_for", "encoders_found"]
+__all__ = ["MOV_CODECS", "MovCodec", "check_mov_size", "encode_mov_into", "encoder_for", "encoders_found", "written_tags"]
