@@ -39,6 +39,7 @@ import numpy as np
 
 from engine.video.cache import FrameCache
 from engine.video.colour import ColourTags, stream_timecode
+from engine.video.depth import narrow
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
 from engine.video.source import frame_index
@@ -92,8 +93,8 @@ class VideoFileReader:
     read) or ``[H, W, 3]`` uint16 RGB 0..65535 (``depth=16``: 10-, 12- and 16-bit sources
     without crushing them to 8 bits; the full-depth export path), rotated as the file's
     display matrix says (phones store portrait video as rotated landscape) and bounded to
-    ``max_pixels``. Both depths convert with the same FFmpeg call, so a ``depth=16``
-    frame is the ``depth=8`` one with the bits FFmpeg's 8-bit conversion drops.
+    ``max_pixels``. A deep source's ``depth=8`` frame is its ``depth=16`` frame rounded
+    (``engine.video.depth.narrow``): both readings agree, and neither is biased.
     """
 
     def __init__(
@@ -116,12 +117,15 @@ class VideoFileReader:
         self._first_frame_facts: tuple[int, str, ColourTags] = (0, "", ColourTags())
         self._keyframe_set: set[int] = set()
         self._container_tags = ColourTags()
+        self._deep = False
         self._container = self._open_container()
         try:
             self._stream = self._video_stream()
             self._check_decoder()
             self._pts, self._keyframe_pts, self._last_duration = self._build_index()
             self._rotation, first_pix_fmt, first_tags = self._probe_first_frame()
+            # deep sources are converted at 16 bits and rounded (FFmpeg's rgb24 path truncates)
+            self._deep = _bit_depth(first_pix_fmt) > 8
             self.info = self._make_info(max_pixels, first_pix_fmt, first_tags)
         except Exception:
             self._container.close()
@@ -442,7 +446,10 @@ class VideoFileReader:
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         try:
-            rgb = frame.to_ndarray(format=RGB_FORMATS[self.depth])
+            if self.depth == 8 and self._deep:
+                rgb = narrow(frame.to_ndarray(format=RGB_FORMATS[16]))
+            else:
+                rgb = frame.to_ndarray(format=RGB_FORMATS[self.depth])
         except (av.error.FFmpegError, ValueError) as exc:  # a damaged frame FFmpeg cannot convert
             raise VideoError(self.path, f"a frame cannot be converted to RGB (damaged stream?): {exc}") from None
         if self._rotation:

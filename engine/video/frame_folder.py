@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from engine.video.cache import FrameCache
+from engine.video.depth import narrow, widen
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
 from engine.video.source import frame_index
@@ -33,7 +34,7 @@ _NUMBER = re.compile(r"(\d+)(?=\.[^.]+$)")
 def read_image_rgb(path: Path, depth: int = 8) -> tuple[np.ndarray, dict[str, object]]:
     """Read any 8/16-bit, grey/RGB/RGBA still as ``[H, W, 3]`` RGB plus facts.
 
-    ``depth=8``: uint8 (16-bit files lose their low byte); ``depth=16``: uint16 0..65535
+    ``depth=8``: uint8 (16-bit files rounded to 8 bits); ``depth=16``: uint16 0..65535
     (16-bit files exactly, 8-bit ones widened by 257 so 255 stays white).
     """
     if depth not in (8, 16):
@@ -44,12 +45,11 @@ def read_image_rgb(path: Path, depth: int = 8) -> tuple[np.ndarray, dict[str, ob
         raise VideoError(path, "not a readable image")
     facts: dict[str, object] = {"bit_depth": 16 if image.dtype == np.uint16 else 8, "has_alpha": False, "gray": False}
     if depth == 16:
-        if image.dtype == np.uint8:
-            image = image.astype(np.uint16) * np.uint16(257)
-        elif image.dtype != np.uint16:
-            image = (np.clip(image, 0, 255) * 257).astype(np.uint16)
+        if image.dtype not in (np.uint8, np.uint16):
+            image = np.clip(image, 0, 255).astype(np.uint8)
+        image = widen(image)
     elif image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+        image = narrow(image)
     elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 2:

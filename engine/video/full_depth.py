@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from engine.edit import EditKind, FirstFrameEdit
+from engine.video.depth import widen
 from engine.video.source import FrameSource
 
 #: Largest difference (8-bit levels, any channel) between the model run on the engine's
@@ -72,10 +73,6 @@ class FullDepthReport:
             f"full depth ({self.model}): {self.fraction:.2%} of pixels carried at the source's depth, "
             f"{eight / self.pixels:.2%} at 8 bits" + (f" ({where})" if where else "")
         )
-
-
-def _widen(frame8: np.ndarray) -> np.ndarray:
-    return frame8.astype(np.uint16) * np.uint16(257)
 
 
 class FullDepthFrames:
@@ -169,7 +166,7 @@ class FullDepthFrames:
         predicted = np.clip(np.rint(x8 * 255.0), 0, 255).astype(np.int16)
         agrees = np.abs(predicted - r8.astype(np.int16)).max(axis=2) <= self._tolerance
         carried = known & ~eight_bit & agrees
-        out = _widen(r8)
+        out = widen(r8).copy()
         out[carried] = np.clip(np.rint(x16[carried] * 65535.0), 0, 65535).astype(np.uint16)
         self._count(t, carried)
         return out

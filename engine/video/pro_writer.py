@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from engine.video.colour import ColourTags, check_timecode
+from engine.video.depth import widen
 from engine.video.errors import VideoError
 from engine.video.writer import _TIME_BASE, _close_quietly, _copy_audio, _rate_fraction, _verify_written
 
@@ -106,12 +107,10 @@ def _ffmpeg_range(tags: ColourTags) -> int:
 
 
 def _to_uint16(frame: np.ndarray, what: str, index: int, path: Path) -> np.ndarray:
-    frame = np.asarray(frame)
-    if frame.dtype == np.uint8:
-        return frame.astype(np.uint16) * np.uint16(257)
-    if frame.dtype != np.uint16:
-        raise VideoError(path, f"{what} {index} must be uint8 or uint16, got {frame.dtype}")
-    return frame
+    try:
+        return widen(frame)
+    except ValueError:
+        raise VideoError(path, f"{what} {index} must be uint8 or uint16, got {np.asarray(frame).dtype}") from None
 
 
 def _yuv_frame(rgb16: np.ndarray, alpha16: np.ndarray | None, codec: MovCodec, tags: ColourTags) -> av.VideoFrame:

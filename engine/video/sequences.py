@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine.video.colour import TRANSFERS, ColourTags, from_linear, linearizable, to_linear
+from engine.video.depth import narrow, widen
 from engine.video.errors import VideoError
 from engine.video.png import encode_png, write_file_checked
 
@@ -136,19 +137,11 @@ def write_sidecar(tmp: Path, folder: Path, facts: dict[str, Any]) -> None:
 
 def _still(frame: np.ndarray, alpha: np.ndarray | None, kind: str, transfer: int) -> bytes:
     """One still of a ``png``/``png16``/``exr`` sequence from RGB (uint8/uint16) [+ alpha]."""
-    frame = np.asarray(frame)
     if kind == "png":
-        if frame.dtype != np.uint8:
-            frame = (frame >> 8).astype(np.uint8)
-        if alpha is not None:
-            a = np.asarray(alpha)
-            frame = np.dstack([frame, a if a.dtype == np.uint8 else (a >> 8).astype(np.uint8)])
-        return encode_png(frame)
-    rgb16 = frame.astype(np.uint16) * np.uint16(257) if frame.dtype == np.uint8 else frame
-    a16 = None
-    if alpha is not None:
-        a = np.asarray(alpha)
-        a16 = a.astype(np.uint16) * np.uint16(257) if a.dtype == np.uint8 else a
+        frame = narrow(frame)
+        return encode_png(frame if alpha is None else np.dstack([frame, narrow(alpha)]))
+    rgb16 = widen(frame)
+    a16 = None if alpha is None else widen(alpha)
     if kind == "png16":
         return encode_png(rgb16 if a16 is None else np.dstack([rgb16, a16]))
     rgb = rgb16.astype(np.float32) / 65535.0
