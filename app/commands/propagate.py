@@ -18,6 +18,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ import numpy as np
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
 from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available, run_options
 from engine.engines.base import engine_names
+from engine.video.formats import AUTO as AUTO_FORMAT
+from engine.video.formats import FORMATS, MATTE_FORMATS
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +73,12 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         type=Path,
-        metavar="OUT.mp4",
-        help="output video (.mp4 .mov .mkv .webm .avi); the source audio is kept",
+        metavar="OUT",
+        help="output video (.mp4 .mov .mkv .webm .avi; the source audio is kept), or a folder for --format png/png16/exr",
     )
     io.add_argument("--masks-out", type=Path, metavar="DIR", help="also write the per-frame edit masks as a PNG sequence here")
     io.add_argument("--fps", type=float, default=None, help="frame rate for a frame-folder input (default 24)")
-    io.add_argument("--lossless", action="store_true", help="encode the output losslessly")
+    add_format_arguments(io)
     eng = p.add_argument_group("engine")
     eng.add_argument(
         "--engine",
@@ -92,6 +96,57 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
         help="also search resources/demo_model: the bundled procedural-domain DEMONSTRATION model "
         "(64x64 toy clips; useless on real footage; see resources/demo_model/README.md)",
     )
+
+
+def add_format_arguments(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """The output-format flags, shared by ``propagate`` and ``batch`` (the list is ``engine.video.formats``)."""
+    formats = "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values())
+    group.add_argument(
+        "--format",
+        choices=(AUTO_FORMAT, *FORMATS),
+        default=AUTO_FORMAT,
+        help=f"how the result is written; auto: by the --out suffix (8-bit video). {formats} (default: %(default)s)".replace(
+            "%", "%%"
+        ).replace("%%(default)s", "%(default)s"),
+    )
+    group.add_argument("--lossless", action="store_true", help="with --format auto: encode the 8-bit video losslessly")
+    group.add_argument(
+        "--matte-out",
+        type=Path,
+        metavar="PATH",
+        help="also write the edit mask as an alpha matte, in sync with the result: a .mov (ProRes 4444, the matte in "
+        "alpha and as grey) or a folder (PNG/EXR sequence, see --matte-format)",
+    )
+    group.add_argument(
+        "--matte-format",
+        choices=(AUTO_FORMAT, *MATTE_FORMATS),
+        default=AUTO_FORMAT,
+        help="the matte's format; auto: prores-4444 for a .mov, png16 for a folder (default: %(default)s)",
+    )
+    group.add_argument(
+        "--index-masks-out",
+        type=Path,
+        metavar="DIR",
+        help="also write DAVIS-style indexed PNGs here (palette images: 0 background, index k = the edit's operation k)",
+    )
+
+
+def export_plan(args: argparse.Namespace) -> Any:
+    """The outputs the flags ask for (``engine.video.export.ExportPlan``); BadInput when they do not fit."""
+    from engine.video.export import ExportPlan
+
+    try:
+        return ExportPlan.from_paths(
+            args.out,
+            args.format,
+            lossless=args.lossless,
+            masks_out=args.masks_out,
+            matte_out=args.matte_out,
+            matte_format=args.matte_format,
+            index_out=args.index_masks_out,
+        )
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _read_image(path: Path, what: str, grey: bool = False) -> np.ndarray:
@@ -185,23 +240,21 @@ class _Bar:
         self._bar.close()
 
 
-def _check_inputs_and_outputs(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(reader, edit), everything checked before any engine is imported. Raises VideoError / BadInput."""
-    from engine.video import check_destinations, check_output_path, open_video, require_propagatable
+def _check_inputs_and_outputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(reader, edit, export plan), everything checked before any engine is imported. Raises VideoError / BadInput."""
+    from engine.video import open_video, require_propagatable
 
+    plan = export_plan(args)
     reader = open_video(args.video, fps=args.fps)
     try:
         require_propagatable(reader)
-        check_output_path(args.out)
         inputs = [p for p in (args.video, args.edit, args.edited_frame, args.mask) if p is not None]
-        check_destinations(
-            [args.out], [args.masks_out] if args.masks_out is not None else [], inputs=inputs, folder_entries=r"mask_\d+\.png"
-        )
+        plan.check(inputs=inputs, size=reader.size)
         edit = build_edit(args, reader[0], len(reader))
     except BaseException:
         reader.close()
         raise
-    return reader, edit
+    return reader, edit, plan
 
 
 def _bad_input_types() -> tuple[type[BaseException], ...]:
@@ -231,33 +284,78 @@ def _output_timestamps(reader: Any, frame_count: int) -> list[float] | None:
     return list(reader.timestamps())
 
 
+@dataclass
+class Outcome:
+    """How one propagation ended: the exit code and one line saying why, plus what the user should read."""
+
+    code: int
+    message: str
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    engine: str = ""
+    outputs: list[Path] = field(default_factory=list)
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 @_propagate_args.runner
 def run_propagate(args: argparse.Namespace) -> int:
+    outcome = execute(args)
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for note in outcome.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(outcome.message if outcome.code == EXIT_OK else f"error: {outcome.message}", file=sys.stderr)
+    return outcome.code
+
+
+def execute(
+    args: argparse.Namespace,
+    *,
+    progress: Callable[[Any], None] | None = None,
+    cancel: Any = None,
+    say: Callable[[str], None] = _stderr,
+) -> Outcome:
+    """One propagation from parsed ``propagate`` arguments: check, run the engine, write every output.
+
+    The one run path of ``propagate`` and ``batch``. ``progress`` receives the engine's
+    ``Progress`` reports (default: a progress bar on stderr); with a ``cancel`` token the
+    caller owns Ctrl-C, otherwise Ctrl-C cancels this run. ``say`` prints side remarks.
+    """
     from engine.video import VideoError
 
     try:
-        reader, edit = _check_inputs_and_outputs(args)
+        reader, edit, plan = _check_inputs_and_outputs(args)
     except (VideoError, BadInput) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Outcome(EXIT_BAD_INPUT, str(exc))
     try:
-        return _run_checked(args, reader, edit)
+        return _run_checked(args, reader, edit, plan, progress, cancel, say)
     finally:
         if hasattr(reader, "close"):
             reader.close()
 
 
-def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
+def _run_checked(
+    args: argparse.Namespace,
+    reader: Any,
+    edit: Any,
+    plan: Any,
+    progress: Callable[[Any], None] | None,
+    cancel: Any,
+    say: Callable[[str], None],
+) -> Outcome:
     import engine.engines  # noqa: F401  (registers the engines)
     from app.paths import user_dirs
     from engine.engines.base import CancelToken, PropagationCancelled, get_engine
-    from engine.video import write_video_and_masks
+    from engine.video.export import SourceFacts, write_result
 
     if args.demo_model:
         from engine.pipelines.weights_locator import DEMO_ENV
 
         os.environ[DEMO_ENV] = "1"
-        print("using the procedural-domain demonstration model (resources/demo_model)", file=sys.stderr)
+        say("using the procedural-domain demonstration model (resources/demo_model)")
     from app.model_manager import model_search_dirs
 
     model_dirs = model_search_dirs(user_dirs().models)
@@ -265,61 +363,47 @@ def _run_checked(args: argparse.Namespace, reader: Any, edit: Any) -> int:
         engine_name, note = pick_available(args.engine, model_dirs) if args.engine == AUTO else (args.engine, "")
         options = engine_options_from_args(args, engine_name)
     except (RuntimeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return Outcome(EXIT_BAD_INPUT, str(exc))
     if args.engine == AUTO:
-        print(f"engine: {engine_name} ({note})" if note else f"engine: {engine_name}", file=sys.stderr)
+        say(f"engine: {engine_name} ({note})" if note else f"engine: {engine_name}")
     options = run_options(engine_name, options, model_dirs)
-    cancel = CancelToken()
     previous = None
-    if threading.current_thread() is threading.main_thread():
+    if cancel is None:
+        cancel = CancelToken()
+        if threading.current_thread() is threading.main_thread():
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            print("\ncancelling (waits for the current step)...", file=sys.stderr)
-            cancel.cancel()
+            def on_sigint(signum: int, frame: Any) -> None:
+                say("\ncancelling (waits for the current step)...")
+                cancel.cancel()
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = _Bar()
+            previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = _Bar() if progress is None else None
     try:
         engine = get_engine(engine_name)()
-        result = engine.propagate(reader, edit, options, bar, cancel)
-        bar.close()
+        result = engine.propagate(reader, edit, options, bar or progress, cancel)
+        if bar is not None:
+            bar.close()
         cancel.raise_if_cancelled()
-        source = reader.path if getattr(reader, "path", None) and Path(reader.path).is_file() else None
 
         def check(_: int) -> None:
             cancel.raise_if_cancelled()
 
-        write_video_and_masks(
-            args.out,
-            result.frames,
-            result.fps,
-            args.masks_out,
-            result.masks,
-            lossless=args.lossless,
-            audio_from=source,
-            timestamps=_output_timestamps(reader, len(result.frames)),
-            on_frame=check,
-        )
+        facts = SourceFacts.of(reader, _output_timestamps(reader, len(result.frames)))
+        report = write_result(plan, result, edit=edit, reader=reader, facts=facts, on_frame=check)
     except PropagationCancelled:
-        bar.close()
-        print("cancelled; nothing was written", file=sys.stderr)
-        return EXIT_CANCELLED
+        if bar is not None:
+            bar.close()
+        return Outcome(EXIT_CANCELLED, "cancelled; nothing was written", engine=engine_name)
     except Exception as exc:  # noqa: BLE001 - one readable line; details in the log
-        bar.close()
+        if bar is not None:
+            bar.close()
         if isinstance(exc, _bad_input_types()):
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return Outcome(EXIT_BAD_INPUT, str(exc), engine=engine_name)
         log.exception("propagation failed")
-        print(f"error: propagation failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        return Outcome(EXIT_FAILURE, f"propagation failed: {type(exc).__name__}: {exc}", engine=engine_name)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        if hasattr(reader, "close"):
-            reader.close()
     warnings = result.extras.get("warnings", []) if isinstance(result.extras, dict) else []
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}", file=sys.stderr)
-    return EXIT_OK
+    message = f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}"
+    return Outcome(EXIT_OK, message, list(warnings), report.notes, engine_name, report.written)

@@ -46,10 +46,14 @@ def _to_lab(rgb_u8: np.ndarray) -> np.ndarray:
 def mean_lab(frame: np.ndarray, mask: np.ndarray) -> list[float]:
     """Mean CIELAB colour (L 0..100, a, b) of the selected pixels."""
     check_frame(frame)
+    return _mean_lab_float(frame.astype(np.float32) / 255.0, mask)
+
+
+def _mean_lab_float(frame: np.ndarray, mask: np.ndarray) -> list[float]:
     m = check_mask(mask, frame.shape[:2]) > 0
     if not m.any():
         raise ValueError("mask is empty: select the object to recolour first")
-    lab = _to_lab(frame[m][None])[0]
+    lab = cv2.cvtColor(np.ascontiguousarray(frame[m][None], dtype=np.float32), cv2.COLOR_RGB2Lab)[0]
     return [float(v) for v in lab.mean(axis=0)]
 
 
@@ -136,18 +140,41 @@ def apply_recolour(frame: np.ndarray, mask: np.ndarray, params: dict[str, Any]) 
     box = _bbox(m)
     if box is None:
         return out
-    crop = frame[box].astype(np.float32) / 255.0
-    if p["mode"] == "adjust":
-        new = _adjust(crop, p)
-    else:
-        ref = p["reference_lab"] if p["reference_lab"] is not None else mean_lab(frame, m)
-        new = _target(crop, p, ref)
-    alpha = feather(m[box], p["feather"]).astype(np.float32)[..., None] * (p["strength"] / 255.0)
-    blended = crop + (np.clip(new, 0.0, 1.0) - crop) * alpha
+    ref = p["reference_lab"] if p["reference_lab"] is not None or p["mode"] != "target" else mean_lab(frame, m)
+    blended = _recoloured_crop(frame[box].astype(np.float32) / 255.0, m[box], p, ref)
     inside = m[box] > 0
     region = out[box]
     region[inside] = np.clip(np.rint(blended[inside] * 255.0), 0, 255).astype(np.uint8)
     return out
+
+
+def apply_recolour_float(frame: np.ndarray, mask: np.ndarray, params: dict[str, Any]) -> np.ndarray:
+    """:func:`apply_recolour` on float RGB 0..1 of any bit depth (full-depth exports).
+
+    The same transform, without rounding to 8 bits: a 10- or 16-bit source recoloured
+    here keeps its smooth gradients. ``frame`` is ``[H, W, 3]`` float32; returns a new one.
+    """
+    if not (isinstance(frame, np.ndarray) and frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.float32):
+        raise ValueError(f"frame must be [H, W, 3] float32, got {getattr(frame, 'shape', None)} {getattr(frame, 'dtype', None)}")
+    m = check_mask(mask, frame.shape[:2])
+    p = check_params(params)
+    out = frame.copy()
+    box = _bbox(m)
+    if box is None:
+        return out
+    ref = p["reference_lab"] if p["reference_lab"] is not None or p["mode"] != "target" else _mean_lab_float(frame, m)
+    blended = _recoloured_crop(np.ascontiguousarray(frame[box]), m[box], p, ref)
+    inside = m[box] > 0
+    region = out[box]
+    region[inside] = np.clip(blended[inside], 0.0, 1.0)
+    return out
+
+
+def _recoloured_crop(crop: np.ndarray, mask_crop: np.ndarray, p: dict[str, Any], ref: list[float] | None) -> np.ndarray:
+    """The recoloured, feather-blended float crop (0..1); the one definition of the transform."""
+    new = _adjust(crop, p) if p["mode"] == "adjust" else _target(crop, p, ref)  # type: ignore[arg-type]
+    alpha = feather(mask_crop, p["feather"]).astype(np.float32)[..., None] * (p["strength"] / 255.0)
+    return crop + (np.clip(new, 0.0, 1.0) - crop) * alpha
 
 
 def recolour(

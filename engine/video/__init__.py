@@ -19,20 +19,27 @@ Reader = VideoFileReader | FrameFolderReader
 
 
 def open_video(
-    path: str | Path, *, fps: float | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, confine_to: str | Path | None = None
+    path: str | Path,
+    *,
+    fps: float | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    confine_to: str | Path | None = None,
+    depth: int = 8,
 ) -> Reader:
     """Open a video file or a folder of numbered frames (``fps`` applies to folders).
 
     ``confine_to``: a folder the clip (and every frame file of a frame folder) must
-    really lie in, after symlinks (test sets, projects).
+    really lie in, after symlinks (test sets, projects). ``depth``: 8 gives the uint8 RGB
+    frames engines read (a :class:`FrameSource`); 16 gives uint16 RGB at the source's
+    full depth (10/12/16-bit sources uncrushed), for full-depth exports.
     """
     path = Path(path).expanduser()
     try:
         if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
             raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
         if path.is_dir():
-            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to)
-        return VideoFileReader(path, max_pixels=max_pixels)
+            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to, depth=depth)
+        return VideoFileReader(path, max_pixels=max_pixels, depth=depth)
     except (OSError, ValueError, RuntimeError) as exc:  # permissions, NUL bytes, symlink loops: still one error type
         if isinstance(exc, VideoError):
             raise

@@ -38,6 +38,8 @@ import cv2
 import numpy as np
 
 from engine.video.cache import FrameCache
+from engine.video.colour import ColourTags, stream_timecode
+from engine.video.depth import narrow
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
 from engine.video.source import frame_index
@@ -51,6 +53,10 @@ DEFAULT_MAX_PIXELS = 3840 * 2160
 #: too (cheap backward steps on a timeline); earlier ones are decoded but not converted.
 KEEP_BEFORE_TARGET = 8
 
+#: ``depth`` -> the RGB pixel format frames are converted to (16: every source's full depth,
+#: 10- and 12-bit values scaled to 0..65535 by FFmpeg).
+RGB_FORMATS = {8: "rgb24", 16: "rgb48le"}
+
 #: FFmpeg demuxers a clip may use: containers of audio/video only. Playlists (hls, dash),
 #: scripts (concat), image-pattern readers (image2) and other indirections are refused.
 ALLOWED_DEMUXERS = (
@@ -63,10 +69,12 @@ _ALPHA_FORMATS = ("yuva", "rgba", "bgra", "argb", "abgr", "ya8", "ya16", "gbrap"
 
 
 def _bit_depth(pix_fmt: str) -> int:
-    for depth in (16, 14, 12, 10, 9):
-        if str(depth) in pix_fmt:
-            return depth
-    return 8
+    """Bits per component of a pixel format (rgb48le: 16, yuv422p10le: 10; float formats: 32)."""
+    try:
+        bits = max(c.bits for c in av.VideoFormat(pix_fmt).components)
+    except (ValueError, TypeError, av.error.FFmpegError):
+        return 8
+    return max(8, int(bits))
 
 
 def _pts_of(frame: av.VideoFrame) -> int | None:
@@ -81,8 +89,12 @@ def _as_float(rate: Fraction | None) -> float:
 class VideoFileReader:
     """Random-access, thread-safe reader of one video file.
 
-    Frames are ``[H, W, 3]`` uint8 RGB, rotated as the file's display matrix says
-    (phones store portrait video as rotated landscape) and bounded to ``max_pixels``.
+    Frames are ``[H, W, 3]`` uint8 RGB (``depth=8``, the :class:`FrameSource` engines
+    read) or ``[H, W, 3]`` uint16 RGB 0..65535 (``depth=16``: 10-, 12- and 16-bit sources
+    without crushing them to 8 bits; the full-depth export path), rotated as the file's
+    display matrix says (phones store portrait video as rotated landscape) and bounded to
+    ``max_pixels``. A deep source's ``depth=8`` frame is its ``depth=16`` frame rounded
+    (``engine.video.depth.narrow``): both readings agree, and neither is biased.
     """
 
     def __init__(
@@ -91,22 +103,30 @@ class VideoFileReader:
         *,
         cache_bytes: int = 512 * 1024 * 1024,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        depth: int = 8,
     ) -> None:
         self.path = Path(path)
+        if depth not in RGB_FORMATS:
+            raise ValueError(f"depth must be one of {sorted(RGB_FORMATS)}, got {depth!r}")
+        self.depth = depth
         self._lock = threading.RLock()
         self._cache = FrameCache(cache_bytes)
         self._decoder: Iterator[av.VideoFrame] | None = None
         self._next_index = 0  # index the running decoder will produce next (if known)
         self._seek_back = 0  # keyframes further back than asked that seeks in this file need
-        self._first_frame_facts: tuple[int, str] = (0, "")
+        self._first_frame_facts: tuple[int, str, ColourTags] = (0, "", ColourTags())
         self._keyframe_set: set[int] = set()
+        self._container_tags = ColourTags()
+        self._deep = False
         self._container = self._open_container()
         try:
             self._stream = self._video_stream()
             self._check_decoder()
             self._pts, self._keyframe_pts, self._last_duration = self._build_index()
-            self._rotation, first_pix_fmt = self._probe_first_frame()
-            self.info = self._make_info(max_pixels, first_pix_fmt)
+            self._rotation, first_pix_fmt, first_tags = self._probe_first_frame()
+            # deep sources are converted at 16 bits and rounded (FFmpeg's rgb24 path truncates)
+            self._deep = _bit_depth(first_pix_fmt) > 8
+            self.info = self._make_info(max_pixels, first_pix_fmt, first_tags)
         except Exception:
             self._container.close()
             raise
@@ -191,11 +211,14 @@ class VideoFileReader:
         """
         self._restart()
         assert self._decoder is not None
+        # the container's tags (mov colr atom), before decoding replaces them with the bitstream's
+        self._container_tags = ColourTags.of(self._stream.codec_context)
         try:
             for frame in self._decoder:
                 p = _pts_of(frame)
                 if p is not None:
-                    self._first_frame_facts = (int(round(getattr(frame, "rotation", 0) or 0)) % 360, frame.format.name)
+                    rotation = int(round(getattr(frame, "rotation", 0) or 0)) % 360
+                    self._first_frame_facts = (rotation, frame.format.name, ColourTags.of(frame))
                     return int(p)
         except av.error.FFmpegError as exc:
             raise VideoError(self.path, f"the video data cannot be decoded ({self._stream.codec_context.name}): {exc}") from None
@@ -226,11 +249,21 @@ class VideoFileReader:
         last = max(decoded)
         return [p for p in pts if p <= last]
 
-    def _probe_first_frame(self) -> tuple[int, str]:
-        """Rotation and pixel format of frame 0 (decoded once while indexing)."""
+    def _probe_first_frame(self) -> tuple[int, str, ColourTags]:
+        """Rotation, pixel format and colour tags of frame 0 (decoded once while indexing)."""
         return self._first_frame_facts
 
-    def _make_info(self, max_pixels: int, pix_fmt: str) -> VideoInfo:
+    def _colour_tags(self, first: ColourTags) -> ColourTags:
+        """Frame 0's tags (the bitstream's), each unspecified one taken from the container's."""
+        stream = self._container_tags
+        return ColourTags(
+            first.primaries if first.primaries != 2 else stream.primaries,
+            first.transfer if first.transfer != 2 else stream.transfer,
+            first.matrix if first.matrix != 2 else stream.matrix,
+            first.range or stream.range,
+        )
+
+    def _make_info(self, max_pixels: int, pix_fmt: str, first_tags: ColourTags) -> VideoInfo:
         stream = self._stream
         tb = stream.time_base or Fraction(1, 1)
         count = len(self._pts)
@@ -277,6 +310,8 @@ class VideoFileReader:
             source_width=w,
             source_height=h,
             warnings=tuple(warnings),
+            colour=self._colour_tags(first_tags),
+            timecode=stream_timecode(self._container, stream),
         )
 
     # ----------------------------------------------------------------- FrameSource
@@ -411,7 +446,10 @@ class VideoFileReader:
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         try:
-            rgb = frame.to_ndarray(format="rgb24")
+            if self.depth == 8 and self._deep:
+                rgb = narrow(frame.to_ndarray(format=RGB_FORMATS[16]))
+            else:
+                rgb = frame.to_ndarray(format=RGB_FORMATS[self.depth])
         except (av.error.FFmpegError, ValueError) as exc:  # a damaged frame FFmpeg cannot convert
             raise VideoError(self.path, f"a frame cannot be converted to RGB (damaged stream?): {exc}") from None
         if self._rotation:

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from engine.video.cache import FrameCache
+from engine.video.depth import narrow, widen
 from engine.video.errors import VideoError
 from engine.video.info import VideoInfo
 from engine.video.source import frame_index
@@ -30,15 +31,25 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _NUMBER = re.compile(r"(\d+)(?=\.[^.]+$)")
 
 
-def read_image_rgb(path: Path) -> tuple[np.ndarray, dict[str, object]]:
-    """Read any 8/16-bit, grey/RGB/RGBA still as ``[H, W, 3]`` uint8 RGB plus facts."""
+def read_image_rgb(path: Path, depth: int = 8) -> tuple[np.ndarray, dict[str, object]]:
+    """Read any 8/16-bit, grey/RGB/RGBA still as ``[H, W, 3]`` RGB plus facts.
+
+    ``depth=8``: uint8 (16-bit files rounded to 8 bits); ``depth=16``: uint16 0..65535
+    (16-bit files exactly, 8-bit ones widened by 257 so 255 stays white).
+    """
+    if depth not in (8, 16):
+        raise ValueError(f"depth must be 8 or 16, got {depth!r}")
     data = np.fromfile(str(path), dtype=np.uint8)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise VideoError(path, "not a readable image")
     facts: dict[str, object] = {"bit_depth": 16 if image.dtype == np.uint16 else 8, "has_alpha": False, "gray": False}
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
+    if depth == 16:
+        if image.dtype not in (np.uint8, np.uint16):
+            image = np.clip(image, 0, 255).astype(np.uint8)
+        image = widen(image)
+    elif image.dtype == np.uint16:
+        image = narrow(image)
     elif image.dtype != np.uint8:
         image = np.clip(image, 0, 255).astype(np.uint8)
     if image.ndim == 2:
@@ -83,7 +94,10 @@ def list_numbered_frames(folder: Path, confine_to: Path | None = None) -> list[P
 
 
 class FrameFolderReader:
-    """A clip made of numbered image files; same interface as ``VideoFileReader``."""
+    """A clip made of numbered image files; same interface as ``VideoFileReader``.
+
+    ``depth=16`` returns uint16 frames (16-bit PNG/TIFF sequences at full depth).
+    """
 
     def __init__(
         self,
@@ -92,8 +106,12 @@ class FrameFolderReader:
         fps: float = 24.0,
         cache_bytes: int = 512 * 1024 * 1024,
         confine_to: str | Path | None = None,
+        depth: int = 8,
     ) -> None:
         self.path = Path(folder)
+        if depth not in (8, 16):
+            raise ValueError(f"depth must be 8 or 16, got {depth!r}")
+        self.depth = depth
         if not self.path.exists():
             raise VideoError(self.path, "folder not found")
         if not (isinstance(fps, (int, float)) and math.isfinite(fps) and 0 < fps <= MAX_FPS):
@@ -102,7 +120,7 @@ class FrameFolderReader:
         self._cache = FrameCache(cache_bytes)
         self._lock = threading.Lock()
         self._check_first_size()
-        first, facts = read_image_rgb(self._files[0])
+        first, facts = read_image_rgb(self._files[0], depth)
         self._size = (first.shape[1], first.shape[0])
         self._check_sizes()
         self._cache.put(0, first)
@@ -174,7 +192,7 @@ class FrameFolderReader:
         cached = self._cache.get(index)
         if cached is not None:
             return cached
-        frame, _ = read_image_rgb(self._files[index])
+        frame, _ = read_image_rgb(self._files[index], self.depth)
         if (frame.shape[1], frame.shape[0]) != self._size:
             raise VideoError(self._files[index], "frame size differs from the first frame's")
         self._cache.put(index, frame)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.video.colour import ColourTags
+
 
 @dataclass(frozen=True)
 class VideoInfo:
@@ -14,7 +16,10 @@ class VideoInfo:
     ``width``/``height`` are the size of the frames the reader returns (after rotation
     and after any bounding downscale); ``source_width``/``source_height`` are the
     displayed size before that downscale (after rotation). ``fps`` is the nominal rate; ``average_fps`` comes from the
-    timestamps and differs for variable-frame-rate sources.
+    timestamps and differs for variable-frame-rate sources. ``bit_depth`` is the stored
+    depth per component (10 for ProRes 422, 16 for 16-bit PNG); ``colour`` the stream's
+    colour tags and ``timecode`` its start timecode ("" when it has none), both copied
+    onto pro-format outputs.
     """
 
     path: Path
@@ -37,6 +42,8 @@ class VideoInfo:
     source_width: int = 0
     source_height: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    colour: ColourTags = ColourTags()
+    timecode: str = ""
 
     @property
     def downscaled(self) -> bool:
@@ -47,6 +54,7 @@ class VideoInfo:
         d = asdict(self)
         d["path"] = str(self.path)
         d["warnings"] = list(self.warnings)
+        d["colour"] = self.colour.to_dict()
         return d
 
     def describe(self) -> str:
@@ -67,5 +75,9 @@ class VideoInfo:
             f"rotation:    {self.rotation} degrees" if self.rotation else "rotation:    none",
             f"audio:       {self.audio_codec}" if self.has_audio else "audio:       none",
         ]
+        if self.colour.specified:
+            lines.append(f"colour:      {self.colour.describe()}")
+        if self.timecode:
+            lines.append(f"timecode:    {self.timecode}")
         lines += [f"warning:     {w}" for w in self.warnings]
         return "\n".join(lines)
