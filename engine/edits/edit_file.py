@@ -11,6 +11,7 @@ you cannot read arbitrary files on your disk.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import tempfile
@@ -74,7 +75,13 @@ class EditSpec:
 
 
 def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
-    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(path, format="PNG")
+    """Encode, then replace ``path`` atomically: an edit rewritten while a reader (a crash
+    restore, the autosave's own check) opens it never shows a half-written PNG."""
+    from engine.video import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_edit(
