@@ -74,6 +74,7 @@ class Row:
     engine: str = ""
     seconds: float = 0.0
     message: str = ""
+    process: int = 0  # which launched process ran it (0 without accelerate)
 
 
 def job_outputs(args: argparse.Namespace, name: str) -> dict[str, Path | None]:
@@ -180,7 +181,10 @@ class _BatchBar:
 
 
 def run_jobs(args: argparse.Namespace, jobs: list[BatchJob], cancel: Any, *, label: str = "", position: int = 0) -> list[Row]:
-    """Run ``jobs`` one after another through propagate's run path; one row each, failures isolated."""
+    """Run ``jobs`` one after another through propagate's run path; one row each, failures isolated.
+
+    ``position``: this process's index under accelerate (its bar's line, and the rows' ``process``).
+    """
     settings = _settings(args)
     bar = _BatchBar(len(jobs), label, position)
     engines: dict[str, Any] = {}
@@ -222,6 +226,8 @@ def run_jobs(args: argparse.Namespace, jobs: list[BatchJob], cancel: Any, *, lab
         if status != STATUS_CANCELLED:
             bar.write(f"{job.name}: {status}: {outcome.message}")
     bar.close(len(jobs))
+    for row in rows:
+        row.process = position
     return rows
 
 

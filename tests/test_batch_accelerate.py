@@ -1,0 +1,55 @@
+"""``accelerate launch main.py batch``: two CPU processes split the jobs (``split_between_processes``),
+each runs its share through the same run path, and the first prints the summary of all."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_batch import _clip, _edit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_processes_split_the_jobs(tmp_path: Path) -> None:
+    pytest.importorskip("accelerate")
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for i, name in enumerate("abcd"):
+        _clip(jobs / f"{name}.mkv", 20 * i)
+        _edit(jobs / name)
+    out = tmp_path / "out"
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+    batch = [str(ROOT / "main.py"), "batch", str(jobs), "--out-dir", str(out), "--engine", "classic"]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HOME": str(tmp_path / "hf"),  # no accelerate config of the user's
+        "GENPROP_STUDIO_HOME": str(tmp_path / "home"),
+    }
+    done = subprocess.run([*launch, *batch], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    table = done.stdout.splitlines()
+    assert table[-1] == "4 jobs: 4 done", done.stdout  # printed once, by the first process
+    assert done.stdout.count("4 jobs:") == 1
+    summary = json.loads((out / "batch_summary.json").read_text())["jobs"]
+    assert [(j["name"], j["status"], j["process"]) for j in summary] == [
+        ("a", "done", 0),
+        ("b", "done", 0),
+        ("c", "done", 1),
+        ("d", "done", 1),
+    ]
+    assert all((out / f"{n}.mp4").is_file() for n in "abcd")
