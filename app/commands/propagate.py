@@ -27,13 +27,14 @@ import numpy as np
 
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
 from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available, run_options
+from engine.edits.from_frame import TASKS
 from engine.engines.base import engine_names
 from engine.video.formats import AUTO as AUTO_FORMAT
 from engine.video.formats import FORMATS, MATTE_FORMATS
 
 log = logging.getLogger(__name__)
 
-TASK_CHOICES = ("none", "copy_paste", "mask_and_fill", "color_fill")
+TASK_CHOICES = TASKS
 
 
 class BadInput(Exception):
@@ -184,8 +185,8 @@ def _read_image(path: Path, what: str, grey: bool = False) -> np.ndarray:
 
 def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | None = None) -> Any:
     """The ``FirstFrameEdit`` from ``--edit`` or ``--edited-frame`` [``--mask``] ``--task``."""
-    from engine.edit import EditKind, EditOperation, FirstFrameEdit
     from engine.edits.edit_file import EditFileError, load_edit
+    from engine.edits.from_frame import edit_from_edited_frame
 
     if (args.edit is None) == (args.edited_frame is None):
         raise BadInput("give exactly one of --edit EDIT.json or --edited-frame PNG")
@@ -206,21 +207,15 @@ def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | N
             f"edited frame {args.edited_frame} is {edited.shape[1]}x{edited.shape[0]}, the clip is "
             f"{first.shape[1]}x{first.shape[0]}"
         )
+    mask = None
     if args.mask is not None:
         mask = _read_image(args.mask, "mask", grey=True)
         if mask.shape != first.shape[:2]:
             raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]}, the clip is {first.shape[1]}x{first.shape[0]}")
-        mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
-    else:
-        mask = np.where(np.abs(edited.astype(np.int16) - first).max(axis=2) > 8, 255, 0).astype(np.uint8)
-    if not mask.any():
-        raise BadInput("the edit mask is empty: the edited frame equals frame 1 (or --mask is black)")
-    if args.task == "mask_and_fill":
-        op = EditOperation(EditKind.REMOVE, mask, {"from": "cli"}, source_mask=mask)
-    else:  # pasted pixels that follow the clip's motion
-        layer = np.dstack([edited, mask])
-        op = EditOperation(EditKind.INSERT, mask, {"from": "cli", "task": args.task}, layer_rgba=layer)
-    return FirstFrameEdit(first, edited, mask, [op])
+    try:
+        return edit_from_edited_frame(first, edited, mask, task=args.task)
+    except ValueError as exc:
+        raise BadInput(str(exc).replace("the mask is black", "--mask is black")) from None
 
 
 class _Bar:
