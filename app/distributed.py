@@ -2,7 +2,7 @@
 
 ``accelerate launch ... main.py batch ...`` starts the processes and sets ``WORLD_SIZE``,
 ``RANK`` and ``LOCAL_RANK``. Each process then sees only its own GPU (``CUDA_VISIBLE_DEVICES``
-pinned to its local rank, before anything touches CUDA), so an engine's ``cuda`` is that
+pinned by its local rank, before anything touches CUDA), so an engine's ``cuda`` is that
 GPU, and the processes coordinate over ``gloo`` (CPU): they only split the jobs and
 gather the summary rows, they never exchange tensors. A single process (no launcher)
 imports nothing from accelerate (or torch).
@@ -26,16 +26,33 @@ def world_size() -> int:
         return 1
 
 
-def pin_gpu_to_local_rank() -> str | None:
-    """Make this process see one GPU: its local rank's (within any ``CUDA_VISIBLE_DEVICES`` given).
+#: One entry per GPU the NVIDIA driver knows (Linux).
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"
 
-    Must run before CUDA is initialised. Returns the GPU id chosen, or ``None`` without a local rank.
+
+def _gpu_ids() -> list[str]:
+    """The GPUs this process may use, without initialising CUDA: ``CUDA_VISIBLE_DEVICES``, else the
+    NVIDIA driver's list (``/proc/driver/nvidia/gpus``); empty on a machine without NVIDIA GPUs."""
+    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if given is not None:
+        return [d.strip() for d in given.split(",") if d.strip()]
+    try:
+        return [str(i) for i in range(len(os.listdir(NVIDIA_GPUS)))]
+    except OSError:
+        return []
+
+
+def pin_gpu_to_local_rank() -> str | None:
+    """Make this process see one GPU: its local rank's among the GPUs it may use (round robin when
+    there are more processes than GPUs, so two processes can share one).
+
+    Must run before CUDA is initialised. Returns the GPU id chosen, or ``None`` (no local rank, no GPU).
     """
     local = os.environ.get("LOCAL_RANK")
-    if local is None or not local.isdigit():
+    ids = _gpu_ids()
+    if local is None or not local.isdigit() or not ids:
         return None
-    visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
-    chosen = visible[int(local) % len(visible)] if visible else local
+    chosen = ids[int(local) % len(ids)]
     os.environ["CUDA_VISIBLE_DEVICES"] = chosen
     return chosen
 

@@ -115,7 +115,8 @@ def test_csv_list_with_a_broken_clip_and_every_output(clips: Path, tmp_path: Pat
 
 def test_a_batch_job_is_the_propagate_run_it_stands_for(clips: Path, tmp_path: Path) -> None:
     listing = tmp_path / "list.json"
-    listing.write_text(json.dumps({"jobs": [{"video": "jobs/b.mkv", "edit": "jobs/b.json"}]}))
+    jobs = [{"video": "jobs/a.mkv", "edit": "jobs/a/edit.json"}, {"video": "jobs/b.mkv", "edit": "jobs/b.json"}]
+    listing.write_text(json.dumps({"jobs": jobs}))  # b after a: the engine kept from a leaks nothing into b
     out = tmp_path / "out"
     assert _batch(str(listing), "--out-dir", str(out), "--format", "png", "--flow-max-side", "64") == EXIT_OK
     single = tmp_path / "single"

@@ -53,3 +53,32 @@ def test_two_processes_split_the_jobs(tmp_path: Path) -> None:
         ("d", "done", 1),
     ]
     assert all((out / f"{n}.mp4").is_file() for n in "abcd")
+
+
+@pytest.mark.parametrize(
+    ("local_rank", "visible", "gpus", "expected"),
+    [
+        ("1", None, 4, "1"),  # 4 GPUs, process 1 -> GPU 1
+        ("1", "2,3", 4, "3"),  # within the GPUs the user gave
+        ("3", None, 2, "1"),  # more processes than GPUs: round robin
+        ("0", None, 0, None),  # no GPU: nothing pinned
+        (None, None, 4, None),  # not launched
+    ],
+)
+def test_each_process_is_pinned_to_one_gpu(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, local_rank: str | None, visible: str | None, gpus: int, expected: str | None
+) -> None:
+    from app import distributed
+
+    driver = tmp_path / "gpus"
+    driver.mkdir()
+    for i in range(gpus):
+        (driver / f"0000:0{i}:00.0").mkdir()
+    monkeypatch.setattr(distributed, "NVIDIA_GPUS", str(driver))
+    for key, value in (("LOCAL_RANK", local_rank), ("CUDA_VISIBLE_DEVICES", visible)):
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    assert distributed.pin_gpu_to_local_rank() == expected
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == (expected if expected is not None else visible)

@@ -216,6 +216,8 @@ def run_jobs(args: argparse.Namespace, jobs: list[BatchJob], cancel: Any, *, lab
         seconds = time.monotonic() - start
         for warning in outcome.warnings:
             bar.write(f"{job.name}: warning: {warning}")
+        for note in outcome.notes:
+            bar.write(f"{job.name}: note: {note}")
         if outcome.code == EXIT_OK:
             if inputs is not None:
                 write_record(args.out_dir, job.name, inputs, settings, outcome.outputs, outcome.engine)
