@@ -168,3 +168,24 @@ def test_tensor_conventions() -> None:
     assert mask.tolist() == [[0, 255], [255, 0]]
     assert masks_to_tensor(mask[None]).tolist() == [[[0.0, 1.0], [1.0, 0.0]]]
     json.dumps(pack.NODE_DISPLAY_NAME_MAPPINGS)
+
+
+@pytest.mark.slow  # 20-85 s on 2 loaded cores (the tiny pipeline's load and run)
+def test_propagate_with_a_genprop_engine_from_a_saved_tiny_checkpoint(clip: tuple[np.ndarray, Path], tmp_path: Path) -> None:
+    """Any engine: the genprop engine through the node, its options as JSON, weights from model_dirs."""
+    from engine.pipelines import GenPropPipeline
+    from engine.pipelines.dummy import tiny_components
+
+    frames, _ = clip
+    GenPropPipeline.from_components(**tiny_components(0)).save_pretrained(tmp_path / "svd")
+    edited = frames[0].copy()
+    edited[6:14, 8:18] = (250, 10, 10)
+    edit = pack.nodes.EditSource(edited=edited, task="copy_paste")
+    options = {"svd": str(tmp_path / "svd"), "weights": str(tmp_path / "svd" / "genprop"), "steps": 2, "long_side": 32}
+    options |= {"window": 4, "overlap": 1, "device": "cpu"}
+    node = pack.NODE_CLASS_MAPPINGS["GenPropPropagate"]()
+    images, masks, _ = node.propagate(_image(frames), edit, "genprop", 10.0, json.dumps(options))
+    assert tuple(images.shape) == (T, H, W, 3) and tuple(masks.shape) == (T, H, W)
+    assert torch.isfinite(images).all() and float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+    with pytest.raises(Exception, match=r"SVD .*weights not found; looked in: .*none"):  # the engine's own message
+        node.propagate(_image(frames), edit, "genprop", 10.0, json.dumps({"svd": str(tmp_path / "none"), "device": "cpu"}))

@@ -142,22 +142,19 @@ class GenPropPropagate:
         self, images: Any, edit: EditSource, engine: str, fps: float, options: str = "{}", model_dirs: str = ""
     ) -> tuple[Any, Any, str]:
         from engine import engines as _registered  # noqa: F401  (not `import engine.engines`: `engine` is the argument)
-        from engine.engines.base import CancelToken, PropagationCancelled, engine_spec, get_engine
+        from engine.engines.base import CancelToken, PropagationCancelled, get_engine
         from engine.video.source import ArrayClip
 
         frames = images_to_frames(images)
         clip = ArrayClip(frames, fps)
         first_edit = edit.build(frames[0], len(frames))
         run_options = self._options(engine, options, self._model_dirs(model_dirs))
-        ok, why = engine_spec(engine).availability(run_options.get("model_dirs", ()))
-        if not ok:
-            raise RuntimeError(f"the {engine} engine cannot run here: {why}")
         cancel = CancelToken()
         progress = _ComfyProgress(cancel)
         instance = self._engines.get(engine)
         if instance is None:
             instance = self._engines[engine] = get_engine(engine)()
-        try:
+        try:  # an engine without its weights raises EngineUnavailableError saying where it looked
             result = instance.propagate(clip, first_edit, run_options, progress, cancel)
         except PropagationCancelled:
             progress.raise_interrupted()
