@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -143,11 +144,19 @@ def test_a_batch_job_is_the_propagate_run_it_stands_for(clips: Path, tmp_path: P
         ("l.json", "[{]", "is not valid JSON"),
         ("l.txt", "x", "give a folder of clips, a .csv or a .json list"),
         ("missing.csv", None, "not found"),
+        ("l.csv", b"video,edit\n\xff\xfe.mp4,e.json\n", "is not UTF-8 text"),
+        ("fifo.csv", "FIFO", "not a regular file"),
     ],
 )
-def test_bad_job_lists_are_refused_with_one_line(tmp_path: Path, capsys, listing: str, content: str | None, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_job_lists_are_refused_with_one_line(
+    tmp_path: Path, capsys, listing: str, content: str | bytes | None, message: str
+) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / listing
-    if content is not None:
+    if content == "FIFO":
+        os.mkfifo(path)  # would block a plain open() forever
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     assert _batch(str(path), "--out-dir", str(tmp_path / "out")) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
