@@ -82,3 +82,26 @@ def test_each_process_is_pinned_to_one_gpu(
             monkeypatch.setenv(key, value)
     assert distributed.pin_gpu_to_local_rank() == expected
     assert os.environ.get("CUDA_VISIBLE_DEVICES") == (expected if expected is not None else visible)
+
+
+def test_a_list_one_process_cannot_use_stops_every_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Process 1 of 2, whose list is fine, learns from the gather that process 2 could not read its copy."""
+    from app import distributed
+    from main import main
+
+    class OtherProcessFailed:
+        index, count, is_main = 0, 2, True
+
+        def gather(self, rows: list) -> list:  # type: ignore[type-arg]
+            assert rows == [""]  # this process's list was fine
+            return [*rows, "job list /mnt/b/jobs.csv not found"]
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    _clip(jobs / "a.mkv", 0)
+    _edit(jobs / "a")
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    monkeypatch.setattr(distributed, "Processes", OtherProcessFailed)
+    assert main(["batch", str(jobs), "--out-dir", str(tmp_path / "out"), "--engine", "classic"]) == 2
+    assert capsys.readouterr().err.strip() == "error: job list /mnt/b/jobs.csv not found"
+    assert not (tmp_path / "out").exists()

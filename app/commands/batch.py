@@ -289,13 +289,23 @@ def run_batch(args: argparse.Namespace) -> int:
         from app.distributed import Processes
 
         processes = Processes()
+    problem = ""
+    jobs: list[BatchJob] = []
+    todo: list[BatchJob] = []
+    earlier: list[Row] = []
     try:
         jobs = read_jobs(args.jobs)
         _check_batch(args, jobs)
+        todo, earlier = pending_jobs(args, jobs)
     except BatchListError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        problem = str(exc)
+    if processes is not None:
+        # every process joins this (a barrier too: all have listed the jobs before any writes a record),
+        # so one that cannot read the list stops them all instead of leaving them waiting for it
+        problem = next((p for p in processes.gather([problem]) if p), "")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    todo, earlier = pending_jobs(args, jobs)
     from engine.engines.base import CancelToken
 
     cancel = CancelToken()
@@ -311,7 +321,6 @@ def run_batch(args: argparse.Namespace) -> int:
         if processes is None:
             rows = run_jobs(args, todo, cancel)
         else:
-            processes.wait()  # every process has listed the jobs before any writes a record
             with processes.share(todo) as mine:
                 label = f"[{processes.index + 1}/{processes.count}] "
                 mine_rows = run_jobs(args, mine, cancel, label=label, position=processes.index)
