@@ -199,6 +199,28 @@ def test_job_bar_time_left_covers_the_whole_job_and_says_each_thing_once(qtbot) 
     assert panel.bar.format() == "denoising · step 8/8 — %p%"  # once, no "window 1/1, step 7/8" tail
 
 
+def test_job_bar_makes_no_promise_from_a_quick_work_stage_before_the_slow_one(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The classic engine reads frames, scans for shot cuts (a quick work stage), then tracks
+    and recolours (slow): entering the slow stage must not say "1 s left" from the scan's pace."""
+    now = [0.0]
+    panel = JobPanel(clock=lambda: now[0])
+    qtbot.addWidget(panel)
+    panel.track(JobWorker(lambda progress, cancel: None, "eta"), "Propagate")
+    total, seen = 360, {}
+    for i in range(1, 91):  # read
+        now[0] += 0.005
+        panel._on_progress(Progress("read", i, total))
+    for i in range(91, 181):  # shot cuts: 4 ms a frame
+        now[0] += 0.004
+        panel._on_progress(Progress("shot cuts", i, total))
+    for i in range(181, 361):  # recolour: 0.3 s a unit, 54 s in all
+        now[0] += 0.3
+        panel._on_progress(Progress("recolour (1/1)", i, total, f"recolour (1/1): {i}/{total}"))
+        seen[i] = panel.eta.text()
+    assert seen[181] == "estimating…" and seen[182] == "estimating…", seen[181]
+    assert seen[190] == "51 s left", seen[190]  # 170 units at the recolour pace
+
+
 def test_result_numbers_restart_with_each_clip_and_review_follows_the_clip(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window.confirm_unsaved = False
     open_and_wait(qtbot, window, SAMPLE_CLIP)

@@ -84,8 +84,9 @@ def test_the_window_starts_without_torch_or_diffusers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 
-def test_each_test_has_its_own_user_folders(tmp_path: Path) -> None:
-    """Settings, window state, the Hugging Face cache (SAM2 downloads) and QSettings are per test."""
+def test_each_test_has_its_own_user_folders(_isolated_user_dirs: Path) -> None:
+    """Settings, window state, the Hugging Face cache (SAM2 downloads) and QSettings are per test
+    (in the folder conftest's autouse fixture made for this test, beside its tmp_path)."""
     pytest.importorskip("PySide6")
     import os
 
@@ -94,8 +95,9 @@ def test_each_test_has_its_own_user_folders(tmp_path: Path) -> None:
     from app.paths import user_dirs
     from ui.main_window import window_state
 
-    inside = str(tmp_path)
+    inside = str(_isolated_user_dirs)
     assert str(user_dirs().config).startswith(inside) and str(user_dirs().cache).startswith(inside)
     assert os.environ["HF_HOME"].startswith(inside) and os.environ["GENPROP_SAM2_DIR"].startswith(inside)
+    assert os.environ["HF_HUB_CACHE"].startswith(inside)
     assert window_state().fileName().startswith(inside)
     assert QSettings("GenProp", "GenProp Studio").fileName().startswith(inside)
