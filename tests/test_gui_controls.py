@@ -128,6 +128,39 @@ def test_wheel_over_a_panel_scrolls_instead_of_changing_a_field(qtbot, window: M
     assert field.value() != before  # a field the user clicked into takes the wheel
 
 
+def _wheel_down(widget) -> None:  # type: ignore[no-untyped-def]
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        centre,
+        widget.mapToGlobal(centre),
+        QPoint(),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_wheel_over_a_list_or_a_scroll_bar_scrolls_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Scroll bars are sliders too, but not value fields: the guard forwarding a list's wheel to its
+    own scroll bar recursed until Python gave up (RecursionError, then a crash on quit)."""
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    edits = window.edit_panel.edits_list
+    edits.addItems([f"edit {i}" for i in range(40)])  # more than the list shows
+    qtbot.wait(50)
+    bar = edits.verticalScrollBar()
+    assert bar.maximum() > 0
+    _wheel_down(edits.viewport())  # over the edit list in the Edit tools dock
+    assert bar.value() > 0  # the list scrolled (pytest-qt fails the test on an error in the filter)
+    position = bar.value()
+    _wheel_down(bar)  # over the list's scroll bar itself
+    assert bar.value() > position
+    dock_bar = next(a for a in window.findChildren(QScrollArea) if a.widget() is window.engine_panel).verticalScrollBar()
+    _wheel_down(dock_bar)  # the engine dock's own scroll bar
+
+
 def test_timeline_groove_click_seeks_there(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, SAMPLE_CLIP)
     slider = window.timeline.slider
