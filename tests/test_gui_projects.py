@@ -168,6 +168,36 @@ def test_crash_restore_brings_back_results_project_path_and_the_star(qtbot, clip
     win.close()
 
 
+def test_restoring_a_crash_copy_reads_its_results_off_the_gui_thread(qtbot, clips) -> None:  # type: ignore[no-untyped-def]
+    """A 280-frame 720p result took 41 s to decode on the GUI thread after "Restore?" (the
+    window froze, no progress): the restore is a job with progress, like Open project."""
+    a, _ = clips
+    from engine.edits.track import TrackSpec
+
+    crashed = Project()
+    crashed.set_clip(a)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[10:30, 10:30] = 255
+    crashed.add_operation(TrackSpec(mask=mask))
+    recovery.autosave(crashed.snapshot())
+    entry = crashed.add_result(fake_result(6, (96, 64)))
+    recovery.write_result(entry)
+    recovery.autosave(crashed.snapshot())  # what the crashed session left behind (the window's order)
+
+    win = make_window(qtbot, confirm=False)
+    seen: list[object] = []
+    win.jobs.progressed.connect(seen.append)
+    assert win.projects.restore_recovery()
+    assert win.jobs.busy and win.project.results == [] and win.document is None  # returned at once: a job reads it
+    assert not win.job_panel.isHidden()  # with the job bar (progress, Cancel)
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=30000):
+        qtbot.waitUntil(lambda: not win.jobs.busy, timeout=30000)
+    assert any("frame" in getattr(p, "message", "") for p in seen)  # progress per decoded frame
+    assert len(win.project.results) == 1 and [s.op for s in win.project.operations] == ["track"]
+    assert "*" in win.windowTitle()
+    win.close()
+
+
 def test_save_creates_the_named_folder_and_open_reads_it_back(
     qtbot, window: MainWindow, answer, clips, tmp_path, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
