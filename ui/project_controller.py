@@ -114,6 +114,7 @@ class ProjectController(QObject):
             self.fill_recent_menu()
             self.w.statusBar().showMessage(f"saved {folder}", 5000)
             self.update_title()
+            self.autosave()  # the recovery copy names the project now: after a crash, Save writes there
             if after is not None:
                 after()
 
