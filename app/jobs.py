@@ -8,6 +8,7 @@ projects are jobs too (``app.project_io``).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,10 +35,37 @@ class PropagationJob:
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
         progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
-        engine_cls = get_engine(self.engine)
-        cancel.raise_if_cancelled()
+        engine_cls = load_engine(self.engine, cancel)
         options = run_options(self.engine, self.options, self.model_dirs)
         return engine_cls().propagate(self.clip, self.edit, options, progress=progress, cancel=cancel)
+
+
+def load_engine(name: str, cancel: CancelToken, poll: float = 0.1) -> type[Any]:
+    """The engine class, imported on a helper thread so Cancel need not wait for it.
+
+    A GenProp engine's first import loads torch and diffusers: 5 s on an idle 2-core
+    machine, 15 s and more under load, in one library call with no place to stop. The
+    import goes on in its daemon thread (the next run finds it done); the job stops
+    waiting within ``poll`` seconds of Cancel.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = get_engine(name)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the job's thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"import-{name}", daemon=True).start()
+    while not done.wait(poll):
+        cancel.raise_if_cancelled()
+    cancel.raise_if_cancelled()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 EXPORT_KINDS = ("video", "frames", "masks")
@@ -197,8 +225,7 @@ class AttentionRecordJob:
         progress(Progress("loading", 0, 1, "loading the engine"))
         from engine.engines.genprop_attention import GRID
 
-        engine_cls = get_engine(self.engine)
-        cancel.raise_if_cancelled()
+        engine_cls = load_engine(self.engine, cancel)
         options = {**run_options(self.engine, self.options, self.model_dirs), "attention_query": GRID, "window": self.frames}
         result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
         return result.extras["attention_record"]
