@@ -1,7 +1,7 @@
 """Projects: saving and opening a 280-frame 720p project, and what a second save costs.
 
     python -m benchmarks.bench_projects          # writes docs/bench_sections/projects.md
-    python -m benchmarks.bench_projects --quick  # 40 frames, prints only
+    python -m benchmarks.bench_projects --quick  # 12 frames, prints only
 
 The project holds one propagation result of the shared cockatoo clip (280 frames,
 1280x720; procedural frames of that size when ../shared/data is absent) and a tracked
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=280)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    count = 40 if args.quick else args.frames
+    count = 12 if args.quick else args.frames
     out = None if args.quick and args.out is None else (args.out or DEFAULT_OUT)
 
     from app.project import Project
