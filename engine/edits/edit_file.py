@@ -74,7 +74,15 @@ class EditSpec:
 
 
 def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
-    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(path, format="PNG")
+    """Encode, then replace ``path`` atomically: an edit saved again over itself (a project, the
+    app's recovery copy) is never seen, or left by a crash, with a half-written asset."""
+    from io import BytesIO
+
+    from engine.video.atomic import write_bytes_atomic
+
+    buffer = BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_edit(
