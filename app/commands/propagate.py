@@ -219,27 +219,41 @@ def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | N
 
 
 class _Bar:
-    """A tqdm bar on stderr driven by engine ``Progress`` reports, counting the engine's own units:
-    denoising steps for GenProp (each window's steps and decode), frames for the classic engine."""
+    """A tqdm bar on stderr driven by engine ``Progress`` reports: denoising steps for the
+    engines that have them (each window's steps and decode), else the clip's frames.
 
-    def __init__(self) -> None:
+    An engine without steps (the classic one) counts passes over the clip (reading, the
+    shot-cut scan, tracking, compositing: 360 units for 90 frames); "249/360 frame" would
+    promise more frames than the clip has, so its progress is shown as the share of the
+    clip's ``frames`` done ("62/90 frame", with frames/s and time left for the whole job).
+    """
+
+    def __init__(self, frames: int | None = None) -> None:
         from tqdm import tqdm
 
         from app.jobs import describe_progress
 
         self._describe = describe_progress
-        self._bar = tqdm(total=None, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
+        self._frames = frames if frames and frames > 0 else None
+        self._bar = tqdm(total=self._frames, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
         self._shown = 0
 
     def __call__(self, p: Any) -> None:
-        unit = "step" if p.num_steps else "frame"
-        if self._bar.unit != unit:
+        if p.num_steps:
+            unit, done, total = "step", p.done, p.total
+        elif self._frames is not None:
+            unit, done, total = "frame", int(p.fraction * self._frames), self._frames
+        else:
+            unit, done, total = "frame", p.done, p.total
+        if self._bar.unit != unit:  # GenProp tracks the mask (frames) before it denoises (steps)
             self._bar.unit = unit
-        if p.total > 0 and self._bar.total != p.total:
-            self._bar.total = p.total
-        if p.done > self._shown:
-            self._bar.update(p.done - self._shown)
-            self._shown = p.done
+            self._bar.reset(total=total if total > 0 else None)
+            self._shown = 0
+        if total > 0 and self._bar.total != total:
+            self._bar.total = total
+        if done > self._shown:
+            self._bar.update(done - self._shown)
+            self._shown = done
         self._bar.set_description(self._describe(p), refresh=False)
 
     def close(self) -> None:
@@ -387,7 +401,7 @@ def _run_checked(
                 cancel.cancel()
 
             previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = _Bar() if progress is None else None
+    bar = _Bar(len(reader)) if progress is None else None
     try:
         engine = get_engine(engine_name)() if engines is None else engines.get(engine_name)
         if engine is None:
