@@ -132,3 +132,30 @@ def test_smoke_every_variant(tmp_path: Path) -> None:
     assert ("full_equal_steps", "no_grad", "psnr_outside") in claims and ("full", "baseline_i2v", "psnr_outside") in claims
     spreads = [c["train_std_of_diff"] for c in result["comparisons"] if c["a"] == "full" and c["b"] == "baseline_i2v"]
     assert all(np.isfinite(s) for s in spreads)
+
+
+def test_train_only_and_resume_after_a_kill(tmp_path: Path) -> None:
+    """``--train-only`` stops before the evaluation; a run killed after a checkpoint continues from
+    it (metrics cut back to that step, not duplicated), and stages.json keeps other processes' entries."""
+    from training import mini_repro
+
+    out = tmp_path / "run"
+    args = ["--smoke", "--set", "threads=1", "--set", "variants=[full]", "--set", "genprop_steps=2", "--train-only"]
+    threads = torch.get_num_threads()
+    try:
+        assert mini_repro.main([*args, "--out", str(out)]) == 0
+        run_dir = out / "genprop_full_s0"
+        assert not (out / "mini_repro.json").exists()
+        assert [r["step"] for r in mini_repro.read_metrics(run_dir / "metrics.jsonl")] == [1, 2]
+        # as if killed between the checkpoint at step 1 and the one at step 2
+        import shutil
+
+        shutil.rmtree(run_dir / "checkpoint-2")
+        mini_repro.update_state(out / "stages.json", {"train_other_s9": {"steps": 7}})
+        assert mini_repro.main([*args, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["step"] for r in mini_repro.read_metrics(run_dir / "metrics.jsonl")] == [1, 2]
+    assert (run_dir / "checkpoint-2" / "genprop" / "config.json").is_file()
+    state = json.loads((out / "stages.json").read_text())
+    assert state["train_full_s0"]["resumed_from"] == "checkpoint-1" and state["train_other_s9"] == {"steps": 7}
