@@ -1097,9 +1097,11 @@ def run(
     docs_dir: Path | None,
     command: str,
     train_only: bool = False,
+    existing_only: bool = False,
 ) -> dict[str, Any] | None:
     """All stages; reuses a stage's finished output in ``out`` (so a killed run can continue).
-    ``train_only`` stops after stage 3 (no evaluation, nothing written outside ``out``)."""
+    ``train_only`` stops after stage 3 (no evaluation, nothing written outside ``out``);
+    ``existing_only`` trains nothing and evaluates the stage-3 runs that are complete."""
     torch.set_num_threads(settings.threads)
     load_before = _load_average()
     out.mkdir(parents=True, exist_ok=True)
@@ -1137,6 +1139,10 @@ def run(
             if (heads_dirs[(variant, seed)] / "config.json").is_file() and (run_dir / "metrics.jsonl").is_file():
                 log.info("reusing %s", run_dir)
                 continue
+            if existing_only:
+                log.info("skipping %s: not trained to step %d (--existing-only)", name, steps_for(settings, variant))
+                del heads_dirs[(variant, seed)]
+                continue
             resume = prepare_resume(run_dir)  # a killed run continues from its last checkpoint
             if resume is not None:
                 log.info("resuming %s from %s", run_dir, resume.name)
@@ -1146,6 +1152,10 @@ def run(
             state = update_state(state_path, {f"train_{name}": info, f"timings_{name}": elapsed})
             timings[f"genprop_{name}"] = elapsed
             timings.setdefault(f"genprop_{name}", state.get(f"timings_{name}", float("nan")))
+    for key in [k for k, path in heads_dirs.items() if k[0] == "full_equal_steps" and not (path / "config.json").is_file()]:
+        del heads_dirs[key]
+    if not heads_dirs:
+        raise SystemExit(f"no trained stage-3 run to evaluate in {out}")
     if train_only:
         log.info("trained %s; stopping before the evaluation (--train-only)", sorted(f"{v}_s{s}" for v, s in heads_dirs))
         return None
@@ -1235,6 +1245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="train stages 1-3 and stop; several such processes with disjoint --set variants/train_seeds may share one --out",
     )
+    parser.add_argument(
+        "--existing-only",
+        action="store_true",
+        help="train nothing in stage 3: evaluate the runs of --set variants/train_seeds that are complete (partial results)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout, force=True)
     settings = apply_overrides(PRESETS["smoke" if args.smoke else args.preset], args.set)
@@ -1246,6 +1261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         None if args.docs_dir is None else Path(args.docs_dir),
         command.strip(),
         train_only=args.train_only,
+        existing_only=args.existing_only,
     )
     return 0
 
