@@ -32,7 +32,16 @@ def test_mask_readout_step_picks_the_nearest_sigma_in_log_space() -> None:
 
 
 def test_pipeline_reads_the_mpd_once_at_the_chosen_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    torch.set_num_threads(2)
+    # one thread: with two, three 8-step runs took 236 s on a loaded 2-core machine (load 15)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_readout_steps(monkeypatch)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_readout_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     components = tiny_components(0, randomize_heads=True)
     pipe = GenPropPipeline.from_components(**components)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]

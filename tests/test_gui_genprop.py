@@ -83,14 +83,67 @@ def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-unty
     win.ask_on_close = False
     qtbot.addWidget(win)
     try:
-        with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
-            win.actions["genprop_demo"].trigger()
-        assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
-        assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
-        with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
-            win.propagate()
-        assert finished.args == ["succeeded"]
-        result = win.review.current
+        result = _run_demo(qtbot, win)
         assert result.mode == "genprop" and result.frames.shape == (8, 64, 64, 3)
     finally:
         win.close()
+
+
+#: Issue 14's app target: the MPD overlay "visibly matches" the edited region and G's attention from
+#: it stays on it. The shipped model (resources/demo_model/README.md) measured, in this test: IoU 0.00
+#: (the engine's overlay is MPD > 0.5, and the MPD stays at 0.24-0.31 everywhere) and a median
+#: attention ratio of 0.85 (inside / outside the region, over G's 6 spatial layers). Both are missed,
+#: so the test is a strict xfail: a model that reaches them turns it red, and then these become
+#: floors a margin below the newly measured values.
+APP_MPD_IOU_TARGET = 0.5
+ATTENTION_RATIO_TARGET = 1.5
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14: the shipped demo MPD reaches IoU 0.00 in the app, attention ratio 0.85")
+def test_demo_mpd_overlay_and_attention_match_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """On the bundled case the MPD overlay covers the removed object and its shadow, and G's
+    attention from the centre of that region (a Shift+click there) stays on it."""
+    from engine.metrics import iou
+    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
+
+    recovery.discard()
+    truth = _true_masks(DEMO_MODEL_DIR)
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    try:
+        result = _run_demo(qtbot, win)
+        overlay_iou = iou(result.masks > 0, truth)  # the overlay the review tab draws
+        with qtbot.waitSignal(win.job_finished, timeout=240000) as recorded:
+            win.record_attention(result)
+        assert recorded.args == ["succeeded"]
+        attention = win.review.attention
+        assert attention is not None and attention.num_steps == 8
+        ys, xs = np.nonzero(truth[0])
+        ratios = []
+        for layer in attention.spatial:
+            heat = attention.overlay(layer, attention.num_steps - 1, 0, float(xs.mean()), float(ys.mean()))
+            ratios.append(float(heat[truth[0]].mean()) / max(float(heat[~truth[0]].mean()), 1e-6))
+        measured = (overlay_iou, float(np.median(ratios)))
+        assert overlay_iou >= APP_MPD_IOU_TARGET and measured[1] >= ATTENTION_RATIO_TARGET, measured
+    finally:
+        win.close()
+
+
+def _run_demo(qtbot, win: MainWindow):  # type: ignore[no-untyped-def]
+    """File -> Try GenProp with the demo model, then Propagate; returns the result shown."""
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+        win.actions["genprop_demo"].trigger()
+    assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
+    assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
+    with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
+        win.propagate()
+    assert finished.args == ["succeeded"]
+    return win.review.current
+
+
+def _true_masks(demo: Path) -> np.ndarray:
+    """``[T, H, W]`` bool: the bundled case's exact edit masks (object + shadow)."""
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(p).convert("L")) > 0 for p in sorted((demo / "case" / "masks").glob("*.png"))])

@@ -24,8 +24,9 @@ from engine.video import open_video
 DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo_model"
 STEPS = 6
 MARGIN_DB = 0.3
-"""GenProp must beat G alone on PSNR outside the mask by this much. Observed on this case with
-6 steps: +0.70 dB (seed 0), +0.61 dB (seed 1); over the held-out set +0.69 dB (docs/bench_sections/mini_repro.md)."""
+"""GenProp must beat G alone on PSNR outside the mask by this much. The shipped model (issue 14 recipe,
+150 steps) measured +1.30 dB on this case with 8 steps (sampling seeds 0 and 1: +1.33, +1.28 dB);
+the previous one +0.70 dB."""
 
 needs_demo = pytest.mark.skipif(not (DEMO / "svd" / "model_index.json").is_file(), reason="demo weights not shipped")
 
@@ -36,7 +37,7 @@ def _read_pngs(folder: Path) -> np.ndarray:
 
 @needs_demo
 def test_demo_genprop_beats_plain_i2v_outside_the_mask() -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # on a loaded 2-core machine two threads ran 3-5x slower than one (past 300 s)
     case = DEMO / "case"
     frames = _read_pngs(case / "frames")
     masks = _read_pngs(case / "masks") > 0
@@ -64,7 +65,8 @@ def test_demo_genprop_beats_plain_i2v_outside_the_mask() -> None:
     p_gen = psnr_outside(genprop, frames, masks)
     p_base = psnr_outside(baseline, frames, masks)
     assert p_gen > p_base + MARGIN_DB, (p_gen, p_base)
-    # The MPD is weak (it never reaches 0.5 here, see the report) but ranks the edited region higher.
+    # The MPD is weak (0.31 inside vs 0.24 outside on this case, so MPD > 0.5 is nearly empty; IoU 0.05,
+    # see resources/demo_model/README.md) but ranks the edited region higher.
     assert mpd[masks].mean() > mpd[~masks].mean() + 0.01, (mpd[masks].mean(), mpd[~masks].mean())
 
 
@@ -132,3 +134,66 @@ def test_smoke_every_variant(tmp_path: Path) -> None:
     assert ("full_equal_steps", "no_grad", "psnr_outside") in claims and ("full", "baseline_i2v", "psnr_outside") in claims
     spreads = [c["train_std_of_diff"] for c in result["comparisons"] if c["a"] == "full" and c["b"] == "baseline_i2v"]
     assert all(np.isfinite(s) for s in spreads)
+
+
+def test_prepare_resume_cuts_the_metrics_back_to_the_checkpoint(tmp_path: Path) -> None:
+    """A killed run continues from its newest complete checkpoint; the rows logged after it go
+    (the trainer appends, so they would be counted twice); a run with no checkpoint starts afresh."""
+    from training import mini_repro
+
+    run_dir = tmp_path / "genprop_full_s0"
+    for step, complete in ((2, True), (4, True), (6, False)):
+        folder = run_dir / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if complete:
+            state = {"global_step": step, "consumed_batches": step, "ema_updates": step, "seed": 0}
+            (folder / "trainer_state.json").write_text(json.dumps(state))
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "total": 1.0}) + "\n" for s in range(1, 8)))
+    assert mini_repro.prepare_resume(run_dir) == run_dir / "checkpoint-4"
+    assert [r["step"] for r in mini_repro.read_metrics(run_dir / "metrics.jsonl")] == [1, 2, 3, 4]
+    fresh = tmp_path / "genprop_no_grad_s0"
+    (fresh / "logs").mkdir(parents=True)
+    assert mini_repro.prepare_resume(fresh) is None and not fresh.exists()
+    # two processes sharing one --out each add their entries to stages.json
+    path = tmp_path / "stages.json"
+    mini_repro.update_state(path, {"train_full_s0": {"steps": 4}})
+    mini_repro.update_state(path, {"train_full_s1": {"steps": 2}})
+    assert json.loads(path.read_text()) == {"train_full_s0": {"steps": 4}, "train_full_s1": {"steps": 2}}
+
+
+@pytest.mark.slow
+def test_train_only_and_resume_after_a_kill(tmp_path: Path) -> None:
+    """(slow: three runs of every stage, ~50 s idle) ``--train-only`` stops before the evaluation; a run killed after a checkpoint continues from
+    it (metrics cut back to that step, not duplicated), and stages.json keeps other processes' entries."""
+    from training import mini_repro
+
+    out = tmp_path / "run"
+    args = ["--smoke", "--set", "threads=1", "--set", "variants=[full]", "--set", "genprop_steps=2", "--train-only"]
+    threads = torch.get_num_threads()
+    try:
+        assert mini_repro.main([*args, "--out", str(out)]) == 0
+        run_dir = out / "genprop_full_s0"
+        assert not (out / "mini_repro.json").exists()
+        assert [r["step"] for r in mini_repro.read_metrics(run_dir / "metrics.jsonl")] == [1, 2]
+        # as if killed between the checkpoint at step 1 and the one at step 2
+        import shutil
+
+        shutil.rmtree(run_dir / "checkpoint-2")
+        mini_repro.update_state(out / "stages.json", {"train_other_s9": {"steps": 7}})
+        assert mini_repro.main([*args, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert [r["step"] for r in mini_repro.read_metrics(run_dir / "metrics.jsonl")] == [1, 2]
+    assert (run_dir / "checkpoint-2" / "genprop" / "config.json").is_file()
+    state = json.loads((out / "stages.json").read_text())
+    assert state["train_full_s0"]["resumed_from"] == "checkpoint-1" and state["train_other_s9"] == {"steps": 7}
+    # --existing-only evaluates what is trained and trains nothing (the no_grad run is missing)
+    docs = tmp_path / "docs"
+    only = ["--set", "variants=[full,no_grad]", "--set", "edit_task_eval=false", "--existing-only", "--docs-dir", str(docs)]
+    try:
+        assert mini_repro.main([*args[:-1], *only, "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert not (out / "genprop_no_grad_s0").exists()
+    methods = {r["method"] for r in json.loads((docs / "mini_repro.json").read_text())["records"]}
+    assert methods == {"baseline_i2v", "full", "full_equal_steps", "classic", "vae_ceiling"}  # the ablations' reference

@@ -415,20 +415,45 @@ def stage3_config(settings: ReproSettings, svd_dir: Path, out: Path, variant: st
     return config_from_dict(data, overrides)
 
 
-def train_genprop(cfg: TrainConfig) -> dict[str, Any]:
-    """One run of the product's trainer; returns its loss history summary."""
+def train_genprop(cfg: TrainConfig, resume: Path | None = None) -> dict[str, Any]:
+    """One run of the product's trainer (from ``resume``, a checkpoint of this run, when given);
+    returns its loss history summary, read from ``metrics.jsonl`` so a resumed run counts every step."""
     from training.trainer import Trainer  # accelerate import kept out of module import time
 
-    result = Trainer(cfg).run()
-    hist = result.history
+    result = Trainer(cfg, resume=None if resume is None else str(resume)).run()
+    hist = read_metrics(Path(cfg.output_dir) / "metrics.jsonl") or result.history
     tail = hist[-50:] if hist else []
     return {
         "steps": result.final_step,
         "samples_per_s": result.samples_per_second,
+        "resumed_from": None if resume is None else resume.name,
         "final_loss_mean50": {k: float(np.mean([h[k] for h in tail])) for k in ("total", "non_mask", "mask", "grad", "mpd")}
         if tail
         else {},
     }
+
+
+def read_metrics(path: Path) -> list[dict[str, float]]:
+    """The rows of a run's ``metrics.jsonl`` (none if it is missing)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def prepare_resume(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a killed run (its ``metrics.jsonl`` cut back to that step,
+    since the trainer appends), or ``None`` after clearing the folder for a fresh start."""
+    from training.checkpoint import latest_checkpoint, read_state
+
+    start = latest_checkpoint(run_dir) if run_dir.is_dir() else None
+    if start is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return None
+    step = read_state(start).global_step
+    metrics = run_dir / "metrics.jsonl"
+    kept = [row for row in read_metrics(metrics) if row["step"] <= step]
+    metrics.write_text("".join(json.dumps(row) + "\n" for row in kept))
+    return start
 
 
 def checkpoint_heads(run_dir: Path, step: int) -> Path:
@@ -1054,8 +1079,29 @@ def _recipe_text(cfg: TrainConfig) -> str:
     )
 
 
-def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path | None, command: str) -> dict[str, Any]:
-    """All stages; reuses a stage's finished output in ``out`` (so a killed run can continue)."""
+def update_state(state_path: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into ``stages.json`` as it is on disk now (several ``--train-only``
+    processes may share one ``--out``, each training its own runs) and write it atomically."""
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    state.update(changes)
+    tmp = state_path.with_name(f"{state_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    os.replace(tmp, state_path)
+    return state
+
+
+def run(
+    settings: ReproSettings,
+    out: Path,
+    ship_to: Path | None,
+    docs_dir: Path | None,
+    command: str,
+    train_only: bool = False,
+    existing_only: bool = False,
+) -> dict[str, Any] | None:
+    """All stages; reuses a stage's finished output in ``out`` (so a killed run can continue).
+    ``train_only`` stops after stage 3 (no evaluation, nothing written outside ``out``);
+    ``existing_only`` trains nothing and evaluates the stage-3 runs that are complete."""
     torch.set_num_threads(settings.threads)
     load_before = _load_average()
     out.mkdir(parents=True, exist_ok=True)
@@ -1076,8 +1122,7 @@ def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path
         unet, g_info = train_g(settings, clips, vae, encoder)
         timings["g"] = time.perf_counter() - t0
         save_svd_folder(svd_dir, vae, encoder, unet)
-        state.update(vae=vae_info, g=g_info, timings_stage12=dict(timings))
-        state_path.write_text(json.dumps(state, indent=2))
+        state = update_state(state_path, {"vae": vae_info, "g": g_info, "timings_stage12": dict(timings)})
     else:
         log.info("reusing %s", svd_dir)
         timings.update(state.get("timings_stage12", {}))
@@ -1094,12 +1139,27 @@ def run(settings: ReproSettings, out: Path, ship_to: Path | None, docs_dir: Path
             if (heads_dirs[(variant, seed)] / "config.json").is_file() and (run_dir / "metrics.jsonl").is_file():
                 log.info("reusing %s", run_dir)
                 continue
-            shutil.rmtree(run_dir, ignore_errors=True)  # a killed run restarts cleanly
+            if existing_only:
+                log.info("skipping %s: not trained to step %d (--existing-only)", name, steps_for(settings, variant))
+                del heads_dirs[(variant, seed)]
+                continue
+            resume = prepare_resume(run_dir)  # a killed run continues from its last checkpoint
+            if resume is not None:
+                log.info("resuming %s from %s", run_dir, resume.name)
             t0 = time.perf_counter()
-            state[f"train_{name}"] = train_genprop(stage3_config(settings, svd_dir, run_dir, variant, seed))
-            state[f"timings_{name}"] = timings[f"genprop_{name}"] = time.perf_counter() - t0
-            state_path.write_text(json.dumps(state, indent=2))
+            info = train_genprop(stage3_config(settings, svd_dir, run_dir, variant, seed), resume)
+            elapsed = time.perf_counter() - t0
+            state = update_state(state_path, {f"train_{name}": info, f"timings_{name}": elapsed})
+            timings[f"genprop_{name}"] = elapsed
             timings.setdefault(f"genprop_{name}", state.get(f"timings_{name}", float("nan")))
+    for key in [k for k, path in heads_dirs.items() if k[0] == "full_equal_steps" and not (path / "config.json").is_file()]:
+        del heads_dirs[key]
+    if not heads_dirs:
+        raise SystemExit(f"no trained stage-3 run to evaluate in {out}")
+    if train_only:
+        log.info("trained %s; stopping before the evaluation (--train-only)", sorted(f"{v}_s{s}" for v, s in heads_dirs))
+        return None
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}  # runs other processes trained too
     for variant in settings.variants:
         for seed in settings.train_seeds:
             timings.setdefault(f"genprop_{variant}_s{seed}", state.get(f"timings_{variant}_s{seed}", float("nan")))
@@ -1180,6 +1240,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ship-to", default=None, help="write the demo weights + bundled case here (e.g. resources/demo_model)")
     parser.add_argument("--docs-dir", default=None, help="write mini_repro.json/.png and bench_sections/mini_repro.md here")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change a setting, e.g. g_steps=300")
+    parser.add_argument(
+        "--train-only",
+        action="store_true",
+        help="train stages 1-3 and stop; several such processes with disjoint --set variants/train_seeds may share one --out",
+    )
+    parser.add_argument(
+        "--existing-only",
+        action="store_true",
+        help="train nothing in stage 3: evaluate the runs of --set variants/train_seeds that are complete (partial results)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout, force=True)
     settings = apply_overrides(PRESETS["smoke" if args.smoke else args.preset], args.set)
@@ -1190,6 +1260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         None if args.ship_to is None else Path(args.ship_to),
         None if args.docs_dir is None else Path(args.docs_dir),
         command.strip(),
+        train_only=args.train_only,
+        existing_only=args.existing_only,
     )
     return 0
 
