@@ -313,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = "python -m benchmarks.bench_composite " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     head = [
-        "## Classic engine on real footage (composite cases with exact ground truth)",
+        "## Classic engine on real footage (composite cases with exact ground truth)"
+        + (f": ablation at {args.frames} frames, {args.width} px" if args.ablation else ""),
         "",
         f"- Date: {_dt.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}; "
