@@ -236,8 +236,10 @@ def _moving_near(
         hy, hx = np.nonzero(hole)
         wide = float((moving & ~hole).mean()) <= WIDE_MOVING_SHARE
         band = int(max(np.ptp(hx), np.ptp(hy)) + 1) if wide else NEAR_BAND
-    if band < max(gh, gw):
-        moving &= cv2.distanceTransform(np.where(hole, 0, 255).astype(np.uint8), cv2.DIST_L2, 3) <= band
+    if band == NEAR_BAND:
+        moving &= cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)) > 0
+    elif band < max(gh, gw):  # a large reach: a distance map costs what a small kernel does
+        moving &= cv2.distanceTransform(np.where(hole, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= band
     moving &= ~hole
     moving = cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if not moving.any():
