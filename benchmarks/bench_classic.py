@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import platform
 import sys
 import time
@@ -118,8 +119,12 @@ def run(sizes: list[tuple[int, int]], n: int, use_real: bool) -> list[dict]:
 TASKS = ["track", "recolour", "remove", "insert", "outpaint"]
 
 
-def markdown(rows: list[dict], command: str) -> str:
-    import torch  # noqa: F401  (version only)
+def _load() -> str:
+    la = os.getloadavg()
+    return f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} (1 / 5 / 15 min)"
+
+
+def markdown(rows: list[dict], command: str, load: tuple[str, str] = ("n/a", "n/a")) -> str:
 
     lines = [
         "## Classic engine speed",
@@ -129,6 +134,7 @@ def markdown(rows: list[dict], command: str) -> str:
         f"- Versions: Python {platform.python_version()}, OpenCV {cv2.__version__}, NumPy {np.__version__}",
         "- Engine defaults: DIS `medium` flow at longer side 320, re-anchored to frame 1 every frame.",
         f"- Command: `{command}`",
+        f"- Load average before / after: {load[0]} -> {load[1]} (the machine is shared: compare the ratios below)",
         "",
         "Frames per second of one `propagate()` call (clip already in memory); decode = "
         "`cv2.VideoCapture` read (+ resize) rate of the same clip, the ceiling of any pipeline.",
@@ -138,6 +144,16 @@ def markdown(rows: list[dict], command: str) -> str:
     ]
     for r in rows:
         lines.append(f"| {r['size']} | {r['source']} | {r['decode']:.1f} | " + " | ".join(f"{r[t]:.1f}" for t in TASKS) + " |")
+    lines += [
+        "",
+        "The same rates as a share of the decode rate measured in the same run (load slows both alike; "
+        "multiply by an idle machine's decode rate for an idle estimate):",
+        "",
+        "| size | " + " | ".join(TASKS) + " |",
+        "|---|" + "---|" * len(TASKS),
+    ]
+    for r in rows:
+        lines.append(f"| {r['size']} | " + " | ".join(f"{r[t] / r['decode']:.3f}" for t in TASKS) + " |")
     lines += ["", "Targets (issue #5): track/recolour >= 15 fps and removal >= 3 fps at 640x360.", ""]
     return "\n".join(lines)
 
@@ -150,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         run([(128, 72)], 8, use_real=False)
         return 0
+    before = _load()
     rows = run([(640, 360), (1280, 720)], args.frames, use_real=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(markdown(rows, "python -m benchmarks.bench_classic " + " ".join(sys.argv[1:])))
+    OUT.write_text(markdown(rows, "python -m benchmarks.bench_classic " + " ".join(sys.argv[1:]), (before, _load())))
     print(f"wrote {OUT}")
     return 0
 

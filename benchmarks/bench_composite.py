@@ -5,6 +5,8 @@
     python -m benchmarks.bench_composite --sheets DIR     # also PNG contact sheets per case
     python -m benchmarks.bench_composite --ablation       # + the ablation table (engine steps off)
     python -m benchmarks.bench_composite --quick          # seconds: 3 small cases, prints only
+    python -m benchmarks.bench_composite --tracker sam2   # masks by SAM2's video predictor (needs its
+                                                          # weights; default: optical flow)
 
 Cases: ``engine.evaluation.composite`` (real plates from ../shared/data/clips, VOC
 cut-outs with soft cast shadows, planar photos under known homographies, wider crops
@@ -221,7 +223,9 @@ def tables(cases: list[CompositeCase], runs: dict[str, dict[str, tuple]]) -> lis
     return lines
 
 
-def ablation_table(cases: list[CompositeCase], full: dict[str, dict[str, tuple]]) -> list[str]:
+def ablation_table(
+    cases: list[CompositeCase], full: dict[str, dict[str, tuple]], base_options: dict[str, Any] | None = None
+) -> list[str]:
     """Means per task with each engine step switched off (one run of every case per ablation)."""
     metrics = {
         "track": ["j", "j_last"],
@@ -242,7 +246,8 @@ def ablation_table(cases: list[CompositeCase], full: dict[str, dict[str, tuple]]
 
     lines.append(row("full engine", {cid: r["classic"][0] for cid, r in full.items()}))
     for name, (options, tasks) in ABLATIONS.items():
-        results = {c.id: run_loaded_case(c.case_data(), "classic", options) for c in cases if c.task in tasks}
+        run_opts = {**(base_options or {}), **options}
+        results = {c.id: run_loaded_case(c.case_data(), "classic", run_opts) for c in cases if c.task in tasks}
         lines.append(row(f"without {name} (`{options}`)", results))
         print(f"ablation {name} done", flush=True)
     lines += ["", "Cells are blank (n/a) for tasks an ablation does not concern (not re-run).", ""]
@@ -258,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", default=None, help="comma-separated scene names (default: all)")
     parser.add_argument("--sheets", type=Path, default=None, help="folder for PNG contact sheets (one per case)")
     parser.add_argument("--ablation", action="store_true", help="also run the engine with each step switched off")
+    parser.add_argument(
+        "--tracker",
+        choices=("flow", "sam2"),
+        default="flow",
+        help="the classic engine's mask tracker: optical flow (default, runs anywhere) or SAM2's video predictor "
+        "(needs SAM2 weights: --model-dir or the Hugging Face cache)",
+    )
+    parser.add_argument("--model-dir", action="append", default=[], help="folder searched for SAM2 weights (repeatable)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"section to write (default {OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     data = default_data_dir()
@@ -267,13 +280,24 @@ def main(argv: list[str] | None = None) -> int:
     scenes = args.scenes.split(",") if args.scenes else None
     if args.quick:
         args.frames, args.width, scenes = 16, 240, scenes or ["pan_man", "insert_plane", "outpaint_pan"]
+    engine_options: dict[str, Any] = {"tracker": args.tracker}
+    if args.model_dir:
+        engine_options["model_dirs"] = list(args.model_dir)
+    if args.tracker == "sam2":
+        from engine.engines.classic.tracker_choice import choose_tracker
+
+        try:
+            choose_tracker("sam2", model_dirs=args.model_dir)
+        except Exception as exc:  # noqa: BLE001 - said in words, exit 2
+            print(f"--tracker sam2: {exc}", file=sys.stderr)
+            return 2
     load_before = load_note()
     t0 = time.perf_counter()
     cases = build_cases(args.frames, args.width, data, scenes)
     print(f"built {len(cases)} cases in {time.perf_counter() - t0:.1f} s", flush=True)
     runs = {}
     for case in cases:
-        runs[case.id] = run_methods(case)
+        runs[case.id] = run_methods(case, engine_options)
         res = runs[case.id]["classic"][0]
         print(
             f"{case.id}: " + (res.error or ", ".join(f"{m}={fmt(m, res.metrics.get(m))}" for m in COLUMNS[case.task])), flush=True
@@ -282,14 +306,15 @@ def main(argv: list[str] | None = None) -> int:
             contact_sheet(case, runs[case.id], args.sheets / f"{case.id}.png")
     body = verdicts(cases, runs) + tables(cases, runs)
     if args.ablation and not args.quick:
-        body += ablation_table(cases, runs)
+        body += ablation_table(cases, runs, engine_options)
     load_after = load_note()
     if args.quick:
         print("\n".join(body))
         return 0
     command = "python -m benchmarks.bench_composite " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     head = [
-        "## Classic engine on real footage (composite cases with exact ground truth)",
+        "## Classic engine on real footage (composite cases with exact ground truth)"
+        + (f": ablation at {args.frames} frames, {args.width} px" if args.ablation else ""),
         "",
         f"- Date: {_dt.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}; "
@@ -297,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- Load average before / after: {load_before} -> {load_after}",
         f"- Command: `{command.strip()}`",
         f"- Cases: {len(cases)}, {args.frames} frames, {args.width} px wide, from `engine.evaluation.composite` "
-        "(scenes and sources: docs/evaluation.md). Scored over frames 2..T. Methods: **classic** (engine defaults), "
+        "(scenes and sources: docs/evaluation.md). Scored over frames 2..T. Methods: **classic** (engine defaults, "
+        f"tracker `{args.tracker}`), "
         "**static** (frame-1 mask kept still: recolour inside it, per-frame Telea of it, static paste, frame-1 margins "
         "kept), **telea_true** (per-frame Telea of the TRUE region).",
         "- Columns: J / J last / F = DAVIS region (mean, last frame) and boundary measures; PSNR in / SSIM in = inside the "

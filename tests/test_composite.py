@@ -29,7 +29,8 @@ SCENES = ["pan_man", "entering_bus", "cut_man", "insert_plane", "insert_static",
 
 @pytest.fixture(scope="module")
 def cases():
-    return {c.id: c for c in build_cases(COUNT, WIDTH, scenes=SCENES)}
+    made = build_cases(COUNT, WIDTH, scenes=SCENES) + build_cases(COUNT, WIDTH, scenes=["leaving_bus"], tasks=["remove"])
+    return {c.id: c for c in made}
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,16 @@ def test_removal_beats_per_frame_inpainting_with_true_masks(cases, results) -> N
     naive = psnr_inside(frames[1:], case.target[1:], case.masks[1:])
     # Measured at commit time: 22.7 dB vs 19.6 dB for per-frame Telea with the true masks.
     assert ours > 21.0 and ours > naive + 1.5, (ours, naive)
+
+
+def test_removal_among_real_passers_by(cases, results) -> None:
+    """Real pedestrians walk where the bus was: they are never copied into the hole as ghosts."""
+    case, res = cases["leaving_bus_remove"], results["leaving_bus_remove"]
+    ours = psnr_inside(res.frames[1:], case.target[1:], case.masks[1:])
+    frames, _ = telea_true(case.case_data())
+    naive = psnr_inside(frames[1:], case.target[1:], case.masks[1:])
+    # Measured at commit time: 17.2 dB vs 14.4 dB for per-frame Telea with the true masks.
+    assert ours > 16.0 and ours > naive + 1.5, (ours, naive)
 
 
 def test_insert_corners(cases, results) -> None:

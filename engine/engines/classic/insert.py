@@ -185,12 +185,29 @@ def composite_layer(frame: np.ndarray, layer_rgba: np.ndarray, hom: np.ndarray) 
     Pixels where the warped alpha is zero are the input's exactly.
     """
     h, w = frame.shape[:2]
-    alpha = layer_rgba[..., 3:4].astype(np.float32) / 255.0
-    premult = np.concatenate([layer_rgba[..., :3].astype(np.float32) * alpha, alpha], axis=-1)
-    warped = cv2.warpPerspective(premult, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    out = frame.copy()
+    full_mask = np.zeros((h, w), np.uint8)
+    ys, xs = np.nonzero(layer_rgba[..., 3])
+    if len(xs) == 0:
+        return out, full_mask
+    # Warp only into the box the layer lands in (a sticker costs what the sticker costs).
+    lx0, ly0, lx1, ly1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    corners = cv2.perspectiveTransform(np.array([[[lx0, ly0], [lx1, ly0], [lx1, ly1], [lx0, ly1]]], np.float64), hom)[0]
+    if not np.isfinite(corners).all():
+        return out, full_mask
+    x0, y0 = (max(0, int(np.floor(v)) - 2) for v in corners.min(axis=0))
+    x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + 2), min(h, int(np.ceil(corners[:, 1].max())) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return out, full_mask
+    src = layer_rgba[ly0:ly1, lx0:lx1]
+    alpha = src[..., 3:4].astype(np.float32) / 255.0
+    premult = np.concatenate([src[..., :3].astype(np.float32) * alpha, alpha], axis=-1)
+    local = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ hom @ np.array([[1, 0, lx0], [0, 1, ly0], [0, 0, 1]])
+    warped = cv2.warpPerspective(premult, local, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     a = warped[..., 3:4]
     mask = a[..., 0] > 0.5 / 255.0
-    comp = frame.astype(np.float32) * (1.0 - a) + warped[..., :3]
-    out = frame.copy()
-    out[mask] = np.clip(np.rint(comp[mask]), 0, 255).astype(np.uint8)
-    return out, np.where(mask, np.uint8(255), np.uint8(0))
+    roi = out[y0:y1, x0:x1]
+    comp = roi.astype(np.float32) * (1.0 - a) + warped[..., :3]
+    roi[mask] = np.clip(np.rint(comp[mask]), 0, 255).astype(np.uint8)
+    full_mask[y0:y1, x0:x1] = np.where(mask, np.uint8(255), np.uint8(0))
+    return out, full_mask

@@ -199,10 +199,22 @@ def _box(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
     )
 
 
+NEAR_BAND = 24
+"""Working pixels around the hole always checked for passers-by."""
+WIDE_MOVING_SHARE = 0.15
+"""Largest share of the frame moving unlike the camera for the check to reach the object's size around the hole."""
+
+
 def _moving_near(
-    flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int = 24
+    flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int | None = None
 ) -> np.ndarray | None:
-    """Full-size mask of pixels near frame ``t``'s hole that move unlike the background (or None)."""
+    """Full-size mask of pixels of frame ``t`` that move unlike the background (or None).
+
+    ``band``: only within that many working pixels of the hole; None: the hole's own size
+    (:data:`WIDE_MOVING_SHARE`), since a chain may reach that far from the hole (a static
+    camera: where the object stood earlier) and must never take its colour from a
+    passer-by there.
+    """
     hole = small_holes[t]
     if not hole.any():
         return None
@@ -216,8 +228,19 @@ def _moving_near(
     expected = (apply(cam, pts) - pts).reshape(gh, gw, 2)
     err = np.sum((back - expected) ** 2, axis=-1)
     moving = (err > 1.5**2 + 0.05 * np.sum(expected**2, axis=-1)) & ok
-    near = cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)) > 0
-    moving &= near & ~hole
+    if band is None:
+        # As far as the object reaches (its own size around the hole) where the camera
+        # model explains most of the frame; where much of it moves otherwise (a large
+        # animal, parallax of a handheld shot) only next to the hole, or too little of
+        # the background would be left to copy from.
+        hy, hx = np.nonzero(hole)
+        wide = float((moving & ~hole).mean()) <= WIDE_MOVING_SHARE
+        band = int(max(np.ptp(hx), np.ptp(hy)) + 1) if wide else NEAR_BAND
+    if band == NEAR_BAND:
+        moving &= cv2.dilate(hole.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1,) * 2)) > 0
+    elif band < max(gh, gw):  # a large reach: a distance map costs what a small kernel does
+        moving &= cv2.distanceTransform(np.where(hole, 0, 255).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= band
+    moving &= ~hole
     moving = cv2.dilate(moving.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     if not moving.any():
         return None
@@ -313,9 +336,9 @@ def fill_holes(
             if left.any():
                 m = np.zeros((h, w), np.uint8)
                 m[ys[left], xs[left]] = 255
-                # Something moving next to the hole (a passer-by) is not background to extend.
-                m[unknown[t] & ~hole] = 255
                 by, bx = _box(m > 0, 8)  # inpaint only around the pixels to fill
+                # Something moving next to the hole (a passer-by) is not background to extend.
+                m[by, bx][unknown[t][by, bx] & ~hole[by, bx]] = 255
                 spatial = cv2.inpaint(frame[by, bx], m[by, bx], 5, cv2.INPAINT_TELEA)
                 frame[ys[left], xs[left]] = spatial[ys[left] - by.start, xs[left] - bx.start]
             if sources_out is not None:
