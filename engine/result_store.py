@@ -189,47 +189,61 @@ class ResultWriter:
         self,
         folder: str | os.PathLike[str],
         fps: float,
-        size: tuple[int, int],
+        size: tuple[int, int] | None = None,
         *,
         expected_frames: int | None = None,
-        operations: int = 0,
         chunk: int | None = None,
         resume: bool = False,
     ) -> None:
         from engine.video.writer import check_output_path
 
         self.folder = Path(folder)
-        w, h = int(size[0]), int(size[1])
-        if not fps > 0 or w < 1 or h < 1:
-            raise StoreError(f"{self.folder}: a result needs a positive frame rate and size, got {fps} and {w}x{h}")
-        if not 0 <= operations <= MAX_OPERATIONS:
-            raise StoreError(f"{self.folder}: {operations} operation masks; at most {MAX_OPERATIONS}")
-        self.size, self.fps = (w, h), float(fps)
-        self.operations = operations if operations > 1 else 0  # one op's mask is the edit mask
+        if not fps > 0 or (size is not None and (int(size[0]) < 1 or int(size[1]) < 1)):
+            raise StoreError(f"{self.folder}: a result needs a positive frame rate and size, got {fps} and {size}")
+        self.fps = float(fps)
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.operations = 0
+        self._expected, self._chunk_arg = expected_frames, chunk
         check_output_path(self.folder / CHUNKS_FOLDER / _chunk_name(0))  # a path the encoder accepts
+        self._started = resume
         if resume:
             layout = _read_layout(self.folder)
-            if (layout["width"], layout["height"]) != (w, h) or _read_meta(self.folder) is not None:
+            if (self.size is not None and (layout["width"], layout["height"]) != self.size) or _read_meta(
+                self.folder
+            ) is not None:
                 raise StoreError(f"{self.folder}: cannot resume (complete, or another size)")
+            self.size = (int(layout["width"]), int(layout["height"]))
             self.chunk = int(layout["chunk"])
             self.operations = int(layout.get("operations", 0))
             self._next = _complete_chunks(self.folder, layout)
         else:
-            if self.folder.exists() and any(self.folder.iterdir()):
+            if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
                 raise StoreError(f"{self.folder} is not empty; a result is written into a new folder")
-            self.chunk = int(chunk or chunk_frames_for(w, h))
-            layout = {"format": FORMAT, "version": VERSION, "width": w, "height": h, "fps": self.fps, "chunk": self.chunk}
-            layout["operations"] = self.operations
-            if expected_frames is not None:
-                layout["expected"] = int(expected_frames)
-            for sub in (CHUNKS_FOLDER, MASKS_FOLDER) + ((OPS_FOLDER,) if self.operations else ()):
-                (self.folder / sub).mkdir(parents=True, exist_ok=True)
-            write_bytes_atomic(self.folder / STORE_FILE, (json.dumps(layout, indent=2) + "\n").encode("utf-8"))
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.chunk = 0
             self._next = 0
         self._buffer: list[np.ndarray] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="result-store")
         self._pending: Future[None] | None = None
         self._closed = False
+
+    def _start(self, frame: np.ndarray, operations: int) -> None:
+        """The layout, from the first frame (the canvas size, how many operation masks come with each frame)."""
+        if self.size is None:
+            self.size = (int(frame.shape[1]), int(frame.shape[0]))
+        w, h = self.size
+        if operations > MAX_OPERATIONS:
+            raise StoreError(f"{self.folder}: {operations} operation masks; at most {MAX_OPERATIONS}")
+        self.operations = operations
+        self.chunk = int(self._chunk_arg or chunk_frames_for(w, h))
+        layout: dict[str, Any] = {"format": FORMAT, "version": VERSION, "width": w, "height": h, "fps": self.fps}
+        layout.update(chunk=self.chunk, operations=operations)
+        if self._expected is not None:
+            layout["expected"] = int(self._expected)
+        for sub in (CHUNKS_FOLDER, MASKS_FOLDER) + ((OPS_FOLDER,) if operations > 1 else ()):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(self.folder / STORE_FILE, (json.dumps(layout, indent=2) + "\n").encode("utf-8"))
+        self._started = True
 
     @property
     def frames_written(self) -> int:
@@ -241,6 +255,8 @@ class ResultWriter:
         if self._closed:
             raise StoreError(f"{self.folder}: the writer is closed")
         frame, mask = np.asarray(frame), np.asarray(mask)
+        if not self._started:
+            self._start(frame, 0 if operation_masks is None else len(operation_masks))
         w, h = self.size
         if frame.shape != (h, w, 3) or frame.dtype != np.uint8:
             raise StoreError(
@@ -250,9 +266,11 @@ class ResultWriter:
             raise StoreError(f"{self.folder}: mask {self.frames_written} is {mask.shape}, expected ({h}, {w})")
         index = self.frames_written
         self._write_png(MASKS_FOLDER, _mask_name(index), mask)
-        if self.operations:
-            if operation_masks is None or len(operation_masks) != self.operations:
-                raise StoreError(f"{self.folder}: frame {index} needs {self.operations} operation masks")
+        if len(operation_masks or ()) != self.operations:
+            raise StoreError(
+                f"{self.folder}: frame {index} has {len(operation_masks or ())} operation masks, not {self.operations}"
+            )
+        if self.operations > 1:
             for k, m in enumerate(operation_masks):
                 self._write_png(OPS_FOLDER, _op_name(k, index), np.asarray(m))
         self._buffer.append(np.array(frame, copy=True))
@@ -465,7 +483,9 @@ def _open_store(folder: Path, status: StoreStatus, allow_partial: bool) -> Propa
     masks = StoredFrames(n, (h, w), _png_reader(folder, MASKS_FOLDER, _mask_name, (h, w)), f"the masks in {folder}")
     extras = _extras_from(meta or {})
     ops = int(layout.get("operations", 0))
-    if ops:
+    if ops == 1:  # one operation: its mask is the edit mask
+        extras["operation_masks"] = [masks]
+    elif ops:
         extras["operation_masks"] = [
             StoredFrames(
                 n, (h, w), _png_reader(folder, OPS_FOLDER, lambda i, k=k: _op_name(k, i), (h, w)), f"operation {k} masks"
@@ -532,11 +552,11 @@ def write_result(result: PropagationResult, folder: str | os.PathLike[str], on_f
     n = len(result.frames)
     h, w = result.frames.shape[1:3]
     op_masks = result.extras.get("operation_masks")
-    ops = len(op_masks) if isinstance(op_masks, (list, tuple)) and len(op_masks) > 1 else 0
+    ops = len(op_masks) if isinstance(op_masks, (list, tuple)) else 0
     if ops and any(tuple(np.shape(m)) != tuple(result.masks.shape) for m in op_masks):
         ops = 0
     with atomic_folder(folder) as tmp:
-        with ResultWriter(tmp, result.fps, (w, h), expected_frames=n, operations=ops) as writer:
+        with ResultWriter(tmp, result.fps, (w, h), expected_frames=n) as writer:
             for t in range(n):
                 writer.put(result.frames[t], result.masks[t], [m[t] for m in op_masks] if ops else None)
                 if on_frame is not None:
