@@ -133,3 +133,36 @@ def test_propagate_cli_writes_through_the_store_and_leaves_no_store_behind(tmp_p
     np.testing.assert_array_equal(reader[8], memory.frames[8])
     reader.close()
     assert sorted(p.name for p in out.parent.iterdir()) == ["masks", "result.mkv"]  # the run's store is gone
+
+
+def test_genprop_streams_window_by_window_into_the_store(tmp_path: Path) -> None:
+    import engine.engines  # noqa: F401  (registers engines)
+    from engine.engines.base import get_engine
+    from engine.pipelines import GenPropPipeline
+    from engine.pipelines.dummy import tiny_components
+
+    pipe = GenPropPipeline.from_components(**tiny_components(0))
+    yy, xx = np.mgrid[0:27, 0:45]
+    clip = ArrayClip(
+        [np.dstack([(xx * 5 + 3 * t) % 256, (yy * 7) % 256, np.full_like(xx, 90)]).astype(np.uint8) for t in range(7)]
+    )
+    m = np.zeros((27, 45), np.uint8)
+    m[6:13, 11:22] = 255
+    f, op = recolour(clip[0], m, hue_shift=100)
+    edit = FirstFrameEdit(clip[0], f, op.mask, [op])
+    opts = {"steps": 2, "long_side": 32, "window": 4, "overlap": 1, "max_guidance": 1.0, "feather": 2, "seed": 3}
+    engine = get_engine("genprop")(pipeline=pipe)
+    seen: list[int] = []
+
+    class Spy(ResultWriter):
+        def put(self, frame, mask, operation_masks=None) -> None:  # noqa: ANN001
+            seen.append(self.frames_written)
+            super().put(frame, mask, operation_masks)
+
+    memory = engine.propagate(clip, edit, opts)
+    stored = engine.propagate_to(Spy(tmp_path / "r", clip.fps), clip, edit, opts)
+    assert seen == list(range(5)) and engine.streams
+    for t in range(5):
+        np.testing.assert_array_equal(stored.frames[t], memory.frames[t])
+        np.testing.assert_array_equal(stored.masks[t], memory.masks[t])
+    assert stored.extras["windows"] == memory.extras["windows"] and stored.mode == "genprop"
