@@ -144,7 +144,7 @@ def test_genprop_streams_window_by_window_into_the_store(tmp_path: Path) -> None
     pipe = GenPropPipeline.from_components(**tiny_components(0))
     yy, xx = np.mgrid[0:27, 0:45]
     clip = ArrayClip(
-        [np.dstack([(xx * 5 + 3 * t) % 256, (yy * 7) % 256, np.full_like(xx, 90)]).astype(np.uint8) for t in range(7)]
+        [np.dstack([(xx * 5 + 3 * t) % 256, (yy * 7) % 256, np.full_like(xx, 90)]).astype(np.uint8) for t in range(5)]
     )
     m = np.zeros((27, 45), np.uint8)
     m[6:13, 11:22] = 255
