@@ -55,6 +55,7 @@ from engine.engines.classic.tracker_choice import (
     tracker_notes,
 )
 from engine.video.source import FrameSource
+from engine.video.source_frames import SourceFrames
 
 log = logging.getLogger(__name__)
 
@@ -246,11 +247,19 @@ class ClassicEngine(Engine):
         timer = StageTimer()
 
         rep.stage = "read"
-        with timer.stage("read"):
-            frames = np.empty((n, h, w, 3), np.uint8)
-            for t in range(n):
-                frames[t] = clip[t]
+        ops = edit.operations
+        if defer_last and sam2_tracker is None and len(ops) == 1 and ops[0].kind in (EditKind.TRACK, EditKind.RECOLOUR):
+            # One track/recolour only indexes frames: read them from the source when needed
+            # (a few sequential passes) instead of holding the clip; its transform is deferred.
+            frames = SourceFrames(clip)
+            for _ in range(n):
                 rep.tick()
+        else:
+            with timer.stage("read"):
+                frames = np.empty((n, h, w, 3), np.uint8)
+                for t in range(n):
+                    frames[t] = clip[t]
+                    rep.tick()
 
         # 2. Shot cuts.
         work = frames
