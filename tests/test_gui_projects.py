@@ -225,7 +225,7 @@ def test_save_and_open_run_as_jobs_with_progress_and_write_only_changes(qtbot, w
         assert window.job_panel.isVisible() and window.job_panel.label.text() == "Save project"  # a job, not a freeze
     assert finished.args == ["succeeded"] and {p.stage for p in reports} == {"saving"} and len(reports) >= 4
     key = window.project.results[0].key
-    frames_file = folder / "results" / key / "frames.mkv"
+    frames_file = folder / "results" / key / "store.json"  # written when a result is encoded
     stamps = {p: p.stat().st_mtime_ns for p in (frames_file, folder / "edit.json")}
 
     with qtbot.waitSignal(window.job_finished, timeout=60000):
