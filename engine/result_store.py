@@ -4,22 +4,22 @@ Long clips do not fit in memory (issue 16), so a run's frames and masks go to a 
 as the engine finishes them, and everything after the run (review, export, projects)
 reads them from there:
 
-- ``store.json``: the layout (size, frame rate, frames per chunk), written first;
-- ``chunks/frames_NNNNNN.mkv``: frames ``N..N+chunk-1``, lossless FFV1 (intra-only, so
-  any frame decodes alone), each chunk written to a temporary name and renamed in once
-  whole, after the masks of its frames;
+- ``store.json``: the layout (size, frame rate, operation count), written first;
+- ``frames/frame_NNNNNN.png``: frame ``N``, lossless PNG (fast to decode alone, so any
+  frame is one file read: review scrubs and A/B-wipes at random), written to a hidden
+  temporary name and renamed in after the masks of that frame;
 - ``masks/mask_NNNNNN.png``: the per-frame edit mask; ``ops/opK_NNNNNN.png``: each
   operation's mask when a run has more than one;
 - ``result.json``: written last, atomically: frame count, engine, mode, the plain-data
   extras (warnings, frame notes, message) and timings.
 
 A folder with ``result.json`` is complete. One with ``store.json`` and no
-``result.json`` is partial (a crash or a cancel): its complete chunks are readable, the
-writer can resume after the last of them, or the folder can be discarded; a chunk that
-was being written is a hidden temporary file nothing reads. A folder is never half
-complete. Names inside the folder are fixed by this module; every one is still opened
+``result.json`` is partial (a crash or a cancel): its frames ``0..k-1`` (every frame
+file present from the first on) are readable, the writer can resume after them, or the
+folder can be discarded; a frame that was being written is a hidden temporary file
+nothing reads. A folder is never half complete. Names inside the folder are fixed by this module; every one is still opened
 through :func:`engine.safe_paths.contained`, so a folder someone sent cannot make the
-reader leave it (a symlinked chunk, a FIFO).
+reader leave it (a symlinked frame, a FIFO).
 
 The folder of the GUI-era layout (``frames.mkv`` + ``masks/`` + ``result.json``, see
 ``app/result_files``) is read by the same :func:`open_result`.
@@ -31,7 +31,7 @@ import json
 import os
 import shutil
 import threading
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,23 +42,25 @@ from typing import Any
 import numpy as np
 
 from engine.engines.base import PropagationResult
-from engine.safe_paths import UnsafePathError, contained, load_json
+from engine.safe_paths import UnsafePathError, contained, load_json, read_bytes
 from engine.video.atomic import write_bytes_atomic
-from engine.video.png import encode_png, read_png, write_file_checked
+from engine.video.png import PngError, check_png, encode_png, write_file_checked
 
 FORMAT = "genprop-result-store"
 VERSION = 1
 STORE_FILE = "store.json"
 RESULT_FILE = "result.json"
-CHUNKS_FOLDER = "chunks"
+FRAMES_FOLDER = "frames"
 MASKS_FOLDER = "masks"
 OPS_FOLDER = "ops"
 LEGACY_FRAMES_FILE = "frames.mkv"
 #: Extras that are plain data and survive on disk (the contract's user-facing notes).
 KEPT_EXTRAS = ("warnings", "frame_notes", "message", "shot_cuts", "tracker", "tracker_note", "mask_source")
-#: A chunk is at most this many bytes of raw frames (the writer holds two chunks at most).
-CHUNK_BYTES = 48 * 1024 * 1024
-MAX_CHUNK_FRAMES = 32
+#: Frames handed to the encoder thread and not yet on disk, at most (bounds the writer's memory).
+MAX_PENDING = 4
+#: PNG compression level: 1 encodes and decodes fastest at about the size of FFV1 (issue 16 bench).
+PNG_LEVEL = 1
+MAX_PNG_BYTES = 256 * 1024 * 1024
 MAX_OPERATIONS = 64
 
 
@@ -68,24 +70,19 @@ class StoreError(ValueError):
 
 class StoreState(Enum):
     COMPLETE = "complete"
-    PARTIAL = "partial"  # a run stopped before the end: the complete chunks are readable
+    PARTIAL = "partial"  # a run stopped before the end: its frames from 0 on are readable
     MISSING = "missing"  # no result here
 
 
 @dataclass(frozen=True)
 class StoreStatus:
     state: StoreState
-    frames: int  # frames readable (complete: all; partial: the complete chunks)
+    frames: int  # frames readable (complete: all; partial: those present from frame 0 on)
     expected: int | None = None  # frames the run meant to write, when it said
 
 
-def chunk_frames_for(width: int, height: int) -> int:
-    """Frames per chunk: a bounded number of bytes, so memory does not grow with the frame size."""
-    return int(max(1, min(MAX_CHUNK_FRAMES, CHUNK_BYTES // max(1, width * height * 3))))
-
-
-def _chunk_name(start: int) -> str:
-    return f"frames_{start:06d}.mkv"
+def _frame_name(index: int) -> str:
+    return f"frame_{index:06d}.png"
 
 
 def _mask_name(index: int) -> str:
@@ -107,7 +104,7 @@ def _read_layout(folder: Path) -> dict[str, Any]:
         raise StoreError(f"{folder / STORE_FILE} is not a result store layout")
     if doc.get("version") != VERSION:
         raise StoreError(f"{folder / STORE_FILE}: version {doc.get('version')!r} is not supported (this app reads {VERSION})")
-    for key in ("width", "height", "chunk"):
+    for key in ("width", "height"):
         if not isinstance(doc.get(key), int) or not 0 < doc[key] <= 1 << 16:
             raise StoreError(f"{folder / STORE_FILE}: {key} must be a positive integer, got {doc.get(key)!r}")
     fps = doc.get("fps")
@@ -129,15 +126,15 @@ def _read_meta(folder: Path) -> dict[str, Any] | None:
     return meta
 
 
-def _complete_chunks(folder: Path, layout: dict[str, Any]) -> int:
-    """Frames covered by the unbroken run of complete chunks from frame 0."""
-    chunks = folder / CHUNKS_FOLDER
-    if not chunks.is_dir():
+def _complete_frames(folder: Path) -> int:
+    """Frames present without a gap from frame 0 (a frame file is renamed in once whole)."""
+    frames = folder / FRAMES_FOLDER
+    if not frames.is_dir():
         return 0
-    names = {e.name for e in os.scandir(chunks) if not e.name.startswith(".")}
-    done, step = 0, int(layout["chunk"])
-    while _chunk_name(done) in names:
-        done += step
+    names = {e.name for e in os.scandir(frames) if not e.name.startswith(".")}
+    done = 0
+    while _frame_name(done) in names:
+        done += 1
     return done
 
 
@@ -156,7 +153,7 @@ def inspect(folder: str | os.PathLike[str]) -> StoreStatus:
         if not isinstance(n, int) or n < 1:
             raise StoreError(f"{folder / RESULT_FILE}: frames must be a positive integer, got {n!r}")
         return StoreStatus(StoreState.COMPLETE, n, expected)
-    return StoreStatus(StoreState.PARTIAL, min(_complete_chunks(folder, layout), expected or 1 << 62), expected)
+    return StoreStatus(StoreState.PARTIAL, min(_complete_frames(folder), expected or 1 << 62), expected)
 
 
 def is_complete(folder: str | os.PathLike[str]) -> bool:
@@ -180,9 +177,9 @@ def discard(folder: str | os.PathLike[str]) -> None:
 class ResultWriter:
     """The sink a run writes through: ``put`` frames in order, then ``finish`` (or leave it partial).
 
-    Whole chunks are encoded on one background thread while the engine computes the next
-    ones; the writer holds at most two chunks of frames. Used as a context manager, an
-    exception (a cancel, a crash of the engine) leaves the folder partial, never corrupt.
+    Frames are encoded on one background thread while the engine computes the next ones
+    (at most ``MAX_PENDING`` frames wait). Used as a context manager, an exception (a
+    cancel, a crash of the engine) leaves the folder partial, never corrupt.
     """
 
     def __init__(
@@ -192,19 +189,15 @@ class ResultWriter:
         size: tuple[int, int] | None = None,
         *,
         expected_frames: int | None = None,
-        chunk: int | None = None,
         resume: bool = False,
     ) -> None:
-        from engine.video.writer import check_output_path
-
         self.folder = Path(folder)
         if not fps > 0 or (size is not None and (int(size[0]) < 1 or int(size[1]) < 1)):
             raise StoreError(f"{self.folder}: a result needs a positive frame rate and size, got {fps} and {size}")
         self.fps = float(fps)
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.operations = 0
-        self._expected, self._chunk_arg = expected_frames, chunk
-        check_output_path(self.folder / CHUNKS_FOLDER / _chunk_name(0))  # a path the encoder accepts
+        self._expected = expected_frames
         self._started = resume
         if resume:
             layout = _read_layout(self.folder)
@@ -213,18 +206,15 @@ class ResultWriter:
             ) is not None:
                 raise StoreError(f"{self.folder}: cannot resume (complete, or another size)")
             self.size = (int(layout["width"]), int(layout["height"]))
-            self.chunk = int(layout["chunk"])
             self.operations = int(layout.get("operations", 0))
-            self._next = _complete_chunks(self.folder, layout)
+            self._next = _complete_frames(self.folder)
         else:
             if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
                 raise StoreError(f"{self.folder} is not empty; a result is written into a new folder")
             self.folder.mkdir(parents=True, exist_ok=True)
-            self.chunk = 0
             self._next = 0
-        self._buffer: list[np.ndarray] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="result-store")
-        self._pending: Future[None] | None = None
+        self._pending: deque[Future[None]] = deque()
         self._closed = False
 
     def _start(self, frame: np.ndarray, operations: int) -> None:
@@ -235,20 +225,19 @@ class ResultWriter:
         if operations > MAX_OPERATIONS:
             raise StoreError(f"{self.folder}: {operations} operation masks; at most {MAX_OPERATIONS}")
         self.operations = operations
-        self.chunk = int(self._chunk_arg or chunk_frames_for(w, h))
         layout: dict[str, Any] = {"format": FORMAT, "version": VERSION, "width": w, "height": h, "fps": self.fps}
-        layout.update(chunk=self.chunk, operations=operations)
+        layout["operations"] = operations
         if self._expected is not None:
             layout["expected"] = int(self._expected)
-        for sub in (CHUNKS_FOLDER, MASKS_FOLDER) + ((OPS_FOLDER,) if operations > 1 else ()):
+        for sub in (FRAMES_FOLDER, MASKS_FOLDER) + ((OPS_FOLDER,) if operations > 1 else ()):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(self.folder / STORE_FILE, (json.dumps(layout, indent=2) + "\n").encode("utf-8"))
         self._started = True
 
     @property
     def frames_written(self) -> int:
-        """Frames handed to the writer so far (those of the current chunk included)."""
-        return self._next + len(self._buffer)
+        """Frames handed to the writer so far (some may still be encoding)."""
+        return self._next
 
     def put(self, frame: np.ndarray, mask: np.ndarray, operation_masks: Sequence[np.ndarray] | None = None) -> None:
         """Frame ``frames_written`` of the result: ``[H, W, 3]`` uint8, its ``[H, W]`` mask, each op's mask."""
@@ -257,49 +246,35 @@ class ResultWriter:
         frame, mask = np.asarray(frame), np.asarray(mask)
         if not self._started:
             self._start(frame, 0 if operation_masks is None else len(operation_masks))
-        w, h = self.size
+        w, h = self.size  # type: ignore[misc]
+        index = self._next
         if frame.shape != (h, w, 3) or frame.dtype != np.uint8:
-            raise StoreError(
-                f"{self.folder}: frame {self.frames_written} is {frame.shape} {frame.dtype}, expected ({h}, {w}, 3) uint8"
-            )
+            raise StoreError(f"{self.folder}: frame {index} is {frame.shape} {frame.dtype}, expected ({h}, {w}, 3) uint8")
         if mask.shape != (h, w):
-            raise StoreError(f"{self.folder}: mask {self.frames_written} is {mask.shape}, expected ({h}, {w})")
-        index = self.frames_written
-        self._write_png(MASKS_FOLDER, _mask_name(index), mask)
-        if len(operation_masks or ()) != self.operations:
-            raise StoreError(
-                f"{self.folder}: frame {index} has {len(operation_masks or ())} operation masks, not {self.operations}"
-            )
-        if self.operations > 1:
-            for k, m in enumerate(operation_masks):
-                self._write_png(OPS_FOLDER, _op_name(k, index), np.asarray(m))
-        self._buffer.append(np.array(frame, copy=True))
-        if len(self._buffer) == self.chunk:
-            self._flush()
+            raise StoreError(f"{self.folder}: mask {index} is {mask.shape}, expected ({h}, {w})")
+        ops = list(operation_masks or ())
+        if len(ops) != self.operations:
+            raise StoreError(f"{self.folder}: frame {index} has {len(ops)} operation masks, not {self.operations}")
+        ops = [np.array(m, copy=True) for m in ops] if self.operations > 1 else []
+        while len(self._pending) >= MAX_PENDING:
+            self._pending.popleft().result()
+        job = self._pool.submit(self._write_frame, index, np.array(frame, copy=True), np.array(mask, copy=True), ops)
+        self._pending.append(job)
+        self._next += 1
 
-    def _write_png(self, sub: str, name: str, image: np.ndarray) -> None:
-        image = image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
-        write_file_checked(self.folder / sub / name, encode_png(image, compression=1))
-
-    def _flush(self) -> None:
-        """Hand the buffered chunk to the encoder thread (waiting for the previous one first)."""
-        if not self._buffer:
-            return
-        self._wait()
-        frames, start = self._buffer, self._next
-        self._buffer = []
-        self._next += len(frames)
-        self._pending = self._pool.submit(self._encode_chunk, start, frames)
-
-    def _encode_chunk(self, start: int, frames: list[np.ndarray]) -> None:
-        from engine.video.writer import write_video  # atomic: temp name, verified, renamed in
-
-        write_video(self.folder / CHUNKS_FOLDER / _chunk_name(start), frames, self.fps, lossless=True)
+    def _write_frame(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:
+        """Masks first, then the frame under a temporary name renamed in: a present frame file means a whole frame."""
+        _write_png(self.folder / MASKS_FOLDER / _mask_name(index), mask)
+        for k, m in enumerate(ops):
+            _write_png(self.folder / OPS_FOLDER / _op_name(k, index), m)
+        final = self.folder / FRAMES_FOLDER / _frame_name(index)
+        tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
+        _write_png(tmp, frame)
+        os.replace(tmp, final)
 
     def _wait(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
+        while self._pending:
+            self._pending.popleft().result()
 
     def finish(
         self,
@@ -308,14 +283,14 @@ class ResultWriter:
         extras: dict[str, Any] | None = None,
         timings: dict[str, float] | None = None,
     ) -> PropagationResult:
-        """Write the last chunk and ``result.json`` (the folder is now complete); the stored result."""
+        """Wait for the last frames, write ``result.json`` (the folder is now complete); the stored result."""
         n = self.frames_written
         if n < 1:
             self.close()
             raise StoreError(f"{self.folder}: no frames were written")
-        self._flush()
-        self._wait()
         self.close()
+        if _complete_frames(self.folder) < n:
+            raise StoreError(f"{self.folder}: {n} frames were put but fewer are on disk")
         meta = {"frames": n, "fps": self.fps, "engine": engine, "mode": mode, "extras": plain_extras(extras or {})}
         meta["timings"] = {str(k): float(v) for k, v in (timings or {}).items()}
         write_bytes_atomic(self.folder / RESULT_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
@@ -324,7 +299,7 @@ class ResultWriter:
         return result
 
     def close(self) -> None:
-        """Stop writing; frames of an unfinished chunk are dropped (the folder stays partial)."""
+        """Stop writing after the frames already handed over (the folder stays partial unless finished)."""
         if self._closed:
             return
         self._closed = True
@@ -337,8 +312,12 @@ class ResultWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._buffer = []
         self.close()
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    image = image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
+    write_file_checked(path, encode_png(image, compression=PNG_LEVEL))
 
 
 def plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
@@ -409,45 +388,24 @@ class StoredFrames:
         return out if dtype is None else out.astype(dtype)
 
 
-class _ChunkFrames:
-    """Reads frames from the chunk files, keeping the last two chunks open (sequential play, A/B)."""
+def _png_reader(folder: Path, sub: str, name_of: Any, shape: tuple[int, ...]) -> Any:
+    """Reads ``sub/name_of(i)``: contained in ``folder``, a regular file, verified (``check_png``), shape checked."""
+    import cv2
 
-    def __init__(self, folder: Path, chunk: int, size: tuple[int, int]) -> None:
-        self._folder, self._chunk, self._size = folder, chunk, size
-        self._open: OrderedDict[int, Any] = OrderedDict()
-
-    def __call__(self, i: int) -> np.ndarray:
-        from engine.video import VideoFileReader
-
-        start = i - i % self._chunk
-        reader = self._open.get(start)
-        if reader is None:
-            rel = f"{CHUNKS_FOLDER}/{_chunk_name(start)}"
-            path = contained(self._folder, rel, rel, error=_store_error, root_name="the result folder")
-            reader = VideoFileReader(path, cache_bytes=8 * 1024 * 1024)
-            if reader.size != self._size:
-                reader.close()
-                raise StoreError(f"{path} is {reader.size[0]}x{reader.size[1]}, the result is {self._size[0]}x{self._size[1]}")
-            self._open[start] = reader
-            while len(self._open) > 2:
-                self._open.popitem(last=False)[1].close()
-        self._open.move_to_end(start)
-        if i - start >= len(reader):
-            raise StoreError(f"{self._folder}: chunk {_chunk_name(start)} has {len(reader)} frames, frame {i} is missing")
-        return reader[i - start]
-
-    def close(self) -> None:
-        while self._open:
-            self._open.popitem()[1].close()
-
-
-def _png_reader(folder: Path, sub: str, name_of: Any, shape: tuple[int, int]) -> Any:
     def read(i: int) -> np.ndarray:
         rel = f"{sub}/{name_of(i)}"
         path = contained(folder, rel, rel, error=_store_error, root_name="the result folder")
-        image = read_png(path, "L", rel, error=_store_error)
-        if image.shape != shape:
-            raise StoreError(f"{path} is {image.shape[1]}x{image.shape[0]}, the result is {shape[1]}x{shape[0]}")
+        data = read_bytes(path, rel, max_bytes=MAX_PNG_BYTES, error=_store_error)
+        try:
+            check_png(data, rel)
+        except PngError as exc:
+            raise StoreError(f"{folder}: {exc}") from None
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if image is not None and image.ndim == 3 and image.shape[2] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if image is None or image.shape != shape or image.dtype != np.uint8:
+            got = "undecodable" if image is None else f"{image.shape} {image.dtype}"
+            raise StoreError(f"{path} is {got}; the result's images are {shape} uint8")
         return image
 
     return read
@@ -457,7 +415,7 @@ def open_result(folder: str | os.PathLike[str], *, allow_partial: bool = False) 
     """The result in ``folder`` as a :class:`PropagationResult` whose frames and masks are read
     from disk on demand (:class:`StoredFrames`); ``extras["result_folder"]`` names the folder.
 
-    A partial folder is refused unless ``allow_partial`` (then its complete chunks are the result).
+    A partial folder is refused unless ``allow_partial`` (then its frames present from frame 0 on are the result).
     """
     folder = Path(folder)
     status = inspect(folder)
@@ -477,9 +435,9 @@ def _open_store(folder: Path, status: StoreStatus, allow_partial: bool) -> Propa
     if n < 1:
         raise StoreError(f"{folder} holds no complete frames")
     w, h = layout["width"], layout["height"]
-    if status.state is StoreState.COMPLETE and _complete_chunks(folder, layout) < n:
-        raise StoreError(f"{folder}: result.json lists {n} frames but chunks are missing")
-    frames = StoredFrames(n, (h, w, 3), _ChunkFrames(folder, int(layout["chunk"]), (w, h)), f"the result in {folder}")
+    if status.state is StoreState.COMPLETE and _complete_frames(folder) < n:
+        raise StoreError(f"{folder}: result.json lists {n} frames but frame files are missing")
+    frames = StoredFrames(n, (h, w, 3), _png_reader(folder, FRAMES_FOLDER, _frame_name, (h, w, 3)), f"the result in {folder}")
     masks = StoredFrames(n, (h, w), _png_reader(folder, MASKS_FOLDER, _mask_name, (h, w)), f"the masks in {folder}")
     extras = _extras_from(meta or {})
     ops = int(layout.get("operations", 0))

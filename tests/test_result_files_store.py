@@ -68,7 +68,7 @@ def test_a_stored_result_is_copied_not_encoded_again(tmp_path: Path) -> None:
     target = result_files.write_result(handle, tmp_path / "b")
     source = result_files.stored_folder(handle)
     assert source is not None
-    for rel in ("chunks/frames_000000.mkv", "masks/mask_000003.png", "result.json"):
+    for rel in ("frames/frame_000000.png", "masks/mask_000003.png", "result.json"):
         assert (target / rel).read_bytes() == (source / rel).read_bytes()
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from engine.engines.base import PropagationResult
 from engine.result_store import (
-    CHUNKS_FOLDER,
+    FRAMES_FOLDER,
     RESULT_FILE,
     ResultWriter,
     StoreError,
@@ -38,8 +38,8 @@ def mask(t: int) -> np.ndarray:
     return m
 
 
-def write_frames(folder: Path, n: int, chunk: int = 4, **kw) -> ResultWriter:
-    writer = ResultWriter(folder, 25.0, (W, H), expected_frames=n, chunk=chunk, **kw)
+def write_frames(folder: Path, n: int, **kw) -> ResultWriter:
+    writer = ResultWriter(folder, 25.0, (W, H), expected_frames=n, **kw)
     for t in range(n):
         writer.put(frame(t), mask(t))
     return writer
@@ -49,7 +49,7 @@ def test_random_access_is_exact_in_any_order(tmp_path: Path) -> None:
     writer = write_frames(tmp_path / "r", 11)
     result = writer.finish("classic", "classic", {"warnings": ["w1"], "frame_notes": {3: "cut"}}, {"read": 1.5})
     assert len(result.frames) == 11 and result.frames.shape == (11, H, W, 3) and result.masks.shape == (11, H, W)
-    for t in [10, 0, 5, 4, 3, 9, 1, 10, 2]:  # across chunks, backwards, repeated
+    for t in [10, 0, 5, 4, 3, 9, 1, 10, 2]:  # any order, backwards, repeated
         np.testing.assert_array_equal(result.frames[t], frame(t))
         np.testing.assert_array_equal(result.masks[t], mask(t))
     np.testing.assert_array_equal(result.frames[-1], frame(10))
@@ -87,17 +87,18 @@ def test_completion_is_atomic_result_json_last(tmp_path: Path) -> None:
     assert inspect(folder).state is StoreState.COMPLETE
 
 
-def test_a_crash_leaves_a_marked_partial_that_reads_its_complete_chunks_and_resumes(tmp_path: Path) -> None:
+def test_a_crash_leaves_a_marked_partial_that_reads_its_frames_and_resumes(tmp_path: Path) -> None:
     folder = tmp_path / "r"
     with pytest.raises(RuntimeError):
-        with write_frames(folder, 10):  # 10 frames put, chunks of 4: two chunks whole, two frames pending
+        with write_frames(folder, 10):  # 10 frames put, then the engine dies
             raise RuntimeError("the engine died")
+    (folder / FRAMES_FOLDER / "frame_000008.png").unlink()  # as if the process died while frame 8 was written
     status = inspect(folder)
-    assert status.state is StoreState.PARTIAL and status.frames == 8
+    assert status.state is StoreState.PARTIAL and status.frames == 8 and status.expected == 10
     partial = open_result(folder, allow_partial=True)
     assert len(partial.frames) == 8 and any("partial" in w for w in partial.extras["warnings"])
     np.testing.assert_array_equal(partial.frames[7], frame(7))
-    # resume after the last complete chunk
+    # resume after the last frame present
     writer = ResultWriter(folder, 25.0, (W, H), resume=True)
     assert writer.frames_written == 8
     for t in range(8, 12):
@@ -108,13 +109,26 @@ def test_a_crash_leaves_a_marked_partial_that_reads_its_complete_chunks_and_resu
     np.testing.assert_array_equal(done.masks[11], mask(11))
 
 
-def test_a_half_written_chunk_is_never_read(tmp_path: Path) -> None:
+def test_a_half_written_frame_is_never_read(tmp_path: Path) -> None:
     folder = tmp_path / "r"
     write_frames(folder, 8).close()
-    (folder / CHUNKS_FOLDER / ".frames_000008.partial-99999-0badc0de.mkv").write_bytes(b"\x1a\x45\xdf\xa3 garbage")
+    (folder / FRAMES_FOLDER / ".frame_000008.png.partial-99999").write_bytes(b"\x89PNG garbage")
     assert inspect(folder).frames == 8
     discard(folder)
     assert not folder.exists()
+
+
+def test_a_corrupt_frame_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    folder = tmp_path / "r"
+    write_frames(folder, 3).finish("e")
+    path = folder / FRAMES_FOLDER / "frame_000001.png"
+    data = bytearray(path.read_bytes())
+    data[60] ^= 0xFF  # a flipped byte inside the image data: the CRC no longer matches
+    path.write_bytes(bytes(data))
+    result = open_result(folder)
+    with pytest.raises(StoreError, match="frame_000001"):
+        result.frames[1]
+    np.testing.assert_array_equal(result.frames[2], frame(2))
 
 
 def test_discard_refuses_a_folder_that_is_not_a_result(tmp_path: Path) -> None:
@@ -137,12 +151,12 @@ def test_writer_refuses_a_non_empty_folder_and_wrong_frames(tmp_path: Path) -> N
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symlinks")
-def test_a_symlinked_chunk_leading_outside_is_refused(tmp_path: Path) -> None:
+def test_a_symlinked_frame_leading_outside_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "r"
     write_frames(folder, 4).finish("e")
-    outside = tmp_path / "outside.mkv"
-    (folder / CHUNKS_FOLDER / "frames_000000.mkv").rename(outside)
-    os.symlink(outside, folder / CHUNKS_FOLDER / "frames_000000.mkv")
+    outside = tmp_path / "outside.png"
+    (folder / FRAMES_FOLDER / "frame_000000.png").rename(outside)
+    os.symlink(outside, folder / FRAMES_FOLDER / "frame_000000.png")
     result = open_result(folder)
     with pytest.raises(StoreError, match="outside"):
         result.frames[0]
@@ -179,5 +193,5 @@ def test_result_json_listing_more_frames_than_stored_is_refused(tmp_path: Path) 
     meta = json.loads((folder / RESULT_FILE).read_text())
     meta["frames"] = 400
     (folder / RESULT_FILE).write_text(json.dumps(meta))
-    with pytest.raises(StoreError, match="chunks are missing"):
+    with pytest.raises(StoreError, match="frame files are missing"):
         open_result(folder)

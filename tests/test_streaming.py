@@ -106,10 +106,10 @@ def test_a_cancelled_streaming_run_leaves_a_marked_partial(tmp_path: Path) -> No
             cancel.cancel()
 
     with pytest.raises(PropagationCancelled):
-        with ResultWriter(tmp_path / "r", 25.0, chunk=4) as writer:
+        with ResultWriter(tmp_path / "r", 25.0) as writer:
             ClassicEngine().propagate_to(writer, ArrayClip(frames, 25.0), edit, {}, progress, cancel)
     status = inspect(tmp_path / "r")
-    assert status.state is StoreState.PARTIAL and 0 < status.frames < 12 and status.frames % 4 == 0
+    assert status.state is StoreState.PARTIAL and 0 < status.frames < 12
 
 
 def test_propagate_cli_writes_through_the_store_and_leaves_no_store_behind(tmp_path: Path) -> None:
