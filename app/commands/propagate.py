@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 TASK_CHOICES = ("none", "copy_paste", "mask_and_fill", "color_fill")
 #: The source is read in order, about once per pass: a small decoded-frame cache is enough
 #: (the reader's default, 512 MB, would hold a second copy of a short clip).
-READER_CACHE_BYTES = 64 * 1024 * 1024
+READER_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class BadInput(Exception):

@@ -54,6 +54,7 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
+from engine.engines.packed_masks import PackedMasks
 from engine.video.source import FrameSource
 from engine.video.source_frames import SourceFrames
 
@@ -282,7 +283,7 @@ class ClassicEngine(Engine):
             with timer.stage(op.kind.value):
                 last = i == len(edit.operations) - 1
                 if defer_last and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
-                    deferred, masks = self._recolour_masks(work, op, ctx)
+                    deferred, masks = self._recolour_masks(work, op, ctx, packed=True)
                 elif op.kind == EditKind.OUTPAINT:
                     work, masks, canvas = self._outpaint(work, edit, op, ctx)
                     op_masks = [self._pad(m, canvas, work.shape[1:3]) for m in op_masks]
@@ -334,13 +335,17 @@ class ClassicEngine(Engine):
         o = ctx.opts
         return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind, cover=cover)
 
-    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False) -> np.ndarray:
-        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts)."""
+    def _track(
+        self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False, packed: bool = False
+    ) -> np.ndarray:
+        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts).
+
+        ``packed``: kept compressed frame by frame (``PackedMasks``, for callers that only index them)."""
         if first.shape != work.shape[1:3]:
             raise ValueError(
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
             )
-        out = np.zeros(work.shape[:3], np.uint8)
+        out = PackedMasks(*work.shape[:3]) if packed else np.zeros(work.shape[:3], np.uint8)
         appearance: tuple[np.ndarray, np.ndarray] | None = None
         for k, (s, e) in enumerate(ctx.shots):
             if k == 0:
@@ -378,10 +383,10 @@ class ClassicEngine(Engine):
                 return t, _binary(mask)
         return None
 
-    def _recolour_masks(self, work, op: EditOperation, ctx: _Run) -> tuple[Any, np.ndarray]:
+    def _recolour_masks(self, work, op: EditOperation, ctx: _Run, packed: bool = False) -> tuple[Any, np.ndarray]:
         """(the per-frame transform ``(frame, mask) -> frame``, the tracked masks)."""
         first = op.source_mask if op.source_mask is not None else op.mask
-        return frame_transform(op), self._track(work, first, ctx, "the tracked object")
+        return frame_transform(op), self._track(work, first, ctx, "the tracked object", packed=packed)
 
     def _recolour(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         transform, masks = self._recolour_masks(work, op, ctx)
