@@ -118,7 +118,7 @@ def measure(cmd: list[str]) -> tuple[float, float]:
     return usage.ru_maxrss / 1024.0, seconds
 
 
-def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: list[str]) -> list[Run]:
+def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: list[str], reference_max: int) -> list[Run]:
     w, h = size
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench_long_") as tmp:
@@ -128,6 +128,8 @@ def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: li
             for op in ops:
                 out = folder / f"out_{n}_{op}.mp4"
                 for path in paths:
+                    if path == "in-memory" and n > reference_max:
+                        continue
                     if path == "cli":
                         cmd = [sys.executable, "main.py", "propagate", "--engine", "classic"]
                         cmd += ["--video", str(clip), "--edit", str(edits[op]), "--out", str(out)]
@@ -174,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lengths", default="60,240,960", help="frame counts (default %(default)s)")
     p.add_argument("--ops", default=",".join(OPS), help="operations (default %(default)s)")
     p.add_argument("--paths", default="cli,in-memory", help="cli and/or in-memory (default %(default)s)")
+    p.add_argument("--reference-max", type=int, default=1 << 30, help="run the in-memory path only up to this many frames")
     args = p.parse_args(argv)
     size = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
     lengths = [8, 32] if args.quick else [int(v) for v in args.lengths.split(",")]
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = [x for x in args.paths.split(",") if x]
     load_before = os.getloadavg()
     started = _dt.datetime.now(_dt.timezone.utc)
-    runs = run_all(size, lengths, ops, paths)
+    runs = run_all(size, lengths, ops, paths, args.reference_max)
     load_after = os.getloadavg()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
@@ -192,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- Load (1-min average) before/after: {load_before[0]:.1f} / {load_after[0]:.1f} "
         "(the machine is shared with other jobs; seconds are noisy, peak memory is not)",
         f"- Command: `python -m benchmarks.bench_long_clips --size {size[0]}x{size[1]} --lengths "
-        f"{','.join(map(str, lengths))} --ops {','.join(ops)} --paths {','.join(paths)}`",
+        f"{','.join(map(str, lengths))} --ops {','.join(ops)} --paths {','.join(paths)}"
+        + (f" --reference-max {args.reference_max}`" if args.reference_max < 1 << 30 else "`"),
         f"- Clip: synthetic {size[0]}x{size[1]} H.264 at 25 fps; lengths in the issue's 1:4:16 ratio; "
         "one fresh process per run, peak = that process's `ru_maxrss`.",
         "- Paths: `cli` = `main.py propagate --engine classic --out out.mp4`; `in-memory` = the engine's arrays "
