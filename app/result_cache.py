@@ -23,6 +23,8 @@ from app.paths import user_dirs
 log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "session-"
+#: Tells this session's folder from one a dead process with the same id left (pids are reused).
+_TOKEN = uuid.uuid4().hex[:8]
 
 
 def cache_root() -> Path:
@@ -30,7 +32,7 @@ def cache_root() -> Path:
 
 
 def _session_folder() -> Path:
-    return cache_root() / f"{SESSION_PREFIX}{os.getpid()}"
+    return cache_root() / f"{SESSION_PREFIX}{os.getpid()}-{_TOKEN}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -55,8 +57,11 @@ def remove_stale_sessions() -> list[Path]:
         name = entry.name
         if not (entry.is_dir(follow_symlinks=False) and name.startswith(SESSION_PREFIX)):
             continue
-        pid = name[len(SESSION_PREFIX) :]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        pid, _, token = name[len(SESSION_PREFIX) :].partition("-")
+        if not pid.isdigit():
+            continue
+        mine = int(pid) == os.getpid()
+        if (mine and token != _TOKEN) or (not mine and not _pid_alive(int(pid))):
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed

@@ -98,15 +98,20 @@ def test_a_cancelled_propagation_job_leaves_no_folder() -> None:
 
     with pytest.raises(PropagationCancelled):
         _job()(progress, cancel)
-    session = result_cache.cache_root() / f"session-{os.getpid()}"
-    assert not session.exists() or not any(session.iterdir())
+    session = result_cache.new_result_folder().parent
+    assert not any(session.iterdir())
 
 
 def test_stale_sessions_are_removed_and_symlinks_are_not_adopted(tmp_path: Path) -> None:
-    stale = result_cache.cache_root() / "session-999999999"
-    stale.mkdir(parents=True)
-    (stale / "x").write_bytes(b"")
-    assert stale in result_cache.remove_stale_sessions() and not stale.exists()
+    stale = result_cache.cache_root() / "session-999999999-0badc0de"
+    reused = result_cache.cache_root() / f"session-{os.getpid()}-0badc0de"  # this pid, an earlier process's folder
+    for folder in (stale, reused):
+        folder.mkdir(parents=True)
+        (folder / "x").write_bytes(b"")
+    mine = result_cache.new_result_folder().parent
+    mine.mkdir(parents=True, exist_ok=True)
+    removed = result_cache.remove_stale_sessions()
+    assert stale in removed and reused in removed and not stale.exists() and mine.exists()
     folder = result_files.write_result(memory_result(), tmp_path / "r")
     (tmp_path / "secret.txt").write_text("secret")
     (folder / "masks" / "mask_000001.png").unlink()
