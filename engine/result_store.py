@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -44,7 +45,7 @@ import numpy as np
 from engine.engines.base import PropagationResult
 from engine.safe_paths import UnsafePathError, contained, load_json, read_bytes
 from engine.video.atomic import write_bytes_atomic
-from engine.video.png import PngError, check_png, encode_png, write_file_checked
+from engine.video.png import PNG_SIGNATURE, encode_png, write_file_checked
 
 FORMAT = "genprop-result-store"
 VERSION = 1
@@ -58,7 +59,9 @@ LEGACY_FRAMES_FILE = "frames.mkv"
 KEPT_EXTRAS = ("warnings", "frame_notes", "message", "shot_cuts", "tracker", "tracker_note", "mask_source")
 #: Frames handed to the encoder thread and not yet on disk, at most (bounds the writer's memory).
 MAX_PENDING = 4
-#: PNG compression level: 1 encodes and decodes fastest at about the size of FFV1 (issue 16 bench).
+#: PNG compression level (with ``encode_png(fast=True)``): FFV1 chunks decoded ~6x slower than PNG
+#: here, and level 1 with the "sub" filter and run-length coding was the fastest of the PNG settings
+#: tried at ~60% of the raw size (docs/streaming.md).
 PNG_LEVEL = 1
 MAX_PNG_BYTES = 256 * 1024 * 1024
 MAX_OPERATIONS = 64
@@ -317,7 +320,7 @@ class ResultWriter:
 
 def _write_png(path: Path, image: np.ndarray) -> None:
     image = image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
-    write_file_checked(path, encode_png(image, compression=PNG_LEVEL))
+    write_file_checked(path, encode_png(image, compression=PNG_LEVEL, fast=True))
 
 
 def plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
@@ -388,19 +391,27 @@ class StoredFrames:
         return out if dtype is None else out.astype(dtype)
 
 
+def _check_header(data: bytes, shape: tuple[int, ...], path: Path) -> None:
+    """A PNG of exactly the result's size, 8-bit RGB (frames) or grey (masks), from its header alone."""
+    colour = 2 if len(shape) == 3 else 0
+    ok = len(data) > 33 and data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    if ok:
+        width, height = struct.unpack(">II", data[16:24])
+        ok = (height, width) == tuple(shape[:2]) and data[24] == 8 and data[25] == colour and data[28] == 0
+    if not ok:
+        raise StoreError(f"{path} is not an 8-bit {'RGB' if colour == 2 else 'grey'} PNG of {shape[1]}x{shape[0]}")
+
+
 def _png_reader(folder: Path, sub: str, name_of: Any, shape: tuple[int, ...]) -> Any:
-    """Reads ``sub/name_of(i)``: contained in ``folder``, a regular file, verified (``check_png``), shape checked."""
+    """Reads ``sub/name_of(i)``: contained in ``folder``, a regular file, its header checked, then decoded."""
     import cv2
 
     def read(i: int) -> np.ndarray:
         rel = f"{sub}/{name_of(i)}"
         path = contained(folder, rel, rel, error=_store_error, root_name="the result folder")
         data = read_bytes(path, rel, max_bytes=MAX_PNG_BYTES, error=_store_error)
-        try:
-            check_png(data, rel)
-        except PngError as exc:
-            raise StoreError(f"{folder}: {exc}") from None
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        _check_header(data, shape, path)  # the size is known before decoding: no decompression bomb
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # libpng checks CRCs
         if image is not None and image.ndim == 3 and image.shape[2] == 3:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         if image is None or image.shape != shape or image.dtype != np.uint8:
