@@ -150,7 +150,7 @@ def run_child(mode: str, clip: Path, stores: list[Path], stall: bool, home: Path
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
-        raise RuntimeError(f"{mode} run failed ({proc.returncode}): {proc.stderr[-3000:]}")
+        raise RuntimeError(f"{mode} run failed ({proc.returncode}): {proc.stderr[:4000]} ... {proc.stderr[-3000:]}")
     return json.loads(line[len("RESULT ") :])
 
 
