@@ -32,7 +32,7 @@ import os
 import shutil
 import struct
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -346,9 +346,14 @@ class StoredFrames:
 
     Thread-safe (the GUI's frame loader and an export may read at once)."""
 
+    #: Decoded frames kept (the last few asked for): a view repaints the same frame several
+    #: times per seek (its own frame, then again when the original arrives), an A/B wipe twice.
+    RECENT = 3
+
     def __init__(self, length: int, shape: tuple[int, ...], read: Any, name: str) -> None:
         self._len, self._frame_shape, self._read, self._name = length, shape, read, name
         self._lock = threading.Lock()
+        self._recent: OrderedDict[int, np.ndarray] = OrderedDict()
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -380,7 +385,15 @@ class StoredFrames:
         if not 0 <= i < self._len:
             raise IndexError(f"frame {index} out of range: {self._name} has {self._len} frames")
         with self._lock:
-            return self._read(i)
+            frame = self._recent.get(i)
+            if frame is None:
+                frame = self._read(i)
+                self._recent[i] = frame
+                while len(self._recent) > self.RECENT:
+                    self._recent.popitem(last=False)
+            else:
+                self._recent.move_to_end(i)
+            return frame.copy()  # callers may draw on it; the kept one stays as decoded
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(self._len):
