@@ -195,9 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [x for x in args.paths.split(",") if x]
     load_before = os.getloadavg()
     started = _dt.datetime.now(_dt.timezone.utc)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     runs = run_all(size, lengths, ops, paths, args.reference_max)
     load_after = os.getloadavg()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "## Long clips: peak memory against clip length",
         "",
