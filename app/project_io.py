@@ -46,11 +46,22 @@ def check_save_target(folder: Path) -> None:
     """Refuse to write a project into a folder that holds other things (the user's files)."""
     if folder.exists() and not folder.is_dir():
         raise ProjectError(f"{folder} is a file, not a project folder; choose a new name")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / PROJECT_FILE).is_file():
+    if folder.is_dir() and not (folder / PROJECT_FILE).is_file() and any(not _app_results(p) for p in folder.iterdir()):
         raise ProjectError(
             f"{folder} already holds other files and is not a GenProp Studio project; "
             "choose a new name (the project folder is created for you)"
         )
+
+
+def _app_results(path: Path) -> bool:
+    """``results/`` holding only result folders this app wrote: a recovery copy whose results were
+    written before its first project.json (a quick copy can beat the autosave), or an interrupted first save."""
+    if path.name != RESULTS_FOLDER or path.is_symlink() or not path.is_dir():
+        return False
+    return all(
+        sub.is_dir() and not sub.is_symlink() and (sub.name.startswith(".") or result_files.is_complete(sub))
+        for sub in path.iterdir()
+    )
 
 
 def save_snapshot(

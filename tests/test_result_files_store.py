@@ -118,3 +118,26 @@ def test_stale_sessions_are_removed_and_symlinks_are_not_adopted(tmp_path: Path)
     os.symlink(tmp_path / "secret.txt", folder / "masks" / "mask_000001.png")
     with pytest.raises(ValueError, match="symlink"):
         result_files.read_result(folder)
+
+
+def test_autosave_works_when_a_result_reached_the_recovery_folder_first(tmp_path: Path) -> None:
+    from app import recovery
+    from app.project import ResultEntry
+
+    clip = tmp_path / "clip.mkv"
+    write_video(clip, iter(memory_result(3).frames), 24.0, lossless=True)
+    project = Project()
+    project.clip_path = clip
+    entry = project.add_result(result_files.read_result(result_files.write_result(memory_result(3), tmp_path / "r")))
+    assert isinstance(entry, ResultEntry)
+    recovery.write_result(entry)  # the quick copy lands before the first autosave wrote project.json
+    assert recovery.autosave(project.snapshot()) is not None
+    assert recovery.pending_recovery() is not None and len(Project.load(recovery.recovery_folder()).results) == 1
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "results").mkdir()
+    (tmp_path / "mine" / "results" / "holiday.jpg").write_bytes(b"x")  # not ours: still refused
+    from app.project import ProjectError
+    from app.project_io import check_save_target
+
+    with pytest.raises(ProjectError, match="other files"):
+        check_save_target(tmp_path / "mine")
