@@ -74,7 +74,16 @@ class EditSpec:
 
 
 def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
-    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(path, format="PNG")
+    """Atomically (temp file + rename): an edit saved again over itself (the recovery copy, on every
+    change) and killed mid-write keeps the previous, whole asset instead of a truncated one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(fh, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_edit(
