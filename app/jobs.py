@@ -9,6 +9,7 @@ projects are jobs too (``app.project_io``).
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,8 +38,7 @@ class PropagationJob:
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
         progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
-        engine_cls = get_engine(self.engine)
-        cancel.raise_if_cancelled()
+        engine_cls = load_engine(self.engine, cancel)
         options = run_options(self.engine, self.options, self.model_dirs)
         # Written to disk as it is made (issue 16): the app keeps a handle, not the frames.
         folder = new_result_folder()
@@ -48,6 +48,34 @@ class PropagationJob:
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # a cancelled or failed run leaves nothing behind
             raise
+
+
+def load_engine(name: str, cancel: CancelToken, poll: float = 0.1) -> type[Any]:
+    """The engine class, imported on a helper thread so Cancel need not wait for it.
+
+    A GenProp engine's first import loads torch and diffusers: 5 s on an idle 2-core
+    machine, 15 s and more under load, in one library call with no place to stop. The
+    import goes on in its daemon thread (the next run finds it done); the job stops
+    waiting within ``poll`` seconds of Cancel.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            box["value"] = get_engine(name)
+        except BaseException as exc:  # noqa: BLE001 - raised again on the job's thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"import-{name}", daemon=True).start()
+    while not done.wait(poll):
+        cancel.raise_if_cancelled()
+    cancel.raise_if_cancelled()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 EXPORT_KINDS = ("video", "frames", "masks")
@@ -99,8 +127,10 @@ class EtaEstimator:
     Each stage's pace (seconds per unit of work) is measured while it runs; every unit
     still to do is costed at the slowest pace seen in a work stage, so a quick first
     stage (reading frames) does not promise "28 s left" for a job whose slow stage is
-    still ahead. Until a work stage has run for ``min_seconds`` and two units, the
-    estimate is ``None`` ("estimating…").
+    still ahead. A work stage that has just begun has no pace of its own yet, and the
+    quick stages before it say nothing about it (the classic engine's shot-cut scan
+    before its tracking): for its first ``min_seconds`` the estimate is ``None``
+    ("estimating…"); after that its pace is at least the time it has taken per unit so far.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, min_seconds: float = 0.5) -> None:
@@ -115,21 +145,23 @@ class EtaEstimator:
         if p.stage != self._stage:
             self._close_stage(now, p.done)
             self._stage, self._stage_start = p.stage, (now, p.done)
-        pace = max(self._slowest, self._pace(now, p.done))
+        if self._is_work(self._stage):
+            t0, d0 = self._stage_start
+            if now - t0 < self._min_seconds:
+                return None  # a new work stage: no pace of its own yet
+            pace = max(self._slowest, (now - t0) / max(1, p.done - d0))
+        else:
+            pace = self._slowest  # preparing: only a work stage seen before says anything
         if pace <= 0:
             return None
         return max(0.0, (p.total - p.done) * pace)
 
-    def _pace(self, now: float, done: int) -> float:
-        if self._stage is None or self._stage.split(" ")[0] in PREPARATION_STAGES:
-            return 0.0
-        t0, d0 = self._stage_start
-        if done - d0 < 2 or now - t0 < self._min_seconds:
-            return 0.0
-        return (now - t0) / (done - d0)
+    @staticmethod
+    def _is_work(stage: str | None) -> bool:
+        return stage is not None and stage.split(" ")[0] not in PREPARATION_STAGES
 
     def _close_stage(self, now: float, done: int) -> None:
-        if self._stage is not None and self._stage.split(" ")[0] not in PREPARATION_STAGES:
+        if self._is_work(self._stage):
             t0, d0 = self._stage_start
             if done > d0:
                 self._slowest = max(self._slowest, (now - t0) / (done - d0))
@@ -203,8 +235,7 @@ class AttentionRecordJob:
         progress(Progress("loading", 0, 1, "loading the engine"))
         from engine.engines.genprop_attention import GRID
 
-        engine_cls = get_engine(self.engine)
-        cancel.raise_if_cancelled()
+        engine_cls = load_engine(self.engine, cancel)
         options = {**run_options(self.engine, self.options, self.model_dirs), "attention_query": GRID, "window": self.frames}
         result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
         return result.extras["attention_record"]

@@ -135,9 +135,24 @@ def save_snapshot(
 
 
 def _already_in(entry: Any, folder: Path) -> bool:
-    """``folder`` holds this very result already (saved there before, or written there by the recovery writer)."""
+    """``folder`` holds this very result already: saved there before, written there by the
+    recovery writer, or a copy of it (a result restored from the recovery copy into the
+    project it was saved in: same key, same metadata, same frames file)."""
     target = folder / entry.folder_name
-    return result_files.is_complete(target) and (entry.saved_in == folder or entry.files == target)
+    if not result_files.is_complete(target):
+        return False
+    if entry.saved_in == folder or entry.files == target:
+        return True
+    return entry.files is not None and result_files.is_complete(entry.files) and _same_copy(entry.files, target)
+
+
+def _same_copy(a: Path, b: Path) -> bool:
+    """Two complete result folders written from one result (results never change once written)."""
+    try:
+        same_meta = (a / result_files.RESULT_FILE).read_bytes() == (b / result_files.RESULT_FILE).read_bytes()
+        return same_meta and (a / result_files.FRAMES_FILE).stat().st_size == (b / result_files.FRAMES_FILE).stat().st_size
+    except OSError:
+        return False
 
 
 def _remove_dropped_results(folder: Path, keep: set[str]) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from app import result_files
 from app.paths import user_dirs
-from app.project import PROJECT_FILE, Project, ProjectError, ProjectSnapshot, ResultEntry, remove_project_folder
+from app.project import PROJECT_FILE, ProgressFn, Project, ProjectError, ProjectSnapshot, ResultEntry, remove_project_folder
 from app.project_io import save_snapshot
+from engine.engines.base import CancelToken, Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -62,16 +64,29 @@ def pending_recovery() -> Path | None:
     return folder if (folder / PROJECT_FILE).exists() else None
 
 
-def restore() -> Project:
-    """The crashed session's work; it counts as unsaved (the caller marks it so)."""
+def restore(progress: ProgressFn | None = None, cancel: CancelToken | None = None) -> Project:
+    """The crashed session's work; it counts as unsaved (the caller marks it so). Its results
+    are decoded here (seconds for a long clip): the window runs this as a ``RestoreJob``."""
     folder = pending_recovery()
     if folder is None:
         raise ProjectError("there is nothing to restore")
-    project = Project.load(folder)
+    project = Project.load(folder, progress, cancel)
     # The project the user was working on is named by the recovery copy only (the app's own
     # file): a project.json from elsewhere never chooses where the next Save writes.
     project.folder = _saved_project(folder)
     return project
+
+
+@dataclass
+class RestoreJob:
+    """Read the recovery copy with its results (a job: progress and cancel, off the GUI thread)."""
+
+    def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Project:
+        def on(done: int, total: int, what: str) -> None:
+            progress(Progress("opening", done, total, f"{what}: frame {done}/{total}"))
+
+        progress(Progress("opening", 0, 1, "reading the recovery copy"))
+        return restore(on, cancel)
 
 
 def _saved_project(folder: Path) -> Path | None:

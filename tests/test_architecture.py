@@ -1,4 +1,4 @@
-"""The arrows point one way: ui -> app -> engine <- training. Checked on every file."""
+"""The arrows point one way: ui -> app -> engine <- training (and integrations -> engine). Checked on every file."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ FORBIDDEN = {
     "engine": ("PySide6", "PyQt5", "PyQt6", "qtpy", "qtawesome", "pytestqt", "app", "ui", "training"),
     "training": ("PySide6", "PyQt5", "PyQt6", "qtpy", "qtawesome", "app", "ui"),
     "app": ("PySide6.QtWidgets", "PySide6.QtGui", "PyQt5", "PyQt6", "qtpy", "qtawesome", "ui"),
+    # plug-ins for other hosts: engine only (ComfyUI has its own top-level ``app`` package)
+    "integrations": ("PySide6", "PyQt5", "PyQt6", "qtpy", "qtawesome", "app", "ui", "training"),
 }
 
 

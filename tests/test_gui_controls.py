@@ -128,6 +128,39 @@ def test_wheel_over_a_panel_scrolls_instead_of_changing_a_field(qtbot, window: M
     assert field.value() != before  # a field the user clicked into takes the wheel
 
 
+def _wheel_down(widget) -> None:  # type: ignore[no-untyped-def]
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        centre,
+        widget.mapToGlobal(centre),
+        QPoint(),
+        QPoint(0, -120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_wheel_over_a_list_or_a_scroll_bar_scrolls_it(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """Scroll bars are sliders too, but not value fields: the guard forwarding a list's wheel to its
+    own scroll bar recursed until Python gave up (RecursionError, then a crash on quit)."""
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    edits = window.edit_panel.edits_list
+    edits.addItems([f"edit {i}" for i in range(40)])  # more than the list shows
+    qtbot.wait(50)
+    bar = edits.verticalScrollBar()
+    assert bar.maximum() > 0
+    _wheel_down(edits.viewport())  # over the edit list in the Edit tools dock
+    assert bar.value() > 0  # the list scrolled (pytest-qt fails the test on an error in the filter)
+    position = bar.value()
+    _wheel_down(bar)  # over the list's scroll bar itself
+    assert bar.value() > position
+    dock_bar = next(a for a in window.findChildren(QScrollArea) if a.widget() is window.engine_panel).verticalScrollBar()
+    _wheel_down(dock_bar)  # the engine dock's own scroll bar
+
+
 def test_timeline_groove_click_seeks_there(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
     open_and_wait(qtbot, window, SAMPLE_CLIP)
     slider = window.timeline.slider
@@ -197,6 +230,28 @@ def test_job_bar_time_left_covers_the_whole_job_and_says_each_thing_once(qtbot) 
     assert panel.bar.format() == "remove (1/1) — %p%"
     panel._on_progress(Progress("denoising", 8, 9, "", window=0, num_windows=1, step=7, num_steps=8))
     assert panel.bar.format() == "denoising · step 8/8 — %p%"  # once, no "window 1/1, step 7/8" tail
+
+
+def test_job_bar_makes_no_promise_from_a_quick_work_stage_before_the_slow_one(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The classic engine reads frames, scans for shot cuts (a quick work stage), then tracks
+    and recolours (slow): entering the slow stage must not say "1 s left" from the scan's pace."""
+    now = [0.0]
+    panel = JobPanel(clock=lambda: now[0])
+    qtbot.addWidget(panel)
+    panel.track(JobWorker(lambda progress, cancel: None, "eta"), "Propagate")
+    total, seen = 360, {}
+    for i in range(1, 91):  # read
+        now[0] += 0.005
+        panel._on_progress(Progress("read", i, total))
+    for i in range(91, 181):  # shot cuts: 4 ms a frame
+        now[0] += 0.004
+        panel._on_progress(Progress("shot cuts", i, total))
+    for i in range(181, 361):  # recolour: 0.3 s a unit, 54 s in all
+        now[0] += 0.3
+        panel._on_progress(Progress("recolour (1/1)", i, total, f"recolour (1/1): {i}/{total}"))
+        seen[i] = panel.eta.text()
+    assert seen[181] == "estimating…" and seen[182] == "estimating…", seen[181]
+    assert seen[190] == "51 s left", seen[190]  # 170 units at the recolour pace
 
 
 def test_result_numbers_restart_with_each_clip_and_review_follows_the_clip(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -57,6 +57,32 @@ def test_cancel_genprop_while_its_models_load(qtbot, window: MainWindow, tiny_sv
     release.set()
 
 
+def test_cancel_while_the_engine_itself_is_imported(qtbot, window: MainWindow, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A GenProp engine's first import (torch, diffusers) took 15 s under load before Cancel
+    was looked at: the job stops waiting for the import at once."""
+    import app.jobs
+
+    real_get_engine = app.jobs.get_engine
+    release = threading.Event()
+
+    def slow_import(name: str):  # type: ignore[no-untyped-def]
+        release.wait(60)  # importing torch + diffusers on a loaded 2-core machine
+        return real_get_engine(name)
+
+    monkeypatch.setattr(app.jobs, "get_engine", slow_import)
+    clip = encode(tmp_path / "clip.mp4", moving_frames(6, 96, 64), "libx264", fps=12)
+    open_and_wait(qtbot, window, clip)
+    add_track_edit(qtbot, window)
+    with qtbot.waitSignal(window.job_finished, timeout=30000) as finished:
+        window.engine_panel.propagate_button.click()
+        qtbot.waitUntil(lambda: "loading" in window.job_panel.bar.format(), timeout=20000)
+        clicked = time.monotonic()
+        window.job_panel.cancel_button.click()
+    assert finished.args == ["cancelled"] and time.monotonic() - clicked < 3.0
+    assert window.review.current is None and not window.job_panel.isVisible()
+    release.set()
+
+
 def _long_classic_job(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     clip = encode(tmp_path / "long.mp4", moving_frames(400, 320, 192), "libx264")
     open_and_wait(qtbot, window, clip)

@@ -3,6 +3,7 @@ after a crash, projects that Save and Open agree on, saving and opening as jobs.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -165,6 +166,88 @@ def test_crash_restore_brings_back_results_project_path_and_the_star(qtbot, clip
     np.testing.assert_array_equal(win.review.current.frames, expected)  # lossless
     assert win.project.folder == project.resolve()  # Save writes back to the user's project
     assert "*" in win.windowTitle() and win.projects.has_unsaved_work
+    win.close()
+
+
+def test_restoring_a_crash_copy_reads_its_results_off_the_gui_thread(qtbot, clips) -> None:  # type: ignore[no-untyped-def]
+    """A 280-frame 720p result took 41 s to decode on the GUI thread after "Restore?" (the
+    window froze, no progress): the restore is a job with progress, like Open project."""
+    a, _ = clips
+    from engine.edits.track import TrackSpec
+
+    crashed = Project()
+    crashed.set_clip(a)
+    mask = np.zeros((64, 96), np.uint8)
+    mask[10:30, 10:30] = 255
+    crashed.add_operation(TrackSpec(mask=mask))
+    recovery.autosave(crashed.snapshot())
+    entry = crashed.add_result(fake_result(6, (96, 64)))
+    recovery.write_result(entry)
+    recovery.autosave(crashed.snapshot())  # what the crashed session left behind (the window's order)
+
+    win = make_window(qtbot, confirm=False)
+    seen: list[object] = []
+    win.jobs.progressed.connect(seen.append)
+    assert win.projects.restore_recovery()
+    assert win.jobs.busy and win.project.results == [] and win.document is None  # returned at once: a job reads it
+    assert not win.job_panel.isHidden()  # with the job bar (progress, Cancel)
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=30000):
+        qtbot.waitUntil(lambda: not win.jobs.busy, timeout=30000)
+    assert any("frame" in getattr(p, "message", "") for p in seen)  # progress per decoded frame
+    assert len(win.project.results) == 1 and [s.op for s in win.project.operations] == ["track"]
+    assert "*" in win.windowTitle()
+    win.close()
+
+
+def test_the_recovery_copy_names_the_project_once_it_is_saved(qtbot, window: MainWindow, clips, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Save, then a crash before any other change: the restored work must still Save into that project."""
+    a, _ = clips
+    window.confirm_unsaved = False
+    open_and_wait(qtbot, window, a)
+    add_track_edit(qtbot, window)
+    qtbot.waitUntil(lambda: recovery.pending_recovery() is not None, timeout=20000)
+    with qtbot.waitSignal(window.job_finished, timeout=60000):
+        window.projects.save_to(tmp_path / "p")
+
+    def saved_project() -> object:
+        return json.loads((recovery.recovery_folder() / "project.json").read_text(encoding="utf-8")).get("saved_project")
+
+    qtbot.waitUntil(lambda: saved_project() == str((tmp_path / "p").resolve()), timeout=20000)
+
+
+def test_saving_after_a_restore_does_not_rewrite_results_the_project_holds(qtbot, clips, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """After a crash restore the results come from the recovery copy; the project folder holds
+    the same results already, and Save copied every one again (97 MB for a 280-frame 720p result)."""
+    a, _ = clips
+    project = tmp_path / "saved project"
+    win = make_window(qtbot, confirm=False)
+    open_and_wait(qtbot, win, a)
+    add_track_edit(qtbot, win)
+    entry = win.project.add_result(fake_result(6, (96, 64)))
+    with qtbot.waitSignal(win.job_finished, timeout=60000):
+        win.projects.save_to(project)
+    frames = project / entry.folder_name / "frames.mkv"
+    qtbot.waitUntil(lambda: (recovery.recovery_folder() / entry.folder_name / "result.json").is_file(), timeout=30000)
+
+    def names_the_project() -> bool:
+        doc = json.loads((recovery.recovery_folder() / "project.json").read_text(encoding="utf-8"))
+        return doc.get("saved_project") == str(project.resolve()) and len(doc["results"]) == 1
+
+    qtbot.waitUntil(names_the_project, timeout=30000)  # written on the worker after the save
+    with monkeypatch.context() as m:  # the session dies: its recovery copy stays
+        m.setattr("app.recovery.discard", lambda: None)
+        win.close()
+    before = frames.stat().st_ino, frames.stat().st_mtime_ns
+
+    win = make_window(qtbot, confirm=False)
+    with qtbot.waitSignal(win.edit_panel.first_frame_ready, timeout=30000):
+        assert win.projects.restore_recovery()
+    assert win.project.folder == project.resolve() and len(win.project.results) == 1
+    with qtbot.waitSignal(win.job_finished, timeout=60000):
+        assert win.projects.save()
+    assert (frames.stat().st_ino, frames.stat().st_mtime_ns) == before  # the result was not written again
+    assert "*" not in win.windowTitle()
+    assert len(Project.load(project).results) == 1
     win.close()
 
 

@@ -84,8 +84,9 @@ def test_the_window_starts_without_torch_or_diffusers() -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
 
 
-def test_each_test_has_its_own_user_folders(tmp_path: Path) -> None:
-    """Settings, window state, the Hugging Face cache (SAM2 downloads) and QSettings are per test."""
+def test_each_test_has_its_own_user_folders(_isolated_user_dirs: Path) -> None:
+    """Settings, window state, the Hugging Face cache (SAM2 downloads) and QSettings are per test
+    (in the folder conftest's autouse fixture made for this test, beside its tmp_path)."""
     pytest.importorskip("PySide6")
     import os
 
@@ -94,8 +95,41 @@ def test_each_test_has_its_own_user_folders(tmp_path: Path) -> None:
     from app.paths import user_dirs
     from ui.main_window import window_state
 
-    inside = str(tmp_path)
+    inside = str(_isolated_user_dirs)
     assert str(user_dirs().config).startswith(inside) and str(user_dirs().cache).startswith(inside)
     assert os.environ["HF_HOME"].startswith(inside) and os.environ["GENPROP_SAM2_DIR"].startswith(inside)
+    assert os.environ["HF_HUB_CACHE"].startswith(inside)
     assert window_state().fileName().startswith(inside)
     assert QSettings("GenProp", "GenProp Studio").fileName().startswith(inside)
+
+
+def test_the_qt_binding_does_not_leak_references_to_none_and_true() -> None:
+    """PySide6 6.12.0 on Python 3.11 dropped a reference to None on every void Qt call and to
+    True on every signal emit: after a few thousand calls None or True was deallocated and
+    the app died ("Fatal Python error: none_dealloc" / "bool_dealloc"), mid-session or on quit.
+    requirements/app.txt pins a release without the bug; this catches a return of it."""
+    pytest.importorskip("PySide6")
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+    from PySide6.QtWidgets import QApplication, QLabel
+
+    QApplication.instance() or QApplication([])
+
+    class Emitter(QObject):
+        changed = Signal(str)
+
+    label, emitter = QLabel(), Emitter()
+    emitter.changed.connect(lambda _text: None)
+    rounds = 100
+
+    def counts() -> tuple[int, int]:
+        return sys.getrefcount(None), sys.getrefcount(True)
+
+    before = counts()
+    for _ in range(rounds):
+        label.setText("a")  # a void call
+        emitter.changed.emit("b")  # a signal emit
+    after = counts()
+    lost = (before[0] - after[0], before[1] - after[1])
+    assert max(lost) < rounds // 10, f"references lost per {rounds} calls (None, True): {lost}"

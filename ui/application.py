@@ -62,7 +62,7 @@ def offer_restore(window: MainWindow) -> bool:
     answer = QMessageBox.question(
         window,
         "Restore your work?",
-        "GenProp Studio did not close cleanly last time. Restore the clip, edits and settings it was working on?",
+        "GenProp Studio did not close cleanly last time. Restore the clip, edits, results and settings it was working on?",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         QMessageBox.StandardButton.Yes,
     )

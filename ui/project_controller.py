@@ -114,6 +114,7 @@ class ProjectController(QObject):
             self.fill_recent_menu()
             self.w.statusBar().showMessage(f"saved {folder}", 5000)
             self.update_title()
+            self.autosave()  # the recovery copy names the project now: after a crash, Save writes there
             if after is not None:
                 after()
 
@@ -160,13 +161,14 @@ class ProjectController(QObject):
         return self.w.jobs.start(OpenProjectJob(folder), "open-project", "Open project", opened)
 
     def restore_recovery(self) -> bool:
-        """Bring back the autosaved state of a session that did not exit cleanly (counts as unsaved)."""
-        try:
-            project = recovery.restore()
-        except ProjectError as exc:
-            show_error(self.w, "Cannot restore", str(exc))
+        """Bring back the autosaved state of a session that did not exit cleanly (counts as
+        unsaved), read as a job: its results take seconds to decode. True if the job started."""
+        if recovery.pending_recovery() is None:
+            show_error(self.w, "Cannot restore", "there is nothing to restore")
             return False
-        return self.w.adopt(project, unsaved=True)
+        return self.w.jobs.start(
+            recovery.RestoreJob(), "restore", "Restore your work", lambda project: self.w.adopt(project, unsaved=True)
+        )
 
     # ------------------------------------------------------------ edits
     def import_edit_dialog(self) -> None:

@@ -29,13 +29,14 @@ import numpy as np
 
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
 from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available, run_options
+from engine.edits.from_frame import TASKS
 from engine.engines.base import engine_names
 from engine.video.formats import AUTO as AUTO_FORMAT
 from engine.video.formats import FORMATS, MATTE_FORMATS
 
 log = logging.getLogger(__name__)
 
-TASK_CHOICES = ("none", "copy_paste", "mask_and_fill", "color_fill")
+TASK_CHOICES = TASKS
 #: The source is read in order, about once per pass: a small decoded-frame cache is enough
 #: (the reader's default, 512 MB, would hold a second copy of a short clip).
 READER_CACHE_BYTES = 32 * 1024 * 1024
@@ -82,8 +83,26 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
         help="output video (.mp4 .mov .mkv .webm .avi; the source audio is kept), or a folder for --format png/png16/exr",
     )
     io.add_argument("--masks-out", type=Path, metavar="DIR", help="also write the per-frame edit masks as a PNG sequence here")
-    io.add_argument("--fps", type=float, default=None, help="frame rate for a frame-folder input (default 24)")
+    add_fps_argument(io)
     add_format_arguments(io)
+    io.add_argument(
+        "--matte-out",
+        type=Path,
+        metavar="PATH",
+        help="also write the edit mask as an alpha matte, in sync with the result: a .mov (ProRes 4444, the matte in "
+        "alpha and as grey) or a folder (PNG/EXR sequence, see --matte-format)",
+    )
+    io.add_argument(
+        "--index-masks-out",
+        type=Path,
+        metavar="DIR",
+        help="also write DAVIS-style indexed PNGs here (palette images: 0 background, index k = the edit's operation k)",
+    )
+    add_engine_arguments(p)
+
+
+def add_engine_arguments(p: argparse.ArgumentParser) -> None:
+    """``--engine``, every engine option's flag and ``--demo-model``; shared by ``propagate`` and ``batch``."""
     eng = p.add_argument_group("engine")
     eng.add_argument(
         "--engine",
@@ -103,8 +122,14 @@ def _propagate_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_fps_argument(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
+    """``--fps``: shared by ``propagate`` and ``batch``."""
+    group.add_argument("--fps", type=float, default=None, help="frame rate for a frame-folder input (default 24)")
+
+
 def add_format_arguments(group: argparse._ArgumentGroup | argparse.ArgumentParser) -> None:
-    """The output-format flags, shared by ``propagate`` and ``batch`` (the list is ``engine.video.formats``)."""
+    """``--format``, ``--lossless``, ``--matte-format``: shared by ``propagate`` and ``batch`` (the list is
+    ``engine.video.formats``, the one the GUI's export choices read too)."""
     formats = "; ".join(f"{f.name}: {f.summary}" for f in FORMATS.values())
     group.add_argument(
         "--format",
@@ -116,23 +141,10 @@ def add_format_arguments(group: argparse._ArgumentGroup | argparse.ArgumentParse
     )
     group.add_argument("--lossless", action="store_true", help="with --format auto: encode the 8-bit video losslessly")
     group.add_argument(
-        "--matte-out",
-        type=Path,
-        metavar="PATH",
-        help="also write the edit mask as an alpha matte, in sync with the result: a .mov (ProRes 4444, the matte in "
-        "alpha and as grey) or a folder (PNG/EXR sequence, see --matte-format)",
-    )
-    group.add_argument(
         "--matte-format",
         choices=(AUTO_FORMAT, *MATTE_FORMATS),
         default=AUTO_FORMAT,
         help="the matte's format; auto: prores-4444 for a .mov, png16 for a folder (default: %(default)s)",
-    )
-    group.add_argument(
-        "--index-masks-out",
-        type=Path,
-        metavar="DIR",
-        help="also write DAVIS-style indexed PNGs here (palette images: 0 background, index k = the edit's operation k)",
     )
 
 
@@ -178,8 +190,8 @@ def _read_image(path: Path, what: str, grey: bool = False) -> np.ndarray:
 
 def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | None = None) -> Any:
     """The ``FirstFrameEdit`` from ``--edit`` or ``--edited-frame`` [``--mask``] ``--task``."""
-    from engine.edit import EditKind, EditOperation, FirstFrameEdit
     from engine.edits.edit_file import EditFileError, load_edit
+    from engine.edits.from_frame import edit_from_edited_frame
 
     if (args.edit is None) == (args.edited_frame is None):
         raise BadInput("give exactly one of --edit EDIT.json or --edited-frame PNG")
@@ -200,45 +212,53 @@ def build_edit(args: argparse.Namespace, first: np.ndarray, frame_count: int | N
             f"edited frame {args.edited_frame} is {edited.shape[1]}x{edited.shape[0]}, the clip is "
             f"{first.shape[1]}x{first.shape[0]}"
         )
+    mask = None
     if args.mask is not None:
         mask = _read_image(args.mask, "mask", grey=True)
         if mask.shape != first.shape[:2]:
             raise BadInput(f"mask {args.mask} is {mask.shape[1]}x{mask.shape[0]}, the clip is {first.shape[1]}x{first.shape[0]}")
-        mask = np.where(mask >= 128, 255, 0).astype(np.uint8)
-    else:
-        mask = np.where(np.abs(edited.astype(np.int16) - first).max(axis=2) > 8, 255, 0).astype(np.uint8)
-    if not mask.any():
-        raise BadInput("the edit mask is empty: the edited frame equals frame 1 (or --mask is black)")
-    if args.task == "mask_and_fill":
-        op = EditOperation(EditKind.REMOVE, mask, {"from": "cli"}, source_mask=mask)
-    else:  # pasted pixels that follow the clip's motion
-        layer = np.dstack([edited, mask])
-        op = EditOperation(EditKind.INSERT, mask, {"from": "cli", "task": args.task}, layer_rgba=layer)
-    return FirstFrameEdit(first, edited, mask, [op])
+    try:
+        return edit_from_edited_frame(first, edited, mask, task=args.task)
+    except ValueError as exc:
+        raise BadInput(str(exc).replace("the mask is black", "--mask is black")) from None
 
 
 class _Bar:
-    """A tqdm bar on stderr driven by engine ``Progress`` reports, counting the engine's own units:
-    denoising steps for GenProp (each window's steps and decode), frames for the classic engine."""
+    """A tqdm bar on stderr driven by engine ``Progress`` reports: denoising steps for the
+    engines that have them (each window's steps and decode), else the clip's frames.
 
-    def __init__(self) -> None:
+    An engine without steps (the classic one) counts passes over the clip (reading, the
+    shot-cut scan, tracking, compositing: 360 units for 90 frames); "249/360 frame" would
+    promise more frames than the clip has, so its progress is shown as the share of the
+    clip's ``frames`` done ("62/90 frame", with frames/s and time left for the whole job).
+    """
+
+    def __init__(self, frames: int | None = None) -> None:
         from tqdm import tqdm
 
         from app.jobs import describe_progress
 
         self._describe = describe_progress
-        self._bar = tqdm(total=None, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
+        self._frames = frames if frames and frames > 0 else None
+        self._bar = tqdm(total=self._frames, file=sys.stderr, unit="frame", dynamic_ncols=True, leave=True)
         self._shown = 0
 
     def __call__(self, p: Any) -> None:
-        unit = "step" if p.num_steps else "frame"
-        if self._bar.unit != unit:
+        if p.num_steps:
+            unit, done, total = "step", p.done, p.total
+        elif self._frames is not None:
+            unit, done, total = "frame", int(p.fraction * self._frames), self._frames
+        else:
+            unit, done, total = "frame", p.done, p.total
+        if self._bar.unit != unit:  # GenProp tracks the mask (frames) before it denoises (steps)
             self._bar.unit = unit
-        if p.total > 0 and self._bar.total != p.total:
-            self._bar.total = p.total
-        if p.done > self._shown:
-            self._bar.update(p.done - self._shown)
-            self._shown = p.done
+            self._bar.reset(total=total if total > 0 else None)
+            self._shown = 0
+        if total > 0 and self._bar.total != total:
+            self._bar.total = total
+        if done > self._shown:
+            self._bar.update(done - self._shown)
+            self._shown = done
         self._bar.set_description(self._describe(p), refresh=False)
 
     def close(self) -> None:
@@ -332,12 +352,15 @@ def execute(
     progress: Callable[[Any], None] | None = None,
     cancel: Any = None,
     say: Callable[[str], None] = _stderr,
+    engines: dict[str, Any] | None = None,
 ) -> Outcome:
     """One propagation from parsed ``propagate`` arguments: check, run the engine, write every output.
 
     The one run path of ``propagate`` and ``batch``. ``progress`` receives the engine's
     ``Progress`` reports (default: a progress bar on stderr); with a ``cancel`` token the
     caller owns Ctrl-C, otherwise Ctrl-C cancels this run. ``say`` prints side remarks.
+    ``engines``: engine instances kept between runs (name -> engine), so a batch loads a
+    model once.
     """
     from engine.video import VideoError
 
@@ -346,7 +369,7 @@ def execute(
     except (VideoError, BadInput) as exc:
         return Outcome(EXIT_BAD_INPUT, str(exc))
     try:
-        return _run_checked(args, reader, edit, plan, progress, cancel, say)
+        return _run_checked(args, reader, edit, plan, progress, cancel, say, engines)
     finally:
         if hasattr(reader, "close"):
             reader.close()
@@ -360,6 +383,7 @@ def _run_checked(
     progress: Callable[[Any], None] | None,
     cancel: Any,
     say: Callable[[str], None],
+    engines: dict[str, Any] | None = None,
 ) -> Outcome:
     import engine.engines  # noqa: F401  (registers the engines)
     from app.paths import user_dirs
@@ -393,10 +417,12 @@ def _run_checked(
                 cancel.cancel()
 
             previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = _Bar() if progress is None else None
+    bar = _Bar(len(reader)) if progress is None else None
     store = run_store_folder(plan.out)
     try:
-        engine = get_engine(engine_name)()
+        engine = get_engine(engine_name)() if engines is None else engines.get(engine_name)
+        if engine is None:
+            engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
         # The engine writes into the result store as it goes; the outputs are transcoded from it.
         with ResultWriter(store, reader.fps, expected_frames=len(reader)) as writer:
             result = engine.propagate_to(writer, reader, edit, options, bar or progress, cancel)

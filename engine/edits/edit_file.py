@@ -11,6 +11,7 @@ you cannot read arbitrary files on your disk.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import tempfile
@@ -74,16 +75,13 @@ class EditSpec:
 
 
 def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
-    """Atomically (temp file + rename): an edit saved again over itself (the recovery copy, on every
-    change) and killed mid-write keeps the previous, whole asset instead of a truncated one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(fh, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Encode, then replace ``path`` atomically: an edit rewritten while a reader (a crash
+    restore, the autosave's own check) opens it never shows a half-written PNG."""
+    from engine.video import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).convert(_PNG_MODES[mode]).save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_edit(

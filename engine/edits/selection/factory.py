@@ -52,5 +52,7 @@ def build_selector(
         if kind == "sam2":
             raise
         reason = f"{exc}; using the GrabCut fallback"
-        log.warning(reason)
+        # auto without weights is the normal case on a fresh install (the panel says
+        # "GrabCut (fallback)"): a log line, not a console warning at every start
+        log.info(reason)
         return GrabCutSelector(reason=reason)
