@@ -226,7 +226,7 @@ def test_saving_after_a_restore_does_not_rewrite_results_the_project_holds(qtbot
     entry = win.project.add_result(fake_result(6, (96, 64)))
     with qtbot.waitSignal(win.job_finished, timeout=60000):
         win.projects.save_to(project)
-    frames = project / entry.folder_name / "frames.mkv"
+    frames = project / entry.folder_name / "result.json"  # written last by every copy or write
     qtbot.waitUntil(lambda: (recovery.recovery_folder() / entry.folder_name / "result.json").is_file(), timeout=30000)
 
     def names_the_project() -> bool:
