@@ -8,6 +8,7 @@ projects are jobs too (``app.project_io``).
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from app.engine_options import run_options
+from app.result_cache import new_result_folder
 from engine.edit import FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult, get_engine
+from engine.result_store import ResultWriter
 from engine.video import FrameSource, write_png_sequence, write_video
 
 
@@ -37,7 +40,14 @@ class PropagationJob:
         progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
         engine_cls = load_engine(self.engine, cancel)
         options = run_options(self.engine, self.options, self.model_dirs)
-        return engine_cls().propagate(self.clip, self.edit, options, progress=progress, cancel=cancel)
+        # Written to disk as it is made (issue 16): the app keeps a handle, not the frames.
+        folder = new_result_folder()
+        try:
+            with ResultWriter(folder, self.clip.fps, expected_frames=len(self.clip)) as sink:
+                return engine_cls().propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)  # a cancelled or failed run leaves nothing behind
+            raise
 
 
 def load_engine(name: str, cancel: CancelToken, poll: float = 0.1) -> type[Any]:

@@ -199,7 +199,7 @@ class Project:
     def add_result(self, result: PropagationResult, name: str | None = None) -> ResultEntry:
         """Keep a result (numbered per clip: #1, #2, ... restart with each new clip)."""
         self._result_counter += 1
-        entry = ResultEntry(name or f"#{self._result_counter} {result.engine}", result)
+        entry = ResultEntry(name or f"#{self._result_counter} {result.engine}", result, files=result_files.stored_folder(result))
         self.results.append(entry)
         self.unsaved = True
         self._emit("results")
@@ -350,8 +350,8 @@ def _read_result_checked(
     from engine.video import VideoError
 
     rel = result_folder.relative_to(root.resolve()).as_posix()
-    _inside(root, f"{rel}/{result_files.RESULT_FILE}", f"{where}: {result_files.RESULT_FILE}")
-    _inside(root, f"{rel}/{result_files.FRAMES_FILE}", f"{where}: {result_files.FRAMES_FILE}")
+    for name in result_files.layout_files(result_folder):
+        _inside(root, f"{rel}/{name}", f"{where}: {name}")
     masks_dir = _inside(root, f"{rel}/{result_files.MASKS_FOLDER}", f"{where}: masks", kind="dir")
     contained_files(masks_dir, root, f"{where}: masks", suffix=".png", root_name="the project folder", error=ProjectError)
     try:

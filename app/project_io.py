@@ -46,11 +46,22 @@ def check_save_target(folder: Path) -> None:
     """Refuse to write a project into a folder that holds other things (the user's files)."""
     if folder.exists() and not folder.is_dir():
         raise ProjectError(f"{folder} is a file, not a project folder; choose a new name")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / PROJECT_FILE).is_file():
+    if folder.is_dir() and not (folder / PROJECT_FILE).is_file() and any(not _app_results(p) for p in folder.iterdir()):
         raise ProjectError(
             f"{folder} already holds other files and is not a GenProp Studio project; "
             "choose a new name (the project folder is created for you)"
         )
+
+
+def _app_results(path: Path) -> bool:
+    """``results/`` holding only result folders this app wrote: a recovery copy whose results were
+    written before its first project.json (a quick copy can beat the autosave), or an interrupted first save."""
+    if path.name != RESULTS_FOLDER or path.is_symlink() or not path.is_dir():
+        return False
+    return all(
+        sub.is_dir() and not sub.is_symlink() and (sub.name.startswith(".") or result_files.is_complete(sub))
+        for sub in path.iterdir()
+    )
 
 
 def save_snapshot(
@@ -137,11 +148,19 @@ def _already_in(entry: Any, folder: Path) -> bool:
 
 def _same_copy(a: Path, b: Path) -> bool:
     """Two complete result folders written from one result (results never change once written)."""
+    names = result_files.layout_files(a)
+    if names != result_files.layout_files(b):
+        return False
     try:
-        same_meta = (a / result_files.RESULT_FILE).read_bytes() == (b / result_files.RESULT_FILE).read_bytes()
-        return same_meta and (a / result_files.FRAMES_FILE).stat().st_size == (b / result_files.FRAMES_FILE).stat().st_size
+        for name in names:  # small JSON descriptions compared whole, a frames file by size
+            if name.endswith(".json"):
+                if (a / name).read_bytes() != (b / name).read_bytes():
+                    return False
+            elif (a / name).stat().st_size != (b / name).stat().st_size:
+                return False
     except OSError:
         return False
+    return True
 
 
 def _remove_dropped_results(folder: Path, keep: set[str]) -> None:

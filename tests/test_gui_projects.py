@@ -226,7 +226,7 @@ def test_saving_after_a_restore_does_not_rewrite_results_the_project_holds(qtbot
     entry = win.project.add_result(fake_result(6, (96, 64)))
     with qtbot.waitSignal(win.job_finished, timeout=60000):
         win.projects.save_to(project)
-    frames = project / entry.folder_name / "frames.mkv"
+    frames = project / entry.folder_name / "result.json"  # written last by every copy or write
     qtbot.waitUntil(lambda: (recovery.recovery_folder() / entry.folder_name / "result.json").is_file(), timeout=30000)
 
     def names_the_project() -> bool:
@@ -308,7 +308,7 @@ def test_save_and_open_run_as_jobs_with_progress_and_write_only_changes(qtbot, w
         assert window.job_panel.isVisible() and window.job_panel.label.text() == "Save project"  # a job, not a freeze
     assert finished.args == ["succeeded"] and {p.stage for p in reports} == {"saving"} and len(reports) >= 4
     key = window.project.results[0].key
-    frames_file = folder / "results" / key / "frames.mkv"
+    frames_file = folder / "results" / key / "store.json"  # written when a result is encoded
     stamps = {p: p.stat().st_mtime_ns for p in (frames_file, folder / "edit.json")}
 
     with qtbot.waitSignal(window.job_finished, timeout=60000):

@@ -15,9 +15,11 @@ import argparse
 import io
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,9 @@ from engine.video.formats import FORMATS, MATTE_FORMATS
 log = logging.getLogger(__name__)
 
 TASK_CHOICES = TASKS
+#: The source is read in order, about once per pass: a small decoded-frame cache is enough
+#: (the reader's default, 512 MB, would hold a second copy of a short clip).
+READER_CACHE_BYTES = 32 * 1024 * 1024
 
 
 class BadInput(Exception):
@@ -265,7 +270,7 @@ def _check_inputs_and_outputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from engine.video import open_video, require_propagatable
 
     plan = export_plan(args)
-    reader = open_video(args.video, fps=args.fps)
+    reader = open_video(args.video, fps=args.fps, cache_bytes=READER_CACHE_BYTES)
     try:
         require_propagatable(reader)
         inputs = [p for p in (args.video, args.edit, args.edited_frame, args.mask) if p is not None]
@@ -302,6 +307,16 @@ def _output_timestamps(reader: Any, frame_count: int) -> list[float] | None:
     if info is None or not info.variable_frame_rate or not hasattr(reader, "timestamps") or len(reader) != frame_count:
         return None
     return list(reader.timestamps())
+
+
+def run_store_folder(out: Path) -> Path:
+    """A hidden folder beside the output for this run's result store (same disk as the output,
+    never a RAM-backed temp folder); leftovers of killed runs are removed first."""
+    from engine.video import remove_stale_partials
+
+    final = out.with_name(f"{out.name}.result-store")
+    remove_stale_partials(final, folder=True)
+    return final.with_name(f".{final.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 @dataclass
@@ -373,6 +388,7 @@ def _run_checked(
     import engine.engines  # noqa: F401  (registers the engines)
     from app.paths import user_dirs
     from engine.engines.base import CancelToken, PropagationCancelled, get_engine
+    from engine.result_store import ResultWriter
     from engine.video.export import SourceFacts, write_result
 
     if args.demo_model:
@@ -402,11 +418,14 @@ def _run_checked(
 
             previous = signal.signal(signal.SIGINT, on_sigint)
     bar = _Bar(len(reader)) if progress is None else None
+    store = run_store_folder(plan.out)
     try:
         engine = get_engine(engine_name)() if engines is None else engines.get(engine_name)
         if engine is None:
             engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
-        result = engine.propagate(reader, edit, options, bar or progress, cancel)
+        # The engine writes into the result store as it goes; the outputs are transcoded from it.
+        with ResultWriter(store, reader.fps, expected_frames=len(reader)) as writer:
+            result = engine.propagate_to(writer, reader, edit, options, bar or progress, cancel)
         if bar is not None:
             bar.close()
         cancel.raise_if_cancelled()
@@ -430,6 +449,7 @@ def _run_checked(
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+        shutil.rmtree(store, ignore_errors=True)
     warnings = result.extras.get("warnings", []) if isinstance(result.extras, dict) else []
     message = f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}"
     return Outcome(EXIT_OK, message, list(warnings), report.notes, engine_name, report.written)

@@ -78,6 +78,10 @@ ProgressCallback = Callable[[Progress], None]
 class PropagationResult:
     """What an engine returns.
 
+    ``frames`` and ``masks`` are arrays, or array-likes with the same ``shape``/``dtype``/
+    indexing read from disk (``engine.result_store.StoredFrames``: a run written to the
+    result store); read them by index, not with ``np.asarray`` (which loads all).
+
     Attributes:
         frames: ``[T, H, W, 3]`` uint8 edited clip, at the edited canvas size
             (the source size unless the edit outpainted).
@@ -116,6 +120,9 @@ class Engine(ABC):
     name: ClassVar[str]
     label: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: True when :meth:`propagate_to` hands frames to the sink as they become final (memory
+    #: does not hold the whole output); False: the whole result is built, then handed over.
+    streams: ClassVar[bool] = False
 
     @classmethod
     def availability(cls, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
@@ -132,6 +139,21 @@ class Engine(ABC):
         cancel: CancelToken | None = None,
     ) -> PropagationResult:
         """Propagate ``edit`` (made on ``clip[0]``) through every frame of ``clip``."""
+
+    def propagate_to(
+        self,
+        sink: Any,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        options: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PropagationResult:
+        """Propagate into ``sink`` (an ``engine.engines.sink.FrameSink``, e.g. the on-disk result
+        store) and return what ``sink.finish`` returns. Streaming engines override this."""
+        from engine.engines.sink import hand_over
+
+        return hand_over(self.propagate(clip, edit, options, progress, cancel), sink)
 
 
 def _always_available(model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:

@@ -31,6 +31,7 @@ from engine.engines.base import (
 )
 from engine.engines.genprop_attention import GRID, collect, record_attention, record_attention_grid
 from engine.engines.genprop_options import GenPropOptions
+from engine.engines.sink import MemorySink
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.cancel_points import cancel_points
 from engine.pipelines.compositing import feather_mask, keep_original
@@ -142,6 +143,8 @@ class _GenPropEngineBase(Engine):
         return pipe
 
     # ---------------------------------------------------------------- run
+    streams = True  # frames go to the sink as each window finalises them
+
     def propagate(
         self,
         clip: FrameSource,
@@ -150,6 +153,18 @@ class _GenPropEngineBase(Engine):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> PropagationResult:
+        return self.propagate_to(MemorySink(clip.fps, len(clip), edit.canvas_size), clip, edit, options, progress, cancel)
+
+    def propagate_to(
+        self,
+        target: Any,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        options: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PropagationResult:
+        """Propagate into ``target`` (``engine.engines.sink.FrameSink``): each frame as its window finalises it."""
         opts = GenPropOptions.from_dict(options)
         cancel = cancel or CancelToken()
         timer = StageTimer()
@@ -197,19 +212,23 @@ class _GenPropEngineBase(Engine):
         if region_masks is not None:
             region_model = np.stack([space.to_model(m, mask=True) for m in region_masks])
 
-        out_frames = np.empty((n, ch, cw, 3), np.uint8)
-        out_masks = np.empty((n, ch, cw), np.uint8)
         keep_masks = region_masks if training_free else None
+        emitted = 0
 
         def sink(index: int, frame: np.ndarray, mask: np.ndarray) -> None:
+            nonlocal emitted
+            if index < emitted:  # an OOM retry runs the windows again: the frames already handed over stay
+                return
+            if index != emitted:
+                raise RuntimeError(f"the pipeline finalised frame {index} before frame {emitted}")
             frame = space.from_model(frame)
             soft = np.clip(space.from_model(mask.astype(np.float32)), 0.0, 1.0)
             if keep_masks is not None:
                 soft = keep_masks[index].astype(np.float32) / 255.0
             if opts.keep_original:
                 frame = keep_original(canvas[index], frame, feather_mask(soft, opts.feather))
-            out_frames[index] = frame
-            out_masks[index] = np.where(soft >= 0.5, 255, 0).astype(np.uint8)
+            target.put(frame, np.where(soft >= 0.5, 255, 0).astype(np.uint8))
+            emitted += 1
 
         def on_step(r: StepReport) -> None:
             cancel.raise_if_cancelled()
@@ -313,13 +332,10 @@ class _GenPropEngineBase(Engine):
             f"outside the edit mask tracked by {mask_source}; SCE off, no MPD."
         )
         log.info(message)
-        return PropagationResult(
-            frames=out_frames,
-            masks=out_masks,
-            fps=clip.fps,
-            engine=self.name,
-            mode=mode,
-            extras={
+        return target.finish(
+            self.name,
+            mode,
+            {
                 "message": message,
                 "memory": plan.describe(),
                 "model_size": space.model_size,
@@ -331,7 +347,7 @@ class _GenPropEngineBase(Engine):
                 **({"attention": collect(attention_maps, opts.steps, space)} if attention_maps is not None else {}),
                 **({"attention_record": attention_record} if attention_record is not None else {}),
             },
-            timings=timer.timings,
+            timer.timings,
         )
 
     def _track_masks(

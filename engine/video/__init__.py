@@ -25,21 +25,24 @@ def open_video(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     confine_to: str | Path | None = None,
     depth: int = 8,
+    cache_bytes: int | None = None,
 ) -> Reader:
     """Open a video file or a folder of numbered frames (``fps`` applies to folders).
 
     ``confine_to``: a folder the clip (and every frame file of a frame folder) must
     really lie in, after symlinks (test sets, projects). ``depth``: 8 gives the uint8 RGB
     frames engines read (a :class:`FrameSource`); 16 gives uint16 RGB at the source's
-    full depth (10/12/16-bit sources uncrushed), for full-depth exports.
+    full depth (10/12/16-bit sources uncrushed), for full-depth exports. ``cache_bytes``
+    bounds the decoded-frame cache (default: the reader's), e.g. small for one pass.
     """
+    cache = {} if cache_bytes is None else {"cache_bytes": int(cache_bytes)}
     path = Path(path).expanduser()
     try:
         if confine_to is not None and not path.resolve().is_relative_to(Path(confine_to).resolve()):
             raise VideoError(path, f"resolves to {path.resolve()}, outside {Path(confine_to).resolve()} (symlink?); refused")
         if path.is_dir():
-            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to, depth=depth)
-        return VideoFileReader(path, max_pixels=max_pixels, depth=depth)
+            return FrameFolderReader(path, fps=24.0 if fps is None else fps, confine_to=confine_to, depth=depth, **cache)
+        return VideoFileReader(path, max_pixels=max_pixels, depth=depth, **cache)
     except (OSError, ValueError, RuntimeError) as exc:  # permissions, NUL bytes, symlink loops: still one error type
         if isinstance(exc, VideoError):
             raise

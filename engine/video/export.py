@@ -200,7 +200,7 @@ def _index_labels(result: Any, edit: Any) -> tuple[Any, list[str]]:
     """
     op_masks = result.extras.get("operation_masks")
     ops = list(getattr(edit, "operations", []) or [])
-    if not op_masks or any(np.asarray(m).shape != result.masks.shape for m in op_masks):
+    if not op_masks or any(np.shape(m) != tuple(result.masks.shape) for m in op_masks):  # shape only: stored masks stay on disk
         return (labels_from_masks([m]) for m in result.masks), ["edit"]
     names = [f"{ops[k].kind.value}" if k < len(ops) else f"operation {k + 1}" for k in range(len(op_masks))]
     return (labels_from_masks([np.asarray(m[t]) for m in op_masks]) for t in range(len(result.masks))), names

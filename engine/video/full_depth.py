@@ -104,7 +104,7 @@ class FullDepthFrames:
         ops = list(edit.operations)
         usable = operation_masks is not None and len(operation_masks) == len(ops)
         if usable:
-            usable = all(np.asarray(m).shape == result_frames.shape[:3] for m in operation_masks)  # type: ignore[union-attr]
+            usable = all(np.shape(m) == tuple(result_frames.shape[:3]) for m in operation_masks)  # type: ignore[union-attr]
         self._ops = ops if usable else []
         self._op_masks = list(operation_masks) if usable else []  # type: ignore[arg-type]
         self.report = FullDepthReport(model="per operation" if usable else "kept source pixels")

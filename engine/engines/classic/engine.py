@@ -24,6 +24,7 @@ for removal), so it is monotonic; the cancel token is checked on every frame.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -53,7 +54,9 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
+from engine.engines.packed_masks import PackedMasks
 from engine.video.source import FrameSource
+from engine.video.source_frames import SourceFrames
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +148,19 @@ def _reflect_canvas(frame: np.ndarray, offset: tuple[int, int], size: tuple[int,
     return canvas
 
 
+@dataclass
+class _Outcome:
+    """Steps 1-3 of a run: the working frames, each op's masks, a deferred last transform, the notes."""
+
+    work: np.ndarray
+    op_masks: list[np.ndarray]
+    deferred: Any  # (frame, mask) -> frame still to apply for the last op, or None
+    extras: dict[str, Any]
+    fps: float
+    rep: _Reporter
+    timer: StageTimer
+
+
 class ClassicEngine(Engine):
     """Propagates first-frame edits with optical flow, tracking, warping and inpainting.
 
@@ -152,6 +168,7 @@ class ClassicEngine(Engine):
     """
 
     name = "classic"
+    streams = True  # frames go to the sink as they are written out; the working set is still whole-clip
 
     def propagate(
         self,
@@ -161,6 +178,57 @@ class ClassicEngine(Engine):
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> PropagationResult:
+        run = self._run(clip, edit, options, progress, cancel, defer_last=False)
+        union = np.zeros(run.work.shape[:3], np.uint8)
+        for m in run.op_masks:
+            np.maximum(union, m, out=union)
+        run.rep.stage = "done"
+        run.rep.finish()
+        extras = {"operation_masks": run.op_masks, **run.extras}
+        return PropagationResult(run.work, union, run.fps, self.name, "classic", extras, run.timer.timings)
+
+    def propagate_to(
+        self,
+        sink: Any,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        options: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PropagationResult:
+        """As :meth:`propagate`, handing each frame to ``sink`` (``engine.engines.sink``) in order.
+
+        Saves the last output copy: a final track/recolour is applied frame by frame as
+        frames are handed over, and the union mask is made per frame. Still whole-clip:
+        the source frames, each operation's working copy and its ``[T, H, W]`` masks.
+        """
+        run = self._run(clip, edit, options, progress, cancel, defer_last=True)
+        run.rep.stage = "writing"
+        with run.timer.stage("write"):
+            for t in range(len(run.work)):
+                frame = run.work[t]
+                if run.deferred is not None and run.op_masks[-1][t].any():
+                    frame = run.deferred(frame, run.op_masks[-1][t])
+                union = np.zeros(frame.shape[:2], np.uint8)
+                for m in run.op_masks:
+                    np.maximum(union, m[t], out=union)
+                sink.put(frame, union, [m[t] for m in run.op_masks])
+                if run.deferred is not None:
+                    run.rep.tick()  # the recolour's per-frame unit, done here
+        run.rep.stage = "done"
+        run.rep.finish()
+        return sink.finish(self.name, "classic", run.extras, run.timer.timings)
+
+    def _run(
+        self,
+        clip: FrameSource,
+        edit: FirstFrameEdit,
+        options: dict[str, Any] | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        defer_last: bool,
+    ) -> _Outcome:
+        """Steps 1-3; with ``defer_last`` a final track/recolour returns its transform instead of applying it."""
         # 1. Inputs.
         opts = ClassicOptions.from_dict(options)
         n = len(clip)
@@ -180,11 +248,19 @@ class ClassicEngine(Engine):
         timer = StageTimer()
 
         rep.stage = "read"
-        with timer.stage("read"):
-            frames = np.empty((n, h, w, 3), np.uint8)
-            for t in range(n):
-                frames[t] = clip[t]
+        ops = edit.operations
+        if defer_last and sam2_tracker is None and len(ops) == 1 and ops[0].kind in (EditKind.TRACK, EditKind.RECOLOUR):
+            # One track/recolour only indexes frames: read them from the source when needed
+            # (a few sequential passes) instead of holding the clip; its transform is deferred.
+            frames = SourceFrames(clip)
+            for _ in range(n):
                 rep.tick()
+        else:
+            with timer.stage("read"):
+                frames = np.empty((n, h, w, 3), np.uint8)
+                for t in range(n):
+                    frames[t] = clip[t]
+                    rep.tick()
 
         # 2. Shot cuts.
         work = frames
@@ -201,10 +277,14 @@ class ClassicEngine(Engine):
         # 3. Operations, in order.
         op_masks: list[np.ndarray] = []
         canvas = (0, 0)  # current offset of the source inside the canvas
+        deferred = None
         for i, op in enumerate(edit.operations):
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
-                if op.kind == EditKind.OUTPAINT:
+                last = i == len(edit.operations) - 1
+                if defer_last and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
+                    deferred, masks = self._recolour_masks(work, op, ctx, packed=True)
+                elif op.kind == EditKind.OUTPAINT:
                     work, masks, canvas = self._outpaint(work, edit, op, ctx)
                     op_masks = [self._pad(m, canvas, work.shape[1:3]) for m in op_masks]
                     ctx.flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
@@ -223,29 +303,16 @@ class ClassicEngine(Engine):
                     raise ValueError(f"unsupported operation kind {op.kind!r}")
             op_masks.append(masks)
 
-        # 4. Result.
-        rep.stage = "done"
-        rep.finish()
-        union = np.zeros(work.shape[:3], np.uint8)
-        for m in op_masks:
-            np.maximum(union, m, out=union)
-        return PropagationResult(
-            frames=work,
-            masks=union,
-            fps=float(clip.fps),
-            engine=self.name,
-            mode="classic",
-            extras={
-                "operation_masks": op_masks,
-                "tracker": tracker_choice.name,
-                "tracker_note": tracker_choice.note,
-                **tracker_notes(sam2_tracker),
-                "shot_cuts": cuts,
-                "warnings": notes.warnings,
-                "frame_notes": dict(sorted(notes.frame_notes.items())),
-            },
-            timings=timer.timings,
-        )
+        # 4. Result (the caller builds it or streams it).
+        extras = {
+            "tracker": tracker_choice.name,
+            "tracker_note": tracker_choice.note,
+            **tracker_notes(sam2_tracker),
+            "shot_cuts": cuts,
+            "warnings": notes.warnings,
+            "frame_notes": dict(sorted(notes.frame_notes.items())),
+        }
+        return _Outcome(work, op_masks, deferred, extras, float(clip.fps), rep, timer)
 
     @staticmethod
     def _tracker(opts: ClassicOptions, edit: FirstFrameEdit) -> tuple[MaskTracker | None, TrackerChoice]:
@@ -268,13 +335,17 @@ class ClassicEngine(Engine):
         o = ctx.opts
         return FlowMaskTracker(anchor_every=o.anchor_every, flows=flows, refine=o.refine_masks, refind=o.refind, cover=cover)
 
-    def _track(self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False) -> np.ndarray:
-        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts)."""
+    def _track(
+        self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False, packed: bool = False
+    ) -> np.ndarray:
+        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts).
+
+        ``packed``: kept compressed frame by frame (``PackedMasks``, for callers that only index them)."""
         if first.shape != work.shape[1:3]:
             raise ValueError(
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
             )
-        out = np.zeros(work.shape[:3], np.uint8)
+        out = PackedMasks(*work.shape[:3]) if packed else np.zeros(work.shape[:3], np.uint8)
         appearance: tuple[np.ndarray, np.ndarray] | None = None
         for k, (s, e) in enumerate(ctx.shots):
             if k == 0:
@@ -312,10 +383,13 @@ class ClassicEngine(Engine):
                 return t, _binary(mask)
         return None
 
-    def _recolour(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
-        transform = frame_transform(op)
+    def _recolour_masks(self, work, op: EditOperation, ctx: _Run, packed: bool = False) -> tuple[Any, np.ndarray]:
+        """(the per-frame transform ``(frame, mask) -> frame``, the tracked masks)."""
         first = op.source_mask if op.source_mask is not None else op.mask
-        masks = self._track(work, first, ctx, "the tracked object")
+        return frame_transform(op), self._track(work, first, ctx, "the tracked object", packed=packed)
+
+    def _recolour(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
+        transform, masks = self._recolour_masks(work, op, ctx)
         out = work.copy()
         for t in range(len(work)):
             if masks[t].any():

@@ -1,0 +1,230 @@
+"""Peak memory of ``propagate`` against clip length (issue 16): does a long clip stay flat?
+
+    python -m benchmarks.bench_long_clips                 # full: 480x270, 60/240/960 frames, writes
+                                                          # docs/bench_sections/long_clips.md
+    python -m benchmarks.bench_long_clips --quick         # seconds: 96x64, 8/32 frames, no file
+    python -m benchmarks.bench_long_clips --size 1920x1080 --lengths 300,1200,4800   # the issue's sizes
+
+Each run is a fresh process, so its peak resident set (``ru_maxrss`` from ``os.wait4``
+on that child alone) is the run's own:
+
+- ``cli``: ``main.py propagate --engine classic`` (what a user runs: the engine writes
+  through the result store and the output is transcoded from it);
+- ``in-memory``: the reference path, the same engine's ``propagate()`` returning arrays,
+  exported with ``engine.video.export.write_result`` from those arrays (the CLI before
+  the store).
+
+Lengths keep the issue's 1:4:16 ratio (300/1,200/4,800 frames); figures are ratios
+against the shortest clip of the same path in the same run. The synthetic clip (a
+textured background panning under an ellipse that moves on a circle) is generated
+frame by frame into an H.264 file, never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "bench_sections" / "long_clips.md"
+OPS = ("track", "recolour", "remove")
+
+_REFERENCE = """
+import sys, time
+import engine.engines  # noqa: F401
+from engine.edits.edit_file import load_edit
+from engine.engines.base import get_engine
+from engine.video import open_video
+from engine.video.export import ExportPlan, SourceFacts, write_result
+video, edit_path, out = sys.argv[1:4]
+reader = open_video(video)
+_, edit = load_edit(edit_path, original_frame=reader[0], frame_count=len(reader))
+result = get_engine("classic")().propagate(reader, edit, {})
+plan = ExportPlan.from_paths(out, "auto")
+write_result(plan, result, edit=edit, reader=reader, facts=SourceFacts.of(reader))
+"""
+
+
+@dataclass
+class Run:
+    path: str
+    op: str
+    frames: int
+    peak_mb: float
+    seconds: float
+    cpu_seconds: float
+
+
+def synthetic_frames(n: int, w: int, h: int, seed: int = 0):  # noqa: ANN201 - a generator of frames
+    """A textured background panning right with an ellipse moving on a circle (one frame at a time)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    tex = cv2.resize(rng.integers(0, 255, (h // 8 + 1, (2 * w) // 8 + 1, 3), dtype=np.uint8), (2 * w, h))
+    tex = cv2.GaussianBlur(tex, (0, 0), 2.0)
+    for t in range(n):
+        x0 = int((t * 2) % w)
+        frame = np.ascontiguousarray(tex[:, x0 : x0 + w])
+        cx = int(w / 2 + w / 5 * np.cos(t / 25.0))
+        cy = int(h / 2 + h / 6 * np.sin(t / 25.0))
+        cv2.ellipse(frame, (cx, cy), (w // 10, h // 7), 0, 0, 360, (220, 60, 40), -1)
+        yield frame
+
+
+def object_mask(w: int, h: int) -> np.ndarray:
+    import cv2
+
+    m = np.zeros((h, w), np.uint8)
+    cv2.ellipse(m, (int(w / 2 + w / 5), h // 2), (w // 10, h // 7), 0, 0, 360, 255, -1)
+    return m
+
+
+def make_inputs(folder: Path, n: int, w: int, h: int) -> tuple[Path, dict[str, Path]]:
+    """The clip of ``n`` frames and one edit file per op."""
+    from engine.edits.edit_file import save_edit
+    from engine.edits.recolour import RecolourSpec
+    from engine.edits.remove import RemoveSpec
+    from engine.edits.track import TrackSpec
+    from engine.video import write_video
+
+    clip = folder / f"clip_{n}.mp4"
+    write_video(clip, synthetic_frames(n, w, h), 25.0, quality=18)
+    mask = object_mask(w, h)
+    specs = {"track": TrackSpec(mask), "recolour": RecolourSpec(mask, hue_shift=120.0), "remove": RemoveSpec(mask)}
+    edits = {op: save_edit([spec], folder / f"edit_{op}") for op, spec in specs.items()}
+    return clip, edits
+
+
+def measure(cmd: list[str]) -> tuple[float, float, float]:
+    """(peak RSS in MB, wall seconds, CPU seconds: user + system) of one child process, which must succeed.
+
+    CPU seconds hardly depend on what else the machine runs, so throughput is compared by them."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read() if proc.stderr else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+    return usage.ru_maxrss / 1024.0, seconds, usage.ru_utime + usage.ru_stime
+
+
+def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: list[str], reference_max: int) -> list[Run]:
+    w, h = size
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="bench_long_") as tmp:
+        folder = Path(tmp)
+        for n in lengths:
+            clip, edits = make_inputs(folder, n, w, h)
+            for op in ops:
+                out = folder / f"out_{n}_{op}.mp4"
+                for path in paths:
+                    if path == "in-memory" and n > reference_max:
+                        continue
+                    if path == "cli":
+                        cmd = [sys.executable, "main.py", "propagate", "--engine", "classic"]
+                        cmd += ["--video", str(clip), "--edit", str(edits[op]), "--out", str(out)]
+                    else:
+                        cmd = [sys.executable, "-c", _REFERENCE, str(clip), str(edits[op]), str(out)]
+                    peak, seconds, cpu = measure(cmd)
+                    runs.append(Run(path, op, n, peak, seconds, cpu))
+                    print(f"{path:9s} {op:8s} {n:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s", flush=True)
+                    out.unlink(missing_ok=True)
+            clip.unlink()
+    return runs
+
+
+def table(runs: list[Run], size: tuple[int, int]) -> list[str]:
+    raw_mb = size[0] * size[1] * 3 / 2**20
+    lines = [
+        "| path | op | frames | raw clip MB | peak RSS MB | peak / shortest | wall s | CPU s | frames per CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        base = min((x for x in runs if x.path == r.path and x.op == r.op), key=lambda x: x.frames)
+        lines.append(
+            f"| {r.path} | {r.op} | {r.frames} | {raw_mb * r.frames:.0f} | {r.peak_mb:.0f} | {r.peak_mb / base.peak_mb:.2f}x "
+            f"| {r.seconds:.1f} | {r.cpu_seconds:.1f} | {r.frames / r.cpu_seconds:.1f} |"
+        )
+    return lines
+
+
+def throughput_lines(runs: list[Run]) -> list[str]:
+    """Store path against the in-memory reference, per op, at the longest length both ran (CPU seconds)."""
+    out = []
+    for op in sorted({r.op for r in runs}):
+        both = {r.frames for r in runs if r.op == op and r.path == "cli"} & {
+            r.frames for r in runs if r.op == op and r.path == "in-memory"
+        }
+        if not both:
+            continue
+        n = max(both)
+        pair = {r.path: r for r in runs if r.op == op and r.frames == n}
+        cpu = pair["in-memory"].cpu_seconds / pair["cli"].cpu_seconds
+        wall = pair["in-memory"].seconds / pair["cli"].seconds
+        out.append(
+            f"- {op}, {n} frames: the store path's throughput is {cpu:.2f}x the in-memory path's by CPU time ({wall:.2f}x by wall time)"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny clips, no file written")
+    p.add_argument("--size", default="480x270", help="WxH of the synthetic clip (default %(default)s)")
+    p.add_argument("--lengths", default="60,240,960", help="frame counts (default %(default)s)")
+    p.add_argument("--ops", default=",".join(OPS), help="operations (default %(default)s)")
+    p.add_argument("--paths", default="cli,in-memory", help="cli and/or in-memory (default %(default)s)")
+    p.add_argument("--reference-max", type=int, default=1 << 30, help="run the in-memory path only up to this many frames")
+    args = p.parse_args(argv)
+    size = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
+    lengths = [8, 32] if args.quick else [int(v) for v in args.lengths.split(",")]
+    ops = [o for o in args.ops.split(",") if o]
+    paths = [x for x in args.paths.split(",") if x]
+    load_before = os.getloadavg()
+    started = _dt.datetime.now(_dt.timezone.utc)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    runs = run_all(size, lengths, ops, paths, args.reference_max)
+    load_after = os.getloadavg()
+    lines = [
+        "## Long clips: peak memory against clip length",
+        "",
+        f"- Date: {started:%Y-%m-%dT%H:%M} UTC; commit {commit or '?'}",
+        f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Linux {platform.release()}, Python {platform.python_version()}",
+        f"- Load (1-min average) before/after: {load_before[0]:.1f} / {load_after[0]:.1f} "
+        "(the machine is shared with other jobs; seconds are noisy, peak memory is not)",
+        f"- Command: `python -m benchmarks.bench_long_clips --size {size[0]}x{size[1]} --lengths "
+        f"{','.join(map(str, lengths))} --ops {','.join(ops)} --paths {','.join(paths)}"
+        + (f" --reference-max {args.reference_max}`" if args.reference_max < 1 << 30 else "`"),
+        f"- Clip: synthetic {size[0]}x{size[1]} H.264 at 25 fps; lengths in the issue's 1:4:16 ratio; "
+        "one fresh process per run, peak = that process's `ru_maxrss`.",
+        "- Paths: `cli` = `main.py propagate --engine classic --out out.mp4`; `in-memory` = the engine's arrays "
+        "exported directly (the reference).",
+        "",
+        *table(runs, size),
+        "",
+        *throughput_lines(runs),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.quick:
+        OUT.parent.mkdir(parents=True, exist_ok=True)
+        OUT.write_text(text, encoding="utf-8")
+        print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
