@@ -54,7 +54,11 @@ def run_gui(clip: Path | None = None, project: Path | None = None, open_sample: 
         start = first_clip(clip, settings, open_sample)
         if start is not None:
             window.open_clip(start, confirmed=True)
-    return app.exec()
+    code = app.exec()
+    from app import result_cache
+
+    result_cache.remove_session()  # a clean exit: this session's result folders are no longer shown anywhere
+    return code
 
 
 def offer_restore(window: MainWindow) -> bool:
