@@ -340,3 +340,25 @@ def test_sample_clip_reopens_without_question_when_nothing_changed(qtbot, window
     open_and_wait(qtbot, window, SAMPLE_CLIP)
     open_and_wait(qtbot, window, SAMPLE_CLIP)  # no unsaved work: no question
     assert answer.asked == []
+
+
+def test_work_changed_while_a_project_opens_is_asked_about_again(
+    qtbot, window: MainWindow, answer, clips, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The Save/Discard answer covered the work as it was; an edit made while the open job ran
+    was replaced without a word. Now the question comes again, and Cancel keeps the edit."""
+    a, b = clips
+    saved = Project()
+    saved.set_clip(b)
+    saved.save(tmp_path / "b project")
+    open_and_wait(qtbot, window, a)
+    frame = window.session.frame
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    mask[10:30, 10:30] = 255
+    answer.next(Button.Cancel)
+    with qtbot.waitSignal(window.job_finished, timeout=60000):
+        assert window.projects.open(tmp_path / "b project", confirmed=True)
+        window.edit_panel.set_selection(mask)
+        window.edit_panel.add_track()  # while the project is still being read
+    qtbot.waitUntil(lambda: answer.asked == ["unsavedDialog"], timeout=10000)
+    assert window.document.path == a.resolve() and len(window.project.operations) == 1

@@ -152,13 +152,28 @@ class ProjectController(QObject):
             return False
         folder = project_folder(path).resolve()
 
-        def opened(project: Project) -> None:
+        def adopt(project: Project) -> None:
             if self.w.adopt(project):
                 self.w.settings.add_recent_project(folder)
                 self.w.save_settings()
                 self.fill_recent_menu()
 
-        return self.w.jobs.start(OpenProjectJob(folder), "open-project", "Open project", opened)
+        return self.w.jobs.start(
+            OpenProjectJob(folder), "open-project", "Open project", self._unless_changed(adopt, "opening a project")
+        )
+
+    def _unless_changed(self, adopt: Callable[[Project], Any], doing: str) -> Callable[[Project], None]:
+        """``adopt`` for a job's project, asking Save/Discard/Cancel again when the open work
+        changed while the job ran (the first answer covered only the work as it was then)."""
+        before = self.project.change_count
+
+        def finished(project: Project) -> None:
+            if self.project.change_count == before:
+                adopt(project)
+            else:
+                self.confirm_replace(lambda: adopt(project), doing)
+
+        return finished
 
     def restore_recovery(self) -> bool:
         """Bring back the autosaved state of a session that did not exit cleanly (counts as
@@ -167,7 +182,10 @@ class ProjectController(QObject):
             show_error(self.w, "Cannot restore", "there is nothing to restore")
             return False
         return self.w.jobs.start(
-            recovery.RestoreJob(), "restore", "Restore your work", lambda project: self.w.adopt(project, unsaved=True)
+            recovery.RestoreJob(),
+            "restore",
+            "Restore your work",
+            self._unless_changed(lambda project: self.w.adopt(project, unsaved=True), "restoring your work"),
         )
 
     # ------------------------------------------------------------ edits
