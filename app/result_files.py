@@ -91,9 +91,15 @@ def read_result(folder: Path, on_frame: FrameCallback | None = None, cancel: Can
     n = len(result.frames)
     if n < 1:
         raise ValueError(f"{folder} holds no frames")
-    result.frames[0], result.masks[0], result.frames[n - 1]  # noqa: B018 - fail now, not during review
-    if on_frame is not None:
-        on_frame(n, n)
+    result.frames[0], result.frames[n - 1]  # noqa: B018 - fail now, not during review
+    # Every mask is decoded once (small, CRC-checked): a missing, damaged or wrongly sized
+    # mask is refused when the result is opened, not found later in the middle of a review.
+    for i in range(n):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        result.masks[i]  # noqa: B018
+        if on_frame is not None:
+            on_frame(i + 1, n)
     return result
 
 

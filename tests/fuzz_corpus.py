@@ -552,8 +552,10 @@ def project_cases(base: Path) -> list[Case]:
         shutil.copytree(base / res, outside / "00")
         (outside / "secret.txt").write_text("root:x:0:0")
 
+    frame = f"{res}/frames/frame_000000.png"  # the result store's layout: one lossless PNG per frame
+
     def concat_script(t: Path) -> None:
-        t.write_text(f"ffconcat version 1.0\nfile '{outside / '00' / 'frames.mkv'}'\n")
+        t.write_text(f"ffconcat version 1.0\nfile '{outside / '00' / 'frames' / 'frame_000000.png'}'\n")
 
     c: list[tuple[str, Callable[[Path, dict[str, Any]], Any], str]] = [
         ("valid project", lambda f, d: None, "accept"),
@@ -570,21 +572,29 @@ def project_cases(base: Path) -> list[Case]:
         ("result name not a string", lambda f, d: d["results"][0].update(name=["x"]), "refuse"),
         ("unknown result field", lambda f, d: d["results"][0].update(extra=1), "refuse"),
         ("65 results", lambda f, d: d.update(results=d["results"] * 65), "refuse"),
+        ("a frame links to /etc/passwd", lambda f, d: _replace(f, frame, lambda t: os.symlink("/etc/passwd", t)), "refuse"),
         (
-            "frames.mkv links to /etc/passwd",
-            lambda f, d: _replace(f, f"{res}/frames.mkv", lambda t: os.symlink("/etc/passwd", t)),
+            "a frame links outside",
+            lambda f, d: _replace(f, frame, lambda t: os.symlink(outside / "00" / "frames" / "frame_000000.png", t)),
             "refuse",
         ),
+        ("a frame is a FIFO", lambda f, d: _replace(f, frame, lambda t: os.mkfifo(t)), "refuse"),
+        ("a frame is a folder", lambda f, d: _replace(f, frame, lambda t: t.mkdir()), "refuse"),
+        ("a frame is an ffconcat script", lambda f, d: _replace(f, frame, concat_script), "refuse"),
+        ("a frame truncated", lambda f, d: _truncate(f / frame, 0.5), "refuse"),
+        ("a frame empty", lambda f, d: _truncate(f / frame, 0.0), "refuse"),
+        ("a frame missing", lambda f, d: (f / frame).unlink(), "refuse"),
         (
-            "frames.mkv links outside",
-            lambda f, d: _replace(f, f"{res}/frames.mkv", lambda t: os.symlink(outside / "00" / "frames.mkv", t)),
+            "frames links outside",
+            lambda f, d: _replace(f, f"{res}/frames", lambda t: os.symlink(outside / "00" / "frames", t)),
             "refuse",
         ),
-        ("frames.mkv is a FIFO", lambda f, d: _replace(f, f"{res}/frames.mkv", lambda t: os.mkfifo(t)), "refuse"),
-        ("frames.mkv is a folder", lambda f, d: _replace(f, f"{res}/frames.mkv", lambda t: t.mkdir()), "refuse"),
-        ("frames.mkv is an ffconcat script", lambda f, d: _replace(f, f"{res}/frames.mkv", concat_script), "refuse"),
-        ("frames.mkv truncated", lambda f, d: _truncate(f / res / "frames.mkv", 0.5), "refuse"),
-        ("frames.mkv empty", lambda f, d: _truncate(f / res / "frames.mkv", 0.0), "refuse"),
+        ("store.json not JSON", lambda f, d: (f / res / "store.json").write_text("{not json"), "refuse"),
+        (
+            "store.json links outside",
+            lambda f, d: _replace(f, f"{res}/store.json", lambda t: os.symlink(outside / "00" / "store.json", t)),
+            "refuse",
+        ),
         ("results folder links outside", lambda f, d: _replace(f, res, lambda t: os.symlink(outside / "00", t)), "refuse"),
         (
             "masks links outside",
@@ -594,20 +604,20 @@ def project_cases(base: Path) -> list[Case]:
         (
             "a mask links outside",
             lambda f, d: _replace(
-                f, f"{res}/masks/mask_00000.png", lambda t: os.symlink(outside / "00" / "masks" / "mask_00000.png", t)
+                f, f"{res}/masks/mask_000000.png", lambda t: os.symlink(outside / "00" / "masks" / "mask_000000.png", t)
             ),
             "refuse",
         ),
-        ("a mask is a FIFO", lambda f, d: _replace(f, f"{res}/masks/mask_00001.png", lambda t: os.mkfifo(t)), "refuse"),
-        ("a mask missing", lambda f, d: (f / res / "masks" / "mask_00002.png").unlink(), "refuse"),
+        ("a mask is a FIFO", lambda f, d: _replace(f, f"{res}/masks/mask_000001.png", lambda t: os.mkfifo(t)), "refuse"),
+        ("a mask missing", lambda f, d: (f / res / "masks" / "mask_000002.png").unlink(), "refuse"),
         (
             "a mask corrupt",
-            lambda f, d: (f / res / "masks" / "mask_00001.png").write_bytes(_flip(png_bytes(_mask()), -20)),
+            lambda f, d: (f / res / "masks" / "mask_000001.png").write_bytes(_flip(png_bytes(_mask()), -20)),
             "refuse",
         ),
         (
             "masks of another size",
-            lambda f, d: (f / res / "masks" / "mask_00001.png").write_bytes(png_bytes(_mask(size=(8, 8)))),
+            lambda f, d: (f / res / "masks" / "mask_000001.png").write_bytes(png_bytes(_mask(size=(8, 8)))),
             "refuse",
         ),
         ("masks is a file", lambda f, d: _replace(f, f"{res}/masks", lambda t: t.write_bytes(b"x")), "refuse"),
@@ -891,11 +901,23 @@ class Watch:
             av.open = real_open
 
     def problems(self, allowed: Path) -> list[str]:
-        """Opens outside ``allowed`` (imports of our own or Python's code aside) and any write."""
+        """Opens outside ``allowed`` (imports of our own or Python's code aside) and any write.
+
+        The app's own result cache is not "outside": a loaded project's results are linked
+        there (regular files from inside the project only, app/result_cache.py) so a view
+        keeps reading them after the project folder is replaced.
+        """
+        from app.result_cache import cache_root
+
         out = []
         root = str(allowed.resolve())
+        cache = os.path.realpath(cache_root()) + os.sep
         for event, path, writes in self.events:
+            if os.sep not in path and path not in (".", "..") and event == "open":
+                continue  # a name relative to a directory descriptor (shutil.rmtree's walk): not a path we chose
             real = os.path.realpath(path)
+            if real.startswith(cache) or cache.startswith(real + os.sep):
+                continue  # the app's result cache, and its parents being created
             if writes:
                 out.append(f"{event} wrote {path}")
             elif not (real == root or real.startswith(root + os.sep)):
