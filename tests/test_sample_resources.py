@@ -28,3 +28,18 @@ def test_sample_edit_recolours_the_coin_only() -> None:
     assert 430 < xs.mean() < 480 and 125 < ys.mean() < 155
     np.testing.assert_array_equal(edit.edited_frame[~inside], frame[~inside])
     assert np.abs(edit.edited_frame[inside].astype(int) - frame[inside]).mean() > 20
+
+
+def test_sample_edit_follows_the_coin_to_the_end() -> None:
+    """The first result every user sees: the coin stays in view all clip, so its mask stays
+    coin-sized. A pen pushes the coin near frame 45; the mask had grown onto the pen
+    (3.5x the coin by frame 50) and then followed it out ("left the frame", coin not recoloured)."""
+    from engine.engines.classic import ClassicEngine
+
+    with open_video(SAMPLE_CLIP) as clip:
+        _, edit = load_edit(RESOURCES / "samples" / "coin_edit" / "edit.json", clip[0])
+        result = ClassicEngine().propagate(clip, edit, {"tracker": "flow"})
+    areas = np.array([int((np.asarray(result.masks[t]) > 0).sum()) for t in range(len(result.masks))])
+    first = areas[0]
+    assert (areas > 0.6 * first).all() and (areas < 1.6 * first).all(), areas.tolist()
+    assert not any("left the frame" in w or "lost" in w for w in result.extras.get("warnings", []))

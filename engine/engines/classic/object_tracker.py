@@ -212,6 +212,15 @@ class TrackedObject:
         else:
             seed = (param > 0.5) | ((dense > 0.5) & (conf > 0.3)) | (anch > 0.5)
         local = _connected_to(p > 0.5, seed)
+        footprint = (anch > 0.5) if quality > 0.5 else (param > 0.5)
+        if local.sum() > 1.2 * footprint.sum() + entering.sum():
+            # An object does not grow by a fifth in one frame except where the view just opened
+            # (parts entering the frame): such growth is something touching it, joined through
+            # colour and connectivity (the pen that pushes the bundled sample's coin; the mask
+            # then followed the pen out of the frame). Keep it near its own moved footprint.
+            reach = max(2, int(0.05 * self.size0 / self.flows.scale[0]))
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1,) * 2)
+            local &= (cv2.dilate(footprint.astype(np.uint8), kernel) > 0) | entering
         self._learn(f, local, p, prior, box)
         if self.cfg.cover:
             # A region to remove must keep its untextured attached parts (a soft shadow)
