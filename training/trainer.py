@@ -103,7 +103,9 @@ class Trainer:
         self._ready = False
 
     # ------------------------------------------------------------------ setup
-    def setup(self) -> Trainer:
+    def _start_accelerator(self) -> bool:
+        """Threads, output folder, DeepSpeed plugin, Accelerator and seed: shared by every backbone's
+        setup. True when experiment trackers (TensorBoard, W&B) were asked for."""
         cfg = self.cfg
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
@@ -122,6 +124,11 @@ class Trainer:
             deepspeed_plugin=deepspeed,
         )
         set_seed(cfg.seed)
+        return bool(log_with)
+
+    def setup(self) -> Trainer:
+        cfg = self.cfg
+        trackers = self._start_accelerator()
         self.comps: Components = build_components(cfg.model)
         model = self.comps.model
         self.params = freeze_backbone(model)
@@ -154,7 +161,7 @@ class Trainer:
         if cfg.data.validation_sources and cfg.logging.validate_every:
             val = build_dataset(cfg.data.validation_sources, cfg, cfg.seed + 7919, 1)
             self.val_items = [val[i] for i in range(cfg.logging.validation_clips)]
-        if self.acc.is_main_process and log_with:
+        if self.acc.is_main_process and trackers:
             self.acc.init_trackers("genprop", config=_flat_hparams(cfg.to_dict()))
         self._ready = True
         return self

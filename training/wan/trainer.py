@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
-from accelerate.utils import DeepSpeedPlugin, DistributedType, ProjectConfiguration, set_seed
+from accelerate.utils import DistributedType
 from diffusers.optimization import get_cosine_schedule_with_warmup
 
 from engine.genprop import freeze_backbone
@@ -44,23 +43,7 @@ class WanTrainer(base.Trainer):
 
     def setup(self) -> WanTrainer:
         cfg = self.cfg
-        if cfg.torch_threads:
-            torch.set_num_threads(cfg.torch_threads)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        log_with = [name for name, on in (("tensorboard", cfg.logging.tensorboard), ("wandb", cfg.logging.wandb)) if on]
-        deepspeed = None
-        if cfg.deepspeed_config:
-            if not Path(cfg.deepspeed_config).is_file():
-                raise FileNotFoundError(f"deepspeed_config {cfg.deepspeed_config} does not exist")
-            deepspeed = DeepSpeedPlugin(hf_ds_config=cfg.deepspeed_config)
-        self.acc = Accelerator(
-            gradient_accumulation_steps=cfg.optim.gradient_accumulation_steps,
-            mixed_precision=cfg.optim.mixed_precision,
-            log_with=log_with or None,
-            project_config=ProjectConfiguration(project_dir=str(self.output_dir), logging_dir=str(self.output_dir / "logs")),
-            deepspeed_plugin=deepspeed,
-        )
-        set_seed(cfg.seed)
+        trackers = self._start_accelerator()
         self.comps: WanComponents = build_wan_components(cfg.model, cfg.wan)  # type: ignore[assignment]
         check_wan_data(cfg, self.comps.spatial_factor * self.comps.patch)
         model = self.comps.model
@@ -93,7 +76,7 @@ class WanTrainer(base.Trainer):
         if cfg.data.validation_sources and cfg.logging.validate_every:
             val = base.build_dataset(cfg.data.validation_sources, cfg, cfg.seed + 7919, 1)
             self.val_items = [val[i] for i in range(cfg.logging.validation_clips)]
-        if self.acc.is_main_process and log_with:
+        if self.acc.is_main_process and trackers:
             self.acc.init_trackers("genprop", config=base._flat_hparams(cfg.to_dict()))
         self._ready = True
         return self
