@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from engine.edit import FirstFrameEdit
+from engine.edit import FirstFrameEdit, Keyframe
 from engine.edits.compose import as_spec, compose
 from engine.edits.specs import OpSpec, check_canvas, spec_classes, spec_from_dict, spec_to_dict
 from engine.safe_paths import MAX_JSON_BYTES, contained, load_json, one_line
@@ -62,6 +62,7 @@ class EditSpec:
         frame_index: which frame of the clip was edited (0 = first).
         original_frame: ``[H, W, 3]`` uint8 frame 1, when stored, so the edit can be
             rebuilt without the clip.
+        keyframes: corrections on later frames (``engine.edit.Keyframe``; version 2 files).
     """
 
     operations: list[OpSpec] = field(default_factory=list)
@@ -69,6 +70,7 @@ class EditSpec:
     source: str | None = None
     frame_index: int = 0
     original_frame: np.ndarray | None = None
+    keyframes: list[Keyframe] = field(default_factory=list)
 
 
 # --- saving -------------------------------------------------------------------------
