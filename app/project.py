@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app import result_files
-from engine.edit import FirstFrameEdit
+from engine.edit import FirstFrameEdit, Keyframe
 from engine.edits import compose, load_edit
 from engine.edits.edit_file import EditFileError
 from engine.edits.specs import OpSpec
@@ -86,8 +86,9 @@ class ProjectSnapshot:
     engine: EngineSettings
     results: tuple[ResultEntry, ...]
     folder: Path | None
-    edit_written: tuple[Path, tuple[int, ...]] | None  # (folder, op ids) of the last edit written
+    edit_written: tuple[Path, tuple[int, ...]] | None  # (folder, op and keyframe ids) of the last edit written
     change_count: int
+    keyframes: tuple[Keyframe, ...] = ()
 
 
 class Project:
@@ -102,6 +103,7 @@ class Project:
     def __init__(self) -> None:
         self.clip_path: Path | None = None
         self.operations: list[OpSpec] = []
+        self.keyframes: list[Keyframe] = []  # corrections on later frames (issue 19), sorted by frame
         self.engine = EngineSettings()
         self.results: list[ResultEntry] = []
         self.folder: Path | None = None
@@ -129,12 +131,14 @@ class Project:
     def start_over(self, clip_path: str | Path | None) -> None:
         """New work on a clip: no edits, no results, numbering from #1, not saved anywhere."""
         self.operations.clear()
+        self.keyframes.clear()
         self.results.clear()
         self._result_counter = 0
         self.folder = None
         self.unsaved = False
         self._edit_written = None
         self._emit("operations")
+        self._emit("keyframes")
         self._emit("results")
         self.set_clip(clip_path)
 
@@ -142,19 +146,20 @@ class Project:
         """Take over a loaded project's state (Open project, restore after a crash)."""
         self.clip_path = other.clip_path
         self.operations[:] = other.operations
+        self.keyframes[:] = other.keyframes
         self.results[:] = other.results
         self._result_counter = other._result_counter
         self.engine = EngineSettings(other.engine.engine, dict(other.engine.options))
         self.folder = other.folder
         self._edit_written = other._edit_written
         self.unsaved = unsaved
-        for what in ("clip", "operations", "results", "engine"):
+        for what in ("clip", "operations", "keyframes", "results", "engine"):
             self._emit(what)
 
     def mark_saved(self, snapshot: ProjectSnapshot, folder: Path) -> bool:
         """A save of ``snapshot`` into ``folder`` finished; True if nothing changed meanwhile."""
         self.folder = folder
-        self._edit_written = (folder, tuple(id(op) for op in snapshot.operations))
+        self._edit_written = (folder, edit_ids(snapshot.operations, snapshot.keyframes))
         for entry in snapshot.results:
             entry.saved_in, entry.saved_as, entry.files = folder, entry.folder_name, folder / entry.folder_name
         current = snapshot.change_count == self.change_count
@@ -171,10 +176,16 @@ class Project:
             self.folder,
             self._edit_written,
             self.change_count,
+            tuple(self.keyframes),
         )
 
     def insert_operation(self, index: int, spec: OpSpec) -> None:
+        from app import keyframes
+
         self.operations.insert(index, spec)
+        if index < len(self.operations) - 1 and self.keyframes:  # later operations' corrections move with them
+            self.keyframes[:] = keyframes.after_operation_inserted(self.keyframes, index)
+            self._emit("keyframes")
         self._emit("operations")
 
     def add_operation(self, spec: OpSpec) -> int:
@@ -182,9 +193,26 @@ class Project:
         return len(self.operations) - 1
 
     def remove_operation(self, index: int) -> OpSpec:
+        """Remove an operation; its keyframe corrections go too (undo commands restore them with ``set_keyframes``)."""
+        from app import keyframes
+
         spec = self.operations.pop(index)
+        if self.keyframes:
+            self.keyframes[:] = keyframes.after_operation_removed(self.keyframes, index)
+            self._emit("keyframes")
         self._emit("operations")
         return spec
+
+    def set_keyframes(self, keyframes: list[Keyframe]) -> None:
+        """Replace the keyframe corrections (sorted by frame; one per frame; each fits an operation)."""
+        frames = [k.frame for k in keyframes]
+        if len(set(frames)) != len(frames):
+            raise ValueError(f"two keyframes on one frame: {sorted(frames)}")
+        for k in keyframes:
+            if any(i >= len(self.operations) for i in k.masks):
+                raise ValueError(f"keyframe {k.frame} corrects an operation the edit does not have ({len(self.operations)})")
+        self.keyframes[:] = sorted(keyframes, key=lambda k: k.frame)
+        self._emit("keyframes")
 
     def set_engine(self, engine: str, options: dict[str, Any], *, by_user: bool = True) -> None:
         """Engine settings; a change the user made counts as unsaved work."""
@@ -256,6 +284,7 @@ class Project:
         except EditFileError as exc:
             raise ProjectError(f"{file}: {exc}") from None
         project.operations = list(spec.operations)
+        project.keyframes = list(spec.keyframes)
         engine = doc.get("engine", {})
         if (
             not isinstance(engine, dict)
@@ -267,8 +296,13 @@ class Project:
         project.results.extend(_load_results(doc.get("results", []), folder, file, progress, cancel))
         project._result_counter = max([len(project.results), *[_number(e.name) for e in project.results]])
         project.folder = folder
-        project._edit_written = (folder, tuple(id(op) for op in project.operations))
+        project._edit_written = (folder, edit_ids(project.operations, project.keyframes))
         return project
+
+
+def edit_ids(operations: Iterable[OpSpec], keyframes: Iterable[Keyframe]) -> tuple[int, ...]:
+    """What identifies the edit a save wrote: its operations and keyframes (values, never changed in place)."""
+    return (*(id(op) for op in operations), -1, *(id(k) for k in keyframes))
 
 
 # ------------------------------------------------------------ loading checks

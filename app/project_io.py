@@ -26,6 +26,7 @@ from app.project import (
     ProjectError,
     ProjectSnapshot,
     _relative_or_absolute,
+    edit_ids,
 )
 from engine.edits import EditSpec, save_edit
 from engine.engines.base import CancelToken, Progress, ProgressCallback
@@ -93,9 +94,13 @@ def save_snapshot(
         if progress is not None:
             progress(Progress("saving", done, total, message))
 
-    op_ids = tuple(id(op) for op in snap.operations)
+    op_ids = edit_ids(snap.operations, snap.keyframes)
     if snap.edit_written != (folder, op_ids) or not (folder / EDIT_FILE).is_file():
-        spec = EditSpec(operations=list(snap.operations), source=str(snap.clip_path) if snap.clip_path else None)
+        spec = EditSpec(
+            operations=list(snap.operations),
+            source=str(snap.clip_path) if snap.clip_path else None,
+            keyframes=list(snap.keyframes),  # the edit file holds them (version 2), so propagate --edit reads them too
+        )
         save_edit(spec, folder, EDIT_FILE)
     report("edit written")
     for n, entry in enumerate(to_write):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ui.main_window import MainWindow
 
 Key = str | QKeySequence.StandardKey | Qt.Key
-TABS = ("Clip", "Edit frame 1", "Review")
+TABS = ("Clip", "Edit frame 1", "Review", "Correct frame")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,24 @@ def _specs() -> list[ActionSpec]:
             shortcuts=(QKeySequence.StandardKey.Redo,),
         ),
         a("propagate", "&Edit", "Propagate", lambda w: w.propagate(), ("Ctrl+R",), separator=True),
+        a(
+            "correct_here",
+            "&Edit",
+            "Correct here (keyframe)",
+            lambda w: w.keyframes.correct_here(),
+            ("K",),
+            separator=True,
+            tip="Fix an edit's tracked mask on the frame shown in the Clip or Review tab; it becomes a keyframe",
+        ),
+        a(
+            "preview_masks",
+            "&Edit",
+            "Preview tracked masks",
+            lambda w: w.keyframes.run_preview(),
+            ("Ctrl+Shift+R",),
+            tip="Track the edit's masks alone (no fill) and draw them over the clip while you scrub",
+        ),
+        a("delete_keyframe", "&Edit", "Delete keyframe at this frame", lambda w: w.keyframes.delete_here(), ("Shift+Del",)),
     ]
     rows += [
         a(f"tab_{i}", "&View", f"{name} tab", lambda w, i=i: w.tabs.setCurrentIndex(i), (str(i + 1),))
@@ -97,6 +115,8 @@ def _specs() -> list[ActionSpec]:
         a("next_frame", "&Playback", "Next frame", lambda w: w.current_timeline().step(1), (Qt.Key.Key_Right,)),
         a("first_frame", "&Playback", "First frame", lambda w: w.current_timeline().seek(0), (Qt.Key.Key_Home,)),
         a("last_frame", "&Playback", "Last frame", lambda w: w.current_timeline().seek(10**9), (Qt.Key.Key_End,)),
+        a("prev_keyframe", "&Playback", "Previous keyframe", lambda w: w.keyframes.jump(-1), ("Alt+Left",), separator=True),
+        a("next_keyframe", "&Playback", "Next keyframe", lambda w: w.keyframes.jump(1), ("Alt+Right",)),
     ]
     rows += [
         a(f"tool_{tool}", "&Tools", f"{label} tool", lambda w, t=tool: w.use_tool(t), (key,), tip=tip)
@@ -120,6 +140,10 @@ GESTURES = (
     ("Review tab", "Shift+click a point of a GenProp result: G's attention from there"),
     ("Mouse wheel over a frame", "zoom; over a panel it scrolls (a field takes the wheel once clicked)"),
     ("Timeline", "click anywhere on the bar to jump there"),
+    (
+        "Keyframe strip (under the timeline)",
+        "click a marker to go there; right-click it, or click it and press Delete, to delete it",
+    ),
 )
 
 

@@ -297,7 +297,10 @@ class EditPanel(QWidget):
         image = self.session.canvas
         if image is None:
             return
+        self._set_busy(True)
+        self.runner.submit(("predict", self.session.selection, image.shape), self._selection_work(image, points, labels, box))
 
+    def _selection_work(self, image: np.ndarray, points: list, labels: list, box: tuple | None) -> Callable[[], np.ndarray]:
         def run() -> np.ndarray:
             selector, _status = self._prepare_selector(image)  # set_image is cached per image
             self.selector = selector
@@ -308,8 +311,14 @@ class EditPanel(QWidget):
             )
             return result.masks[int(np.argmax(result.scores))]
 
-        self._set_busy(True)
-        self.runner.submit(("predict", self.session.selection, image.shape), run)
+        return run
+
+    def select_on(self, tag: tuple, image: np.ndarray, points: list, labels: list, box: tuple | None) -> None:
+        """Run the frame-1 selector on another picture (a keyframe correction's frame): the same
+        selector (SAM2 or GrabCut) on the same worker, so one model serves both and never runs
+        twice at once. The mask arrives as ``runner.done(tag, mask)``; ``tag[0]`` names the
+        requester's kind (the newest request of a kind wins)."""
+        self.runner.submit(tag, self._selection_work(image, points, labels, box))
 
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)

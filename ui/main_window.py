@@ -49,6 +49,7 @@ from ui.help_dialogs import device_text
 from ui.image import qimage_from_rgb
 from ui.job_controller import JobController
 from ui.job_panel import JobPanel
+from ui.keyframe_controller import KeyframeController
 from ui.project_controller import ProjectController
 from ui.review_view import ReviewView
 from ui.theme import apply_theme
@@ -123,6 +124,7 @@ class MainWindow(QMainWindow):
         self._dock("Engine", self.engine_panel, Qt.DockWidgetArea.RightDockWidgetArea, "engineDock")
         self.project.on_change(self._project_changed)
         self.projects = ProjectController(self)
+        self.keyframes = KeyframeController(self)  # the keyframe strip, "correct here", the mask preview (issue 19)
 
         self.recent_menu = None  # type: ignore[assignment]  # made by build_actions
         self.actions, self.menus = build_actions(self)
@@ -171,7 +173,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ views & tools
     def current_view(self) -> FrameView:
-        return [self.view, self.canvas, self.review.view][self.tabs.currentIndex()]
+        return [self.view, self.canvas, self.review.view, self.keyframes.view.canvas][self.tabs.currentIndex()]
 
     def current_timeline(self) -> Timeline:
         """The player of the visible tab (the Review's on the Review tab, else the clip's)."""
@@ -181,7 +183,9 @@ class MainWindow(QMainWindow):
         for timeline in (self.timeline, self.review.timeline):
             if timeline is not self.current_timeline():
                 timeline.pause()  # a hidden player never plays on
-        has_player = self.tabs.widget(index) is not self.canvas
+        has_player = self.tabs.widget(index) is not self.canvas and index != getattr(
+            getattr(self, "keyframes", None), "tab_index", -1
+        )
         for key in ("play", "prev_frame", "next_frame", "first_frame", "last_frame"):
             if key in getattr(self, "actions", {}):
                 self.actions[key].setEnabled(has_player)
@@ -189,6 +193,9 @@ class MainWindow(QMainWindow):
             self._update_status()
 
     def use_tool(self, tool: str) -> None:
+        if self.tabs.currentWidget() is self.keyframes.view and self.keyframes.correction.active:
+            self.keyframes.view.set_tool(tool)  # the tools act on the frame being corrected
+            return
         self.tabs.setCurrentWidget(self.canvas)
         self.edit_panel.set_tool(tool)
 
@@ -316,6 +323,9 @@ class MainWindow(QMainWindow):
         edit = self.session.edit
         if edit is None:
             show_error(self, "Nothing to propagate", "Edit the first frame first: select an object and apply an edit.")
+            return
+        edit = self.keyframes.edit_for_run(edit)  # with the keyframe corrections
+        if edit is None:
             return
         try:
             require_propagatable(self.document.reader)

@@ -8,6 +8,7 @@ import numpy as np
 from PySide6.QtGui import QUndoCommand
 
 from app.project import Project
+from engine.edit import Keyframe
 from engine.edits.specs import OpSpec
 
 
@@ -16,32 +17,73 @@ class AddOperationCommand(QUndoCommand):
         super().__init__(f"Add {spec.op}")
         self.project, self.spec = project, spec
         self.index = len(project.operations)
+        self.keyframes: list[Keyframe] | None = None  # with the operation's corrections, kept by its undo
 
     def redo(self) -> None:
         self.project.insert_operation(self.index, self.spec)
+        if self.keyframes is not None:
+            self.project.set_keyframes(self.keyframes)
 
     def undo(self) -> None:
+        self.keyframes = list(self.project.keyframes)
         self.project.remove_operation(self.index)
 
 
 class RemoveOperationCommand(QUndoCommand):
+    """Deleting an operation deletes its keyframe corrections; undo brings both back."""
+
     def __init__(self, project: Project, index: int) -> None:
         super().__init__(f"Delete {project.operations[index].op}")
         self.project, self.index = project, index
         self.spec = project.operations[index]
+        self.keyframes: list[Keyframe] = []
 
     def redo(self) -> None:
+        self.keyframes = list(self.project.keyframes)
         self.project.remove_operation(self.index)
 
     def undo(self) -> None:
         self.project.insert_operation(self.index, self.spec)
+        self.project.set_keyframes(self.keyframes)
+
+
+class KeyframesCommand(QUndoCommand):
+    """A change of the keyframe corrections (add, replace, delete): the list before and after.
+
+    ``on_done(keyframes_before, keyframes_after)`` runs after each redo/undo (the window re-tracks
+    the frames the change touched)."""
+
+    def __init__(
+        self,
+        project: Project,
+        after: list[Keyframe],
+        text: str,
+        on_done: Callable[[list[Keyframe], list[Keyframe]], None] | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.project = project
+        self.before, self.after = list(project.keyframes), list(after)
+        self._on_done = on_done
+
+    def redo(self) -> None:
+        self.project.set_keyframes(self.after)
+        if self._on_done is not None:
+            self._on_done(self.before, self.after)
+
+    def undo(self) -> None:
+        self.project.set_keyframes(self.before)
+        if self._on_done is not None:
+            self._on_done(self.after, self.before)
 
 
 class SelectionCommand(QUndoCommand):
-    """A change of the working selection (clicks, box, brush, refinement)."""
+    """A change of the working selection (clicks, box, brush, refinement).
+
+    ``apply`` returning False means the selection it belonged to is gone (a keyframe correction
+    that was applied or left): the step is then dropped from the stack instead of doing nothing."""
 
     def __init__(
-        self, apply: Callable[[np.ndarray | None], None], before: np.ndarray | None, after: np.ndarray | None, text: str
+        self, apply: Callable[[np.ndarray | None], bool | None], before: np.ndarray | None, after: np.ndarray | None, text: str
     ) -> None:
         super().__init__(text)
         self._apply = apply
@@ -49,7 +91,9 @@ class SelectionCommand(QUndoCommand):
         self.after = None if after is None else after.copy()
 
     def redo(self) -> None:
-        self._apply(self.after)
+        if self._apply(self.after) is False:
+            self.setObsolete(True)
 
     def undo(self) -> None:
-        self._apply(self.before)
+        if self._apply(self.before) is False:
+            self.setObsolete(True)

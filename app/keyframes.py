@@ -1,0 +1,143 @@
+"""Keyframe corrections as the app edits them (issue 19; no Qt).
+
+A keyframe (``engine.edit.Keyframe``) holds, for a later frame, corrected masks of some
+operations and/or the user's own version of that frame. The project keeps them as a list
+sorted by frame and treats every ``Keyframe`` as a value: a change builds a new list
+(these pure functions), so an undo command only swaps a list before for a list after.
+
+Masks are drawn on the ORIGINAL picture of the corrected frame; an operation's mask lives
+in its own canvas (larger after an outpaint before it), so ``to_op_canvas`` /
+``from_op_canvas`` move a mask between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.edit import EditKind, FirstFrameEdit, Keyframe
+
+
+def find(keyframes: Sequence[Keyframe], frame: int) -> Keyframe | None:
+    """The keyframe on ``frame``, if there is one."""
+    return next((k for k in keyframes if k.frame == frame), None)
+
+
+def _sorted(keyframes: Sequence[Keyframe]) -> list[Keyframe]:
+    return sorted(keyframes, key=lambda k: k.frame)
+
+
+def with_correction(keyframes: Sequence[Keyframe], frame: int, op_index: int, mask: np.ndarray) -> list[Keyframe]:
+    """The list with operation ``op_index``'s mask on ``frame`` set to ``mask`` (added or replaced)."""
+    old = find(keyframes, frame)
+    masks = dict(old.masks) if old is not None else {}
+    masks[op_index] = mask
+    new = Keyframe(frame, masks, None if old is None else old.edited_frame)
+    return _sorted([*(k for k in keyframes if k.frame != frame), new])
+
+
+def without_correction(keyframes: Sequence[Keyframe], frame: int, op_index: int) -> list[Keyframe]:
+    """The list without operation ``op_index``'s correction on ``frame`` (the keyframe goes when nothing is left)."""
+    old = find(keyframes, frame)
+    if old is None or op_index not in old.masks:
+        return list(keyframes)
+    masks = {i: m for i, m in old.masks.items() if i != op_index}
+    rest = [k for k in keyframes if k.frame != frame]
+    if masks or old.edited_frame is not None:
+        rest.append(Keyframe(frame, masks, old.edited_frame))
+    return _sorted(rest)
+
+
+def with_edited_frame(keyframes: Sequence[Keyframe], frame: int, image: np.ndarray | None) -> list[Keyframe]:
+    """The list with the edited frame of ``frame`` set (``None`` removes it; an empty keyframe goes)."""
+    old = find(keyframes, frame)
+    masks = dict(old.masks) if old is not None else {}
+    rest = [k for k in keyframes if k.frame != frame]
+    if masks or image is not None:
+        rest.append(Keyframe(frame, masks, image))
+    return _sorted(rest)
+
+
+def without_keyframe(keyframes: Sequence[Keyframe], frame: int) -> list[Keyframe]:
+    return [k for k in keyframes if k.frame != frame]
+
+
+def after_operation_removed(keyframes: Sequence[Keyframe], index: int) -> list[Keyframe]:
+    """Corrections once operation ``index`` is gone: its masks dropped, later operations' indices shifted down."""
+    out = []
+    for k in keyframes:
+        masks = {(i - 1 if i > index else i): m for i, m in k.masks.items() if i != index}
+        if masks or k.edited_frame is not None:
+            out.append(Keyframe(k.frame, masks, k.edited_frame))
+    return out
+
+
+def after_operation_inserted(keyframes: Sequence[Keyframe], index: int) -> list[Keyframe]:
+    """Corrections once an operation is inserted at ``index``: later operations' indices shifted up."""
+    return [Keyframe(k.frame, {(i + 1 if i >= index else i): m for i, m in k.masks.items()}, k.edited_frame) for k in keyframes]
+
+
+def describe(keyframe: Keyframe, op_names: Sequence[str] = ()) -> str:
+    """One line saying what a keyframe holds (the strip's tooltip)."""
+
+    def name(i: int) -> str:
+        return f"{i + 1}: {op_names[i]}" if i < len(op_names) else f"{i + 1}"
+
+    parts = [f"mask of edit {name(i)} ({int((m > 127).sum())} px)" for i, m in sorted(keyframe.masks.items())]
+    if keyframe.edited_frame is not None:
+        parts.append("an edited frame")
+    return f"Keyframe at frame {keyframe.frame + 1}: " + ", ".join(parts)
+
+
+def affected_range(keyframes: Sequence[Keyframe], frame: int, frame_count: int) -> tuple[int, int]:
+    """Frames ``[start, stop)`` whose tracked masks a correction on ``frame`` changes: from the keyframe
+    before it (or frame 1's edit) to the keyframe after it (or the clip's end). The engine tracks
+    forward and backward from each keyframe and blends where two meet, so both sides change."""
+    before = [k.frame for k in keyframes if k.frame < frame]
+    after = [k.frame for k in keyframes if k.frame > frame]
+    start = max(before) if before else 0
+    stop = min(after) + 1 if after else frame_count
+    return start, min(stop, frame_count)
+
+
+# ------------------------------------------------------------ coordinates
+def correctable_operations(edit: FirstFrameEdit) -> list[int]:
+    """Indices of the operations whose tracked region a mask correction can fix (all but outpaint)."""
+    return [i for i, op in enumerate(edit.operations) if op.kind is not EditKind.OUTPAINT]
+
+
+def op_offset(edit: FirstFrameEdit, index: int) -> tuple[int, int]:
+    """(x, y) of the original frame's top-left corner on operation ``index``'s canvas (outpaints before it)."""
+    x = y = 0
+    for op in edit.operations[:index]:
+        if op.kind is EditKind.OUTPAINT:
+            x, y = x + int(op.params["left"]), y + int(op.params["top"])
+    return x, y
+
+
+def to_op_canvas(edit: FirstFrameEdit, index: int, mask: np.ndarray) -> np.ndarray:
+    """A mask drawn on the original frame, placed on operation ``index``'s canvas (0/255)."""
+    shape = edit.operations[index].mask.shape
+    out = np.zeros(shape, np.uint8)
+    x, y = op_offset(edit, index)
+    h, w = mask.shape
+    out[y : y + h, x : x + w] = np.where(mask[: shape[0] - y, : shape[1] - x] > 127, 255, 0)
+    return out
+
+
+def from_op_canvas(edit: FirstFrameEdit, index: int, mask: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+    """Operation ``index``'s canvas mask cut back to the original frame of size ``frame_hw``."""
+    x, y = op_offset(edit, index)
+    h, w = frame_hw
+    out = np.zeros((h, w), np.uint8)
+    part = mask[y : y + h, x : x + w]
+    out[: part.shape[0], : part.shape[1]] = part
+    return out
+
+
+def edit_with_keyframes(edit: FirstFrameEdit, keyframes: Sequence[Keyframe]) -> FirstFrameEdit:
+    """The composed frame-1 edit carrying the project's keyframes (what Propagate and the mask preview run)."""
+    import dataclasses
+
+    return dataclasses.replace(edit, keyframes=list(keyframes))

@@ -1,0 +1,401 @@
+"""Keyframes in the window (issue 19): the strip on both timelines, "correct here", the
+mask-only preview with its overlay, and re-tracking only the frames a correction changes.
+
+The state lives in the app layer: the keyframes in ``Project.keyframes`` (every change an
+undo command, ``ui.undo.KeyframesCommand``; saved with the edit), the correction being made in
+``app.correction.CorrectionSession``, the tracked masks in ``app.mask_preview.MaskPreview``.
+Decoding the frame to correct and selecting on it run on the edit panel's worker; tracking
+runs as a ``MaskTrackJob`` through the job controller (progress, Cancel). Nothing here
+tracks, decodes or writes on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QCheckBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from app import keyframes as kf
+from app.correction import CorrectionSession
+from app.mask_preview import MaskPreview, MaskTrackJob
+from engine.edit import FirstFrameEdit, Keyframe
+from ui.correction_view import CorrectionView
+from ui.edit_panel import describe_spec
+from ui.errors import show_error
+from ui.undo import KeyframesCommand
+
+if TYPE_CHECKING:
+    from ui.main_window import MainWindow
+    from ui.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+#: Overlay colour of each operation's tracked mask (cycled), RGB.
+OP_COLOURS = ((0, 200, 255), (255, 80, 200), (120, 230, 60), (255, 170, 0), (160, 120, 255), (255, 255, 90))
+OVERLAY_OPACITY = 0.4
+CORRECT_TAB = "Correct frame"
+
+
+def overlay_image(masks: list[np.ndarray | None]) -> QImage:
+    """Masks on the original frame -> one translucent RGBA image, a colour per operation, outlined."""
+    import cv2
+
+    shape = next(m.shape for m in masks if m is not None)
+    rgba = np.zeros((*shape, 4), np.uint8)
+    for i, mask in enumerate(masks):
+        if mask is None:
+            continue
+        on = mask > 127
+        colour = OP_COLOURS[i % len(OP_COLOURS)]
+        rgba[on, :3] = colour
+        rgba[on, 3] = int(255 * OVERLAY_OPACITY)
+        edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        rgba[edge, :3] = colour
+        rgba[edge, 3] = 255
+    h, w = shape
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class KeyframeController(QObject):
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.project = window.project
+        self.correction = CorrectionSession()
+        self.view = CorrectionView(self.correction, window.edit_panel, window.undo_stack)
+        self.view.has_correction = self._has_correction
+        self.view.apply_requested.connect(self.apply)
+        self.view.cancel_requested.connect(self.cancel)
+        self.view.remove_requested.connect(self.remove_correction)
+        self.tab_index = window.tabs.addTab(self.view, CORRECT_TAB)
+        self.preview: MaskPreview | None = None
+        self._preview_edit: FirstFrameEdit | None = None  # the composed edit the preview tracks
+        self._pending: tuple[int, int] | None = None  # frames to track again once the running job ends
+        self._return_to: tuple[int, Timeline] | None = None  # where "correct here" was pressed
+        self._last_op: int | None = None  # the operation corrected last: the next correction starts on it
+        self._shown_frame: int | None = None  # the clip frame on screen (the overlay matches it)
+        self._overlay = QGraphicsPixmapItem()
+        self._overlay.setZValue(1)
+        self._overlay_for: tuple[int, int] | None = None  # (frame, frames tracked) the overlay shows
+        window.view.scene().addItem(self._overlay)
+        self.bar = self._build_bar()
+        clip_layout = window.tabs.widget(0).layout()
+        clip_layout.insertWidget(clip_layout.count(), self.bar)  # under the clip's timeline
+        for timeline in (window.timeline, window.review.timeline):
+            timeline.keyframe_delete_requested.connect(self.delete_keyframe)
+        self.project.on_change(self._project_changed)
+        window.session.on_change(self._session_changed)
+        window.frame_shown.connect(self._frame_shown)
+        window.clip_opened.connect(lambda _p: self._clip_changed())
+        window.jobs.progressed.connect(lambda _p: self.refresh_overlay())
+        window.jobs.finished.connect(lambda _o: self._run_pending())
+        window.edit_panel.runner.done.connect(self._on_runner_done)
+        self._update()
+
+    def _build_bar(self) -> QWidget:
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(6, 0, 6, 2)
+        self.preview_button = QPushButton("Preview masks")
+        self.preview_button.setToolTip(
+            "Track the edit's masks alone over the clip (no fill: quick) and draw them while you scrub (Ctrl+Shift+R)"
+        )
+        self.preview_button.clicked.connect(self.run_preview)
+        self.overlay_check = QCheckBox("Show tracked masks")
+        self.overlay_check.setChecked(True)
+        self.overlay_check.setToolTip("Draw each edit's tracked mask over the clip, a colour per edit")
+        self.overlay_check.toggled.connect(lambda _v: self.refresh_overlay(force=True))
+        self.correct_button = QPushButton("Correct here")
+        self.correct_button.setToolTip("Fix an edit's mask on the shown frame: it becomes a keyframe (K)")
+        self.correct_button.clicked.connect(self.correct_here)
+        self.status = QLabel("")
+        self.status.setObjectName("keyframeStatus")
+        for w in (self.preview_button, self.overlay_check, self.correct_button, self.status):
+            row.addWidget(w)
+        row.addStretch(1)
+        return bar
+
+    # ------------------------------------------------------------ derived
+    @property
+    def edit(self) -> FirstFrameEdit | None:
+        """The composed frame-1 edit (without keyframes)."""
+        return self.w.session.edit
+
+    def edit_for_run(self, edit: FirstFrameEdit) -> FirstFrameEdit | None:
+        """``edit`` carrying the project's keyframes (what Propagate runs); None (and an error shown) if they do not fit."""
+        try:
+            return kf.edit_with_keyframes(edit, self.project.keyframes)
+        except ValueError as exc:
+            show_error(self.w, "The keyframes do not fit the edit", f"{exc}. Delete that keyframe (right-click its marker).")
+            return None
+
+    def _op_names(self) -> list[str]:
+        return [describe_spec(s) for s in self.project.operations]
+
+    def _has_correction(self) -> bool:
+        k = kf.find(self.project.keyframes, self.correction.frame or -1)
+        return k is not None and self.correction.operation in k.masks
+
+    def _timeline_frame(self) -> tuple[int, Timeline] | None:
+        """(frame, timeline) of the visible player: the Review's on the Review tab, else the clip's."""
+        w = self.w
+        if w.tabs.currentWidget() is w.review:
+            return w.review.timeline.position, w.review.timeline
+        if w.tabs.currentWidget() is w.canvas:
+            return None
+        return w.timeline.position, w.timeline
+
+    # ------------------------------------------------------------ correct here
+    def correct_here(self, frame: int | None = None) -> bool:
+        """Start a correction on ``frame`` (default: the visible player's frame); False with a reason when it cannot."""
+        w = self.w
+        if w.tabs.currentWidget() is self.view:
+            if self.correction.active:
+                return False  # already correcting: Apply or Cancel first
+            where: tuple[int, Timeline] | None = (w.timeline.position, w.timeline)
+        else:
+            where = self._timeline_frame()
+        if frame is None:
+            frame = where[0] if where is not None else 0
+        if w.document is None:
+            w.statusBar().showMessage("Open a clip first", 6000)
+            return False
+        if self.edit is None:
+            show_error(
+                w, "Nothing to correct", "Edit frame 1 first (select an object and apply an edit); then correct its track."
+            )
+            return False
+        if frame < 1:
+            w.statusBar().showMessage("Frame 1 is edited in the Edit frame 1 tab: scrub to a later frame to correct it", 8000)
+            return False
+        if not kf.correctable_operations(self.edit):
+            show_error(w, "Nothing to correct", "The edit has only an outpaint: there is no tracked mask to correct.")
+            return False
+        frame = min(frame, w.document.frame_count - 1)
+        self._return_to = (w.tabs.currentIndex(), where[1] if where is not None else w.timeline)
+        reader = w.document.reader
+        w.edit_panel.runner.submit(("correction-frame", frame, id(reader)), lambda: reader[frame].copy())
+        w.statusBar().showMessage(f"Decoding frame {frame + 1} to correct…", 4000)
+        return True
+
+    def _on_runner_done(self, tag: object, value: object) -> None:
+        if not (isinstance(tag, tuple) and tag[0] == "correction-frame"):
+            return
+        _kind, frame, reader_id = tag
+        edit = self.edit
+        if self.w.document is None or id(self.w.document.reader) != reader_id or edit is None:
+            return  # the clip or the edit went away meanwhile
+        image = np.asarray(value)
+        starts = {i: self._start_mask(edit, i, frame, image.shape[:2]) for i in kf.correctable_operations(edit)}
+        keep = self.correction.operation if self.correction.operation is not None else self._last_op
+        self.correction.begin(frame, image, edit, starts, keep)
+        self.w.tabs.setCurrentIndex(self.tab_index)
+
+    def _start_mask(self, edit: FirstFrameEdit, op: int, frame: int, hw: tuple[int, int]) -> np.ndarray | None:
+        """What a correction of ``op`` on ``frame`` starts from: its keyframe mask, else the tracked one."""
+        k = kf.find(self.project.keyframes, frame)
+        if k is not None and op in k.masks and k.masks[op].shape == edit.operations[op].mask.shape:
+            return kf.from_op_canvas(edit, op, k.masks[op], hw)
+        if self.preview is not None and self._preview_edit is edit:
+            masks = self.preview.get(frame)
+            if masks is not None and masks[op] is not None:
+                return kf.from_op_canvas(edit, op, masks[op], hw)
+        return None
+
+    def apply(self) -> None:
+        """The correction becomes a keyframe (one undo step); the frames it changes are tracked again."""
+        c = self.correction
+        if not c.active or c.frame is None or c.operation is None:
+            return
+        try:
+            after = c.keyframes_after(self.project.keyframes)
+        except ValueError as exc:
+            self.w.statusBar().showMessage(str(exc), 6000)
+            return
+        frame, op = c.frame, c.operation
+        self._last_op = op
+        text = f"Correct edit {op + 1} on frame {frame + 1}"
+        self.w.undo_stack.push(KeyframesCommand(self.project, after, text, self._keyframes_changed))
+        self._leave(frame)
+
+    def remove_correction(self) -> None:
+        c = self.correction
+        if not c.active or c.frame is None or c.operation is None:
+            return
+        frame, op = c.frame, c.operation
+        after = c.keyframes_without(self.project.keyframes)
+        self.w.undo_stack.push(
+            KeyframesCommand(
+                self.project, after, f"Remove correction of edit {op + 1} on frame {frame + 1}", self._keyframes_changed
+            )
+        )
+        self._leave(frame)
+
+    def cancel(self) -> None:
+        frame = self.correction.frame
+        if self.correction.active:
+            self._leave(frame)
+
+    def _leave(self, frame: int | None) -> None:
+        """Back to the tab "correct here" was pressed on, at the corrected frame."""
+        self.correction.end()
+        index, timeline = self._return_to or (0, self.w.timeline)
+        self._return_to = None
+        self.w.tabs.setCurrentIndex(index)
+        if frame is not None:
+            timeline.seek(frame)
+
+    def delete_keyframe(self, frame: int) -> None:
+        """Delete the keyframe on ``frame`` (every correction it holds): one undo step."""
+        if kf.find(self.project.keyframes, frame) is None:
+            return
+        after = kf.without_keyframe(self.project.keyframes, frame)
+        self.w.undo_stack.push(KeyframesCommand(self.project, after, f"Delete keyframe {frame + 1}", self._keyframes_changed))
+
+    def delete_here(self) -> None:
+        where = self._timeline_frame()
+        frame = where[0] if where is not None else None
+        if frame is None or kf.find(self.project.keyframes, frame) is None:
+            self.w.statusBar().showMessage("There is no keyframe on this frame", 4000)
+            return
+        self.delete_keyframe(frame)
+
+    def jump(self, direction: int) -> None:
+        where = self._timeline_frame()
+        (where[1] if where is not None else self.w.timeline).jump_keyframe(direction)
+
+    # ------------------------------------------------------------ tracking
+    def _keyframes_changed(self, before: list[Keyframe], after: list[Keyframe]) -> None:
+        """A keyframe change (done, undone or redone): track again the frames it touches."""
+        if self.w.document is None:
+            return
+        count = self.w.document.frame_count
+        old, new = {k.frame: k for k in before}, {k.frame: k for k in after}
+        changed = [f for f in set(old) | set(new) if old.get(f) is not new.get(f)]
+        if not changed:
+            return
+        ranges = [kf.affected_range(lst, f, count) for f in changed for lst in (before, after)]
+        span = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+        if self.preview is not None:
+            self.preview.mark_stale(*span)
+        self._track(span)
+
+    def run_preview(self) -> None:
+        """Track the masks over the whole clip (the quick preview)."""
+        if self.w.document is None or self.edit is None:
+            show_error(self.w, "Nothing to preview", "Edit frame 1 first: select an object and apply an edit.")
+            return
+        self._track((0, self.w.document.frame_count), whole=True)
+
+    def _track(self, span: tuple[int, int], whole: bool = False) -> bool:
+        """Start a mask-track job over ``span`` (or remember it for when the running job ends)."""
+        edit = self.edit
+        if self.w.document is None or edit is None:
+            return False
+        if self.preview is None or self._preview_edit is not edit:
+            if not whole:
+                self._update()
+                return False  # no preview of this edit yet: the next "Preview masks" tracks everything
+            self.preview, self._preview_edit = MaskPreview.for_edit(edit, self.w.document.frame_count), edit
+        run_edit = self.edit_for_run(edit)
+        if run_edit is None:
+            return False
+        if self.w.jobs.busy:
+            start, stop = span if self._pending is None else (min(span[0], self._pending[0]), max(span[1], self._pending[1]))
+            self._pending = (start, stop)
+            self._update()
+            return False
+        self._pending = None
+        store = self.preview
+        job = MaskTrackJob(self.w.document.reader, run_edit, store, self._track_options(), span[0], span[1])
+        title = "Preview masks" if whole else f"Re-track frames {span[0] + 1}-{span[1]}"
+        started = self.w.jobs.start(job, "mask-track", title, lambda done: self._tracked(store, done))
+        self._update()
+        return started
+
+    def _track_options(self) -> dict:
+        """The engine options the tracker understands: the project's own when it runs the classic engine."""
+        engine = self.project.engine
+        return dict(engine.options) if engine.engine == "classic" else {}
+
+    def _tracked(self, store: MaskPreview, done: tuple[int, int]) -> None:
+        if store is self.preview:
+            self.w.statusBar().showMessage(f"Masks tracked on frames {done[0] + 1}-{done[1]}", 6000)
+        self.refresh_overlay(force=True)
+        self._update()
+
+    def _run_pending(self) -> None:
+        if self._pending is not None and not self.w.jobs.busy:
+            self._track(self._pending)
+        self._update()
+
+    # ------------------------------------------------------------ overlay
+    def _frame_shown(self, index: int) -> None:
+        self._shown_frame = index
+        self.refresh_overlay()
+
+    def refresh_overlay(self, force: bool = False) -> None:
+        """Draw the tracked masks of the shown clip frame (only when they changed)."""
+        w = self.w
+        store = self.preview if self._preview_edit is self.edit else None
+        frame = self._shown_frame
+        if store is None or w.document is None or frame is None or not self.overlay_check.isChecked():
+            self._overlay.setPixmap(QPixmap())
+            self._overlay_for = None
+            return
+        key = (frame, store.tracked, id(store), len(store.stale))
+        if key == self._overlay_for and not force:
+            return
+        self._overlay_for = key  # type: ignore[assignment]
+        masks = store.get(frame)
+        edit = self.edit
+        if masks is None or edit is None or all(m is None for m in masks):
+            self._overlay.setPixmap(QPixmap())
+            return
+        hw = edit.original_frame.shape[:2]
+        on_frame = [None if m is None else kf.from_op_canvas(edit, i, m, hw) for i, m in enumerate(masks)]
+        self._overlay.setPixmap(QPixmap.fromImage(overlay_image(on_frame)))
+
+    # ------------------------------------------------------------ model -> view
+    def _project_changed(self, what: str) -> None:
+        if what in ("keyframes", "operations"):
+            names = self._op_names()
+            marks = {k.frame: kf.describe(k, names) for k in self.project.keyframes}
+            self.w.timeline.set_keyframes(marks)
+            self.w.review.timeline.set_keyframes(marks)
+            self._update()
+
+    def _session_changed(self, what: str) -> None:
+        if what in ("edit", "frame"):  # a new frame-1 edit: the preview is of an older one
+            if self.correction.active and self.correction.edit is not self.edit:
+                self.correction.end()
+            self.refresh_overlay(force=True)
+            self._update()
+
+    def _clip_changed(self) -> None:
+        self.preview, self._preview_edit, self._pending, self._shown_frame = None, None, None, None
+        if self.correction.active:
+            self.correction.end()
+        self.refresh_overlay(force=True)
+        self._update()
+
+    def _update(self) -> None:
+        has_edit = self.w.document is not None and self.edit is not None
+        self.preview_button.setEnabled(has_edit)
+        self.correct_button.setEnabled(has_edit)
+        n = len(self.project.keyframes)
+        parts = [f"{n} keyframe{'s' if n != 1 else ''}"] if n else []
+        store = self.preview if self._preview_edit is self.edit else None
+        if store is not None:
+            parts.append(f"masks tracked on {store.tracked}/{store.frame_count} frames")
+            if store.stale:
+                parts.append(f"{len(store.stale)} out of date")
+        elif has_edit:
+            parts.append("no mask preview yet")
+        if self._pending is not None:
+            parts.append(f"frames {self._pending[0] + 1}-{self._pending[1]} wait to be tracked again")
+        self.status.setText(" · ".join(parts))
