@@ -245,7 +245,7 @@ class ProjectController(QObject):
         if what == "results":
             for entry in self.project.results:
                 self._write_recovery_result(entry)
-        if what in ("operations", "engine", "clip", "results", "result_files"):
+        if what in ("operations", "keyframes", "engine", "clip", "results", "result_files"):
             self.autosave()
         self.update_title()
 
