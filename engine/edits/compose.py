@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.edit import EditKind, FirstFrameEdit
+from engine.edit import EditKind, FirstFrameEdit, Keyframe
 from engine.edits.masks import check_frame
 from engine.edits.specs import OpSpec, spec_from_dict
 
@@ -33,6 +33,7 @@ def compose(
     original_frame: np.ndarray,
     ops_spec: Iterable[OpSpec | Mapping[str, Any]],
     progress: Callable[[int, int], None] | None = None,
+    keyframes: Iterable[Keyframe] = (),
 ) -> FirstFrameEdit:
     """Apply ``ops_spec`` in order to ``original_frame``.
 
@@ -40,6 +41,8 @@ def compose(
         original_frame: ``[H, W, 3]`` uint8 RGB frame 1.
         ops_spec: specs (``RemoveSpec(...)``...) or dicts ``{"op": "remove", ...}``.
         progress: called as ``progress(done, total)`` after each op.
+        keyframes: corrections on later frames (``engine.edit.Keyframe``), checked against
+            the composed operations and canvas (``engine.edit.check_keyframes``).
 
     Returns:
         The ``FirstFrameEdit`` with every op's ``EditOperation`` and ``canvas_offset`` =
@@ -73,4 +76,5 @@ def compose(
         edit_mask=edit_mask,
         operations=operations,
         canvas_offset=(offset_x, offset_y),
+        keyframes=list(keyframes),
     )

@@ -23,16 +23,19 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from engine.edit import FirstFrameEdit, Keyframe
+from engine.edit import FirstFrameEdit, Keyframe, check_keyframes
 from engine.edits.compose import as_spec, compose
 from engine.edits.specs import OpSpec, check_canvas, spec_classes, spec_from_dict, spec_to_dict
 from engine.safe_paths import MAX_JSON_BYTES, contained, load_json, one_line
 from engine.video.png import read_png
 
 FORMAT = "genprop-edit"
-VERSION = 1
+VERSION = 2
 ASSET_DIR = "assets"
-_TOP_KEYS = {"format", "version", "frame_size", "source", "frame_index", "original_frame", "operations"}
+_TOP_KEYS = {"format", "version", "frame_size", "source", "frame_index", "original_frame", "operations", "keyframes"}
+_KEYFRAME_KEYS = {"frame", "masks", "edited_frame"}
+#: Keyframes of one edit: each is a correction a user made by hand.
+MAX_KEYFRAMES = 1000
 _PNG_MODES = {"L": "L", "RGB": "RGB", "RGBA": "RGBA"}
 #: An edit is a handful of operations; each may take seconds, so 10,000 would run for hours.
 MAX_OPERATIONS = 100
@@ -62,7 +65,8 @@ class EditSpec:
         frame_index: which frame of the clip was edited (0 = first).
         original_frame: ``[H, W, 3]`` uint8 frame 1, when stored, so the edit can be
             rebuilt without the clip.
-        keyframes: corrections on later frames (``engine.edit.Keyframe``; version 2 files).
+        keyframes: corrections on later frames (``engine.edit.Keyframe``; version 2 files), in
+            file order (``FirstFrameEdit`` sorts them).
     """
 
     operations: list[OpSpec] = field(default_factory=list)
@@ -131,6 +135,7 @@ def save_edit(
             else:
                 entry[key] = list(value) if isinstance(value, tuple) else value
         doc["operations"].append(entry)
+    doc["keyframes"] = [_save_keyframe(k, folder, stem) for k in sorted(spec.keyframes, key=lambda k: k.frame)]
     text = json.dumps(doc, indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -138,6 +143,21 @@ def save_edit(
     target = folder / name
     os.replace(tmp, target)
     return target
+
+
+def _save_keyframe(keyframe: Keyframe, folder: Path, stem: str) -> dict[str, Any]:
+    """One ``keyframes`` entry; its masks and edited frame written as PNG assets."""
+    tag = f"{stem}_kf{keyframe.frame:04d}"
+    masks = {}
+    for index, mask in sorted(keyframe.masks.items()):
+        rel = f"{ASSET_DIR}/{tag}_op{index:02d}.png"
+        _write_png(mask, "L", folder / rel)
+        masks[str(index)] = rel
+    edited = None
+    if keyframe.edited_frame is not None:
+        edited = f"{ASSET_DIR}/{tag}_frame.png"
+        _write_png(keyframe.edited_frame, "RGB", folder / edited)
+    return {"frame": int(keyframe.frame), "masks": masks, "edited_frame": edited}
 
 
 # --- loading ------------------------------------------------------------------------
@@ -224,7 +244,71 @@ def parse_edit(doc: Any, folder: str | Path) -> EditSpec:
             operations.append(spec_from_dict(data))
         except (TypeError, ValueError) as exc:
             raise EditFileError(f"{where} ({entry['op']}): {exc}") from None
-    return EditSpec(operations, frame_size, source, frame_index, original)
+    keyframes_doc = doc.get("keyframes", [])
+    if version < 2 and "keyframes" in doc:
+        raise EditFileError(f"keyframes need version 2 or later; this file says version {version}")
+    keyframes, asset_bytes = _parse_keyframes(keyframes_doc, folder, len(operations), asset_bytes)
+    return EditSpec(operations, frame_size, source, frame_index, original, keyframes)
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_keyframes(items: Any, folder: Path, n_ops: int, asset_bytes: int) -> tuple[list[Keyframe], int]:
+    """The ``keyframes`` list: each entry checked field by field, its PNGs read under the asset cap."""
+    if not isinstance(items, list):
+        raise EditFileError(f"keyframes must be a list, got {items!r}")
+    if len(items) > MAX_KEYFRAMES:
+        raise EditFileError(f"the edit has {len(items)} keyframes; at most {MAX_KEYFRAMES} are allowed")
+    out: list[Keyframe] = []
+    seen: set[int] = set()
+    for i, entry in enumerate(items):
+        where = f"keyframes[{i}]"
+        if not isinstance(entry, dict):
+            raise EditFileError(f"{where} must be an object, got {entry!r}")
+        unknown = sorted(set(entry) - _KEYFRAME_KEYS)
+        if unknown:
+            raise EditFileError(f"{where}: unknown field(s) {unknown}; allowed: {sorted(_KEYFRAME_KEYS)}")
+        frame = entry.get("frame")
+        if not _is_index(frame) or frame < 1:
+            raise EditFileError(f"{where}.frame must be an integer >= 1 (frame 0 is the first-frame edit), got {frame!r}")
+        if frame in seen:
+            raise EditFileError(f"{where}.frame: two keyframes on frame {frame}")
+        seen.add(frame)
+        masks_doc = entry.get("masks", {})
+        if not isinstance(masks_doc, dict):
+            raise EditFileError(f"{where}.masks must be an object (operation index -> PNG path), got {masks_doc!r}")
+        masks: dict[int, np.ndarray] = {}
+        for key, rel in masks_doc.items():
+            field_where = f"{where}.masks[{json.dumps(key)}]"
+            if not (isinstance(key, str) and key.isdigit() and key.isascii() and len(key) <= 3):
+                raise EditFileError(f'{field_where}: the key must be an operation index ("0", "1", ...)')
+            index = int(key)
+            if index >= n_ops:
+                raise EditFileError(f"{field_where}: operation {index} does not exist (the edit has {n_ops})")
+            if index in masks:
+                raise EditFileError(f"{field_where}: operation {index} is given twice")
+            mask = _read_png(resolve_asset(folder, rel, field_where), "L", field_where)
+            asset_bytes = _count_asset(asset_bytes, mask, field_where)
+            masks[index] = mask
+        edited = None
+        if entry.get("edited_frame") is not None:
+            field_where = f"{where}.edited_frame"
+            edited = _read_png(resolve_asset(folder, entry["edited_frame"], field_where), "RGB", field_where)
+            asset_bytes = _count_asset(asset_bytes, edited, field_where)
+        try:
+            out.append(Keyframe(frame, masks, edited))
+        except ValueError as exc:
+            raise EditFileError(f"{where}: {exc}") from None
+    return out, asset_bytes
+
+
+def _count_asset(total: int, array: np.ndarray, where: str) -> int:
+    total += array.nbytes
+    if total > MAX_ASSET_BYTES:
+        raise EditFileError(f"{where}: the edit's images exceed {MAX_ASSET_BYTES >> 20} MB in total; refused")
+    return total
 
 
 def load_edit(
@@ -238,7 +322,7 @@ def load_edit(
     Args:
         path: the ``.json`` file.
         original_frame: ``[H, W, 3]`` uint8 frame 1 of the clip (wins over a stored one).
-        frame_count: the clip's length, when known: ``frame_index`` must lie inside it.
+        frame_count: the clip's length, when known: ``frame_index`` and every keyframe must lie inside it.
 
     Returns:
         The validated spec and the composed ``FirstFrameEdit`` (``None`` when there is
@@ -254,6 +338,12 @@ def load_edit(
         raise EditFileError(
             f"frame_index {spec.frame_index} is beyond the clip, which has {frame_count} frames (0..{frame_count - 1})"
         )
+    if frame_count is not None:
+        for i, k in enumerate(spec.keyframes):
+            if k.frame >= frame_count:
+                raise EditFileError(
+                    f"keyframes[{i}].frame {k.frame} is beyond the clip, which has {frame_count} frames (0..{frame_count - 1})"
+                )
     frame = original_frame if original_frame is not None else spec.original_frame
     if frame is None:
         return spec, None
@@ -263,10 +353,30 @@ def load_edit(
             f"{frame.shape[1]}x{frame.shape[0]}"
         )
     try:
-        return spec, compose(frame, spec.operations)
+        edit = compose(frame, spec.operations)
     except (ValueError, TypeError, RuntimeError, MemoryError, cv2.error) as exc:
         # RuntimeError: an inpainting backend that cannot run (InpaintUnavailableError) or fails.
         raise EditFileError(str(exc) or type(exc).__name__) from None
+    _check_keyframe_sizes(spec.keyframes, edit)
+    edit.keyframes = check_keyframes(list(spec.keyframes), edit.operations, edit.edited_frame.shape[:2])
+    return spec, edit
+
+
+def _check_keyframe_sizes(keyframes: list[Keyframe], edit: FirstFrameEdit) -> None:
+    """Each keyframe's masks at its operation's canvas size and its edited frame at the edited canvas's."""
+    for i, k in enumerate(keyframes):
+        for index, mask in k.masks.items():
+            want = edit.operations[index].mask.shape
+            if mask.shape != want:
+                raise EditFileError(
+                    f'keyframes[{i}].masks["{index}"] is {mask.shape[1]}x{mask.shape[0]} but operation {index}\'s canvas '
+                    f"is {want[1]}x{want[0]}"
+                )
+        if k.edited_frame is not None and k.edited_frame.shape[:2] != edit.edited_frame.shape[:2]:
+            h, w = edit.edited_frame.shape[:2]
+            raise EditFileError(
+                f"keyframes[{i}].edited_frame is {k.edited_frame.shape[1]}x{k.edited_frame.shape[0]} but the edited canvas is {w}x{h}"
+            )
 
 
 def spec_equal(a: OpSpec, b: OpSpec) -> bool:
