@@ -90,21 +90,14 @@ def describe(keyframe: Keyframe, op_names: Sequence[str] = ()) -> str:
     return f"Keyframe at frame {keyframe.frame + 1}: " + ", ".join(parts)
 
 
-def affected_range(keyframes: Sequence[Keyframe], frame: int, frame_count: int) -> tuple[int, int]:
-    """Frames ``[start, stop)`` whose tracked masks a correction on ``frame`` changes: from the keyframe
-    before it (or frame 1's edit) to the keyframe after it (or the clip's end). The engine tracks
-    forward and backward from each keyframe and blends where two meet, so both sides change."""
-    before = [k.frame for k in keyframes if k.frame < frame]
-    after = [k.frame for k in keyframes if k.frame > frame]
-    start = max(before) if before else 0
-    stop = min(after) + 1 if after else frame_count
-    return start, min(stop, frame_count)
-
-
 # ------------------------------------------------------------ coordinates
 def correctable_operations(edit: FirstFrameEdit) -> list[int]:
-    """Indices of the operations whose tracked region a mask correction can fix (all but outpaint)."""
-    return [i for i, op in enumerate(edit.operations) if op.kind is not EditKind.OUTPAINT]
+    """Indices of the operations whose tracked region a mask correction can fix: those the engines
+    track (track, recolour, remove, replace). An inserted layer and an outpaint are not tracked:
+    their later frames are fixed with an edited keyframe, not a mask."""
+    from engine.engines.mask_track import tracked_region
+
+    return [i for i, op in enumerate(edit.operations) if tracked_region(op) is not None]
 
 
 def op_offset(edit: FirstFrameEdit, index: int) -> tuple[int, int]:

@@ -89,7 +89,9 @@ class MaskTrackJob:
     """Track the operations' masks over frames ``[start, stop)`` into ``store`` (a job: progress, cancel).
 
     Runs ``engine.engines.mask_track.track_operation_masks`` (the engine's own tracker, with the
-    edit's keyframes; no fill). Returns the frames it tracked as ``(start, stop)``.
+    edit's keyframes; no fill). ``cache`` (one per open clip, kept between jobs) lets a re-track
+    reuse the runs a correction did not change, so it costs time in proportion to its frames.
+    Returns the frames it tracked as ``(start, stop)``.
     """
 
     clip: FrameSource
@@ -98,17 +100,16 @@ class MaskTrackJob:
     options: dict[str, Any] = field(default_factory=dict)
     start: int = 0
     stop: int | None = None
+    cache: Any = None  # engine.engines.mask_track.TrackCache (imported where the tracker runs)
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> tuple[int, int]:
         from engine.engines.mask_track import track_operation_masks
 
         stop = len(self.clip) if self.stop is None else self.stop
-        total = max(1, stop - self.start)
-        progress(Progress("tracking", 0, total, f"tracking masks, frames {self.start + 1}-{stop}"))
-        done = 0
-        for t, masks in track_operation_masks(self.clip, self.edit, self.options, start=self.start, stop=stop, cancel=cancel):
-            cancel.raise_if_cancelled()
+        progress(Progress("mask track", 0, max(1, stop - self.start), f"tracking masks on frames {self.start + 1}-{stop}"))
+        frames = track_operation_masks(
+            self.clip, self.edit, self.options, start=self.start, stop=stop, progress=progress, cancel=cancel, cache=self.cache
+        )
+        for t, masks in frames:
             self.store.put(t, masks)
-            done += 1
-            progress(Progress("tracking", done, total, f"frame {t + 1}"))
         return self.start, stop

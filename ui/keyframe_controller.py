@@ -73,6 +73,7 @@ class KeyframeController(QObject):
         self.view.remove_requested.connect(self.remove_correction)
         self.tab_index = window.tabs.addTab(self.view, CORRECT_TAB)
         self.preview: MaskPreview | None = None
+        self._cache: object | None = None  # TrackCache: tracking kept between jobs on this clip (re-tracks reuse it)
         self._preview_edit: FirstFrameEdit | None = None  # the composed edit the preview tracks
         self._pending: tuple[int, int] | None = None  # frames to track again once the running job ends
         self._return_to: tuple[int, Timeline] | None = None  # where "correct here" was pressed
@@ -273,14 +274,26 @@ class KeyframeController(QObject):
         """A keyframe change (done, undone or redone): track again the frames it touches."""
         if self.w.document is None:
             return
+        from engine.engines.mask_track import retrack_range
+
+        edit = self.edit
+        if edit is None:
+            return
         count = self.w.document.frame_count
         old, new = {k.frame: k for k in before}, {k.frame: k for k in after}
         changed = [f for f in set(old) | set(new) if old.get(f) is not new.get(f)]
-        if not changed:
+        ranges = []
+        for keyframes in (before, after):  # the frames the old keyframes shaped and those the new ones shape
+            try:
+                with_kf = kf.edit_with_keyframes(edit, [k for k in keyframes if k.frame < count])
+            except ValueError:
+                continue
+            ranges += [retrack_range(with_kf, f, count) for f in changed if f < count]
+        ranges = [r for r in ranges if r[1] > r[0]]
+        if not ranges:
             return
-        ranges = [kf.affected_range(lst, f, count) for f in changed for lst in (before, after)]
         span = (min(r[0] for r in ranges), max(r[1] for r in ranges))
-        if self.preview is not None:
+        if self.preview is not None and self._preview_edit is edit:
             self.preview.mark_stale(*span)
         self._track(span)
 
@@ -296,10 +309,7 @@ class KeyframeController(QObject):
         edit = self.edit
         if self.w.document is None or edit is None:
             return False
-        if self.preview is None or self._preview_edit is not edit:
-            if not whole:
-                self._update()
-                return False  # no preview of this edit yet: the next "Preview masks" tracks everything
+        if self.preview is None or self._preview_edit is not edit:  # the first track of this edit (a correction's range, or all)
             self.preview, self._preview_edit = MaskPreview.for_edit(edit, self.w.document.frame_count), edit
         run_edit = self.edit_for_run(edit)
         if run_edit is None:
@@ -311,16 +321,23 @@ class KeyframeController(QObject):
             return False
         self._pending = None
         store = self.preview
-        job = MaskTrackJob(self.w.document.reader, run_edit, store, self._track_options(), span[0], span[1])
+        if self._cache is None:
+            from engine.engines.mask_track import TrackCache  # the tracker's modules load on first use
+
+            self._cache = TrackCache()
+        job = MaskTrackJob(self.w.document.reader, run_edit, store, self._track_options(), span[0], span[1], self._cache)
         title = "Preview masks" if whole else f"Re-track frames {span[0] + 1}-{span[1]}"
         started = self.w.jobs.start(job, "mask-track", title, lambda done: self._tracked(store, done))
         self._update()
         return started
 
     def _track_options(self) -> dict:
-        """The engine options the tracker understands: the project's own when it runs the classic engine."""
+        """The classic engine's options (the tracker's): the project's own when it runs the classic
+        engine, else its defaults; with the weight folders (SAM2's video tracker when it is chosen)."""
+        from app.engine_options import run_options
+
         engine = self.project.engine
-        return dict(engine.options) if engine.engine == "classic" else {}
+        return run_options("classic", dict(engine.options) if engine.engine == "classic" else {}, self.w.model_dirs())
 
     def _tracked(self, store: MaskPreview, done: tuple[int, int]) -> None:
         if store is self.preview:
@@ -378,6 +395,7 @@ class KeyframeController(QObject):
 
     def _clip_changed(self) -> None:
         self.preview, self._preview_edit, self._pending, self._shown_frame = None, None, None, None
+        self._cache = None  # the old clip's runs are of no use (and hold memory)
         if self.correction.active:
             self.correction.end()
         self.refresh_overlay(force=True)
