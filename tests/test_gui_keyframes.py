@@ -220,3 +220,77 @@ def test_keyframe_helpers_keep_values_and_ranges() -> None:
     assert kf.without_correction(one, 3, 0) == []
     assert [sorted(k.masks) for k in kf.after_operation_removed(two, 0)] == [[0]]
     assert [sorted(k.masks) for k in kf.after_operation_inserted(two, 1)] == [[0, 2]]
+
+
+@pytest.fixture
+def long_win(qtbot, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+    clip = encode(tmp_path / "long.mp4", moving_frames(30, 96, 64, seed=4), "libx264")
+    window = make_window(qtbot, confirm=False)
+    open_and_wait(qtbot, window, clip)
+    add_track_edit(qtbot, window)
+    return window
+
+
+def _preview(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(win.jobs.finished, timeout=60000) as outcome:
+        win.actions["preview_masks"].trigger()
+    assert outcome.args == ["succeeded"]
+
+
+def test_preview_masks_draws_each_tracked_mask_over_the_clip_while_scrubbing(qtbot, long_win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    win = long_win
+    _preview(qtbot, win)
+    store = win.keyframes.preview
+    assert store is not None and store.tracked_frames() == list(range(30))
+    _scrub(qtbot, win, 12)
+    overlay = win.keyframes._overlay.pixmap().toImage()
+    mask = store.get(12)[0]
+    ys, xs = np.nonzero(mask)
+    inside = overlay.pixelColor(int(xs.mean()), int(ys.mean()))
+    assert inside.alpha() > 0 and (inside.red(), inside.green(), inside.blue()) == (0, 200, 255)  # edit 1's colour
+    assert overlay.pixelColor(90, 60).alpha() == 0 or mask[60, 90] > 0
+    assert "30/30" in win.keyframes.status.text()
+    win.keyframes.overlay_check.setChecked(False)
+    assert win.keyframes._overlay.pixmap().isNull()
+
+
+def test_a_correction_re_tracks_only_the_frames_it_changes(qtbot, long_win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    win = long_win
+    _preview(qtbot, win)
+    _correct(qtbot, win, 20)
+    _correct(qtbot, win, 25)
+    store = win.keyframes.preview
+    assert store is not None
+    written: list[int] = []
+    put = store.put
+    store.put = lambda frame, masks: (written.append(frame), put(frame, masks))[1]  # type: ignore[method-assign]
+    _correct(qtbot, win, 15, 70, 30)
+    # the engine's rule: from 8 frames before the correction (not before frame 2) to the next keyframe
+    assert written == list(range(7, 20))
+    assert store.get(15)[0][30, 70] == 255  # the tracked mask is the correction there
+    written.clear()
+    win.undo_stack.undo()
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+    assert written == list(range(7, 20))  # undo re-tracks the same frames back
+    assert store.get(15)[0][30, 70] == 0 or store.get(14)[0][30, 70] == 0
+    assert not store.stale
+
+
+def test_the_mask_track_job_stops_on_cancel(long_win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from app.mask_preview import MaskPreview, MaskTrackJob
+    from engine.engines.base import CancelToken, PropagationCancelled
+
+    win = long_win
+    edit = win.session.edit
+    store = MaskPreview.for_edit(edit, 30)
+    token = CancelToken()
+    seen: list[int] = []
+
+    def progress(p) -> None:  # type: ignore[no-untyped-def]
+        seen.append(p.done)
+        if p.done >= 3:
+            token.cancel()
+
+    with pytest.raises(PropagationCancelled):
+        MaskTrackJob(win.document.reader, edit, store, {}, 0, 30)(progress, token)
+    assert 3 <= store.tracked < 30
