@@ -200,6 +200,7 @@ class ClassicEngine(Engine):
     """
 
     name = "classic"
+    follows_keyframes = True
     streams = True  # frames go to the sink as they are written out; the working set is still whole-clip
 
     def propagate(
