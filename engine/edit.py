@@ -107,6 +107,17 @@ class Keyframe:
             raise ValueError(f"keyframe {self.frame} has neither a mask correction nor an edited frame")
 
 
+def describe_keyframes(keyframes: list[Keyframe]) -> str:
+    """One line naming the keyframes (1-based frame numbers, as the user sees them): for run logs."""
+    parts = []
+    for k in keyframes:
+        what = [f"mask of operation {i + 1}" for i in sorted(k.masks)]
+        if k.edited_frame is not None:
+            what.append("edited frame")
+        parts.append(f"frame {k.frame + 1} ({', '.join(what)})")
+    return "; ".join(parts)
+
+
 def check_keyframes(keyframes: list[Keyframe], operations: list[EditOperation], canvas_hw: tuple[int, int]) -> list[Keyframe]:
     """Keyframes sorted by frame, refused when two share a frame or one does not fit the edit."""
     out = sorted(keyframes, key=lambda k: k.frame)

@@ -331,6 +331,18 @@ class Outcome:
     outputs: list[Path] = field(default_factory=list)
 
 
+def _keyframe_report(edit: Any, engine: Any, engine_name: str, say: Callable[[str], None]) -> list[str]:
+    """Say which keyframes the run uses; a warning when the engine does not follow keyframes."""
+    from engine.edit import describe_keyframes
+
+    if not edit.keyframes:
+        return []
+    if not getattr(engine, "follows_keyframes", False):
+        return [f"the {engine_name} engine does not use keyframes; {len(edit.keyframes)} keyframe(s) in the edit are ignored"]
+    say(f"keyframes used: {describe_keyframes(edit.keyframes)}")
+    return []
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -423,6 +435,7 @@ def _run_checked(
         engine = get_engine(engine_name)() if engines is None else engines.get(engine_name)
         if engine is None:
             engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
+        keyframe_warnings = _keyframe_report(edit, engine, engine_name, say)
         # The engine writes into the result store as it goes; the outputs are transcoded from it.
         with ResultWriter(store, reader.fps, expected_frames=len(reader)) as writer:
             result = engine.propagate_to(writer, reader, edit, options, bar or progress, cancel)
@@ -450,6 +463,6 @@ def _run_checked(
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
         shutil.rmtree(store, ignore_errors=True)
-    warnings = result.extras.get("warnings", []) if isinstance(result.extras, dict) else []
+    warnings = keyframe_warnings + (result.extras.get("warnings", []) if isinstance(result.extras, dict) else [])
     message = f"{result.mode or result.engine}: {result.extras.get('message', '')} wrote {args.out}"
     return Outcome(EXIT_OK, message, list(warnings), report.notes, engine_name, report.written)

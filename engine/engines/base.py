@@ -120,6 +120,9 @@ class Engine(ABC):
     name: ClassVar[str]
     label: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: True when the engine follows an edit's keyframes (``FirstFrameEdit.keyframes``, issue 19);
+    #: a run of an engine that does not is told so (the CLI warns).
+    follows_keyframes: ClassVar[bool] = False
     #: True when :meth:`propagate_to` hands frames to the sink as they become final (memory
     #: does not hold the whole output); False: the whole result is built, then handed over.
     streams: ClassVar[bool] = False

@@ -41,6 +41,7 @@ from engine.engines.base import (
 )
 from engine.engines.classic.colour import frame_transform
 from engine.engines.classic.insert import composite_layer, layer_homographies
+from engine.engines.classic.keyframe_track import RegionTrack
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
@@ -93,6 +94,11 @@ class _Reporter:
         if self._progress is not None:
             self._progress(Progress(self.stage, self.done, self.total, f"{self.stage}: {self.done}/{self.total}"))
 
+    def check(self) -> None:
+        """Raise if the run was cancelled (between units that do not count as progress)."""
+        if self._cancel is not None:
+            self._cancel.raise_if_cancelled()
+
     def finish(self) -> None:
         """Report completion (some stages do fewer units than budgeted, e.g. sweeps)."""
         self.done = self.total - 1
@@ -128,14 +134,40 @@ class _Run:
     ) -> None:
         self.opts, self.flows, self.shots, self.notes, self.rep = opts, flows, shots, notes, rep
         self.sam2 = sam2  # SAM2's video predictor when it was chosen, else None (flow, built per shot)
+        self.keyframes: dict[int, dict[int, np.ndarray]] = {}  # op index -> frame -> corrected mask
+        self.op_index = 0  # the operation being applied
 
 
-def _last_appearance(work: np.ndarray, masks: np.ndarray, start: int, end: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """(frame, mask) of the last frame in ``start..end-1`` where the tracked mask is non-empty."""
-    for t in range(end - 1, start - 1, -1):
-        if masks[t].any():
-            return work[t], masks[t] > 0
-    return None
+def _keyframe_masks(edit: FirstFrameEdit, n: int) -> dict[int, dict[int, np.ndarray]]:
+    """op index -> {frame: corrected mask} of the edit's keyframes (refused beyond the clip)."""
+    out: dict[int, dict[int, np.ndarray]] = {}
+    for k in edit.keyframes:
+        if k.frame >= n:
+            raise ValueError(f"keyframe {k.frame} is beyond the clip, which has {n} frames (0..{n - 1})")
+        for index, mask in k.masks.items():
+            out.setdefault(index, {})[k.frame] = mask
+    return out
+
+
+def _report_track(region: RegionTrack, what: str, notes: _Notes) -> None:
+    """What the region's track tells the user: cuts it did or did not cross, losses, keyframes used."""
+    keyframes = sorted(region.keyframes)
+    for note in region.notes:
+        s = note.shot_start
+        if note.kind == "not found after cut":
+            end = next(e for a, e in region.shots if a == s)
+            later = [k for k in keyframes if s <= k < end]
+            resume = f"; it resumes at the keyframe on frame {later[0] + 1}" if later else "; the edit stops there"
+            notes.warn(f"shot cut at frame {s + 1}: {what} not found after it{resume}")
+            notes.note(s, f"{what} not found after the cut" + (": the edit stops" if not later else ""))
+        else:
+            notes.warn(f"shot cut at frame {s + 1}: {what} found again at frame {note.frame + 1}")
+            notes.note(note.frame, f"{what} found again after the cut")
+    for t, event in region.tracker_events():
+        notes.warn(f"{what} {event} at frame {t + 1}")
+        notes.note(t, f"{what} {event}")
+    for k in keyframes:
+        notes.note(k, f"keyframe: {what} re-anchored to the correction")
 
 
 def _reflect_canvas(frame: np.ndarray, offset: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
@@ -168,6 +200,7 @@ class ClassicEngine(Engine):
     """
 
     name = "classic"
+    follows_keyframes = True
     streams = True  # frames go to the sink as they are written out; the working set is still whole-clip
 
     def propagate(
@@ -273,12 +306,14 @@ class ClassicEngine(Engine):
             notes.note(c, "shot cut: a new shot starts here")
         shots = shot_ranges(cuts, n)
         ctx = _Run(opts, flows, shots, notes, rep, sam2_tracker)
+        ctx.keyframes = _keyframe_masks(edit, n)
 
         # 3. Operations, in order.
         op_masks: list[np.ndarray] = []
         canvas = (0, 0)  # current offset of the source inside the canvas
         deferred = None
         for i, op in enumerate(edit.operations):
+            ctx.op_index = i
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
                 last = i == len(edit.operations) - 1
@@ -338,7 +373,8 @@ class ClassicEngine(Engine):
     def _track(
         self, work: np.ndarray, first: np.ndarray, ctx: _Run, what: str, cover: bool = False, packed: bool = False
     ) -> np.ndarray:
-        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts).
+        """Per-frame masks of the region ``first`` of frame 0, shot by shot (re-found after cuts), following
+        the current operation's keyframe corrections (``engine.engines.classic.keyframe_track``).
 
         ``packed``: kept compressed frame by frame (``PackedMasks``, for callers that only index them)."""
         if first.shape != work.shape[1:3]:
@@ -346,28 +382,23 @@ class ClassicEngine(Engine):
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
             )
         out = PackedMasks(*work.shape[:3]) if packed else np.zeros(work.shape[:3], np.uint8)
-        appearance: tuple[np.ndarray, np.ndarray] | None = None
-        for k, (s, e) in enumerate(ctx.shots):
-            if k == 0:
-                start, mask = 0, _binary(first)
-            else:
-                found = self._refind(work, appearance, s, e, ctx) if appearance is not None else None
-                if found is None:
-                    ctx.notes.warn(f"shot cut at frame {s + 1}: {what} not found after it; the edit stops there")
-                    ctx.notes.note(s, f"{what} not found after the cut: the edit stops")
-                    continue
-                start, mask = found
-                ctx.notes.warn(f"shot cut at frame {s + 1}: {what} found again at frame {start + 1}")
-                ctx.notes.note(start, f"{what} found again after the cut")
-            view = ctx.flows.view(start, e)
+
+        def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - keyframe_track.StartRun
             tracker = self._make_tracker(ctx, view, cover)
-            for t, masks in tracker.track(view.frames, [mask]):
-                out[start + t] = masks[0]
-                ctx.rep.tick()
-            for t, _, event in getattr(tracker, "events", []):
-                ctx.notes.warn(f"{what} {event} at frame {start + t + 1}")
-                ctx.notes.note(start + t, f"{what} {event}")
-            appearance = _last_appearance(work, out, start, e) or appearance
+            return (masks[0] for _, masks in tracker.track(view.frames, [mask])), tracker
+
+        region = RegionTrack(
+            ctx.flows,
+            ctx.shots,
+            first,
+            ctx.keyframes.get(ctx.op_index, {}),
+            start_run,
+            refind=(lambda f, m, s, e: self._refind(work, (f, m), s, e, ctx)) if ctx.opts.refind else None,
+        )
+        for t, mask in region.masks(check=ctx.rep.check):
+            out[t] = mask
+            ctx.rep.tick()
+        _report_track(region, what, ctx.notes)
         return out
 
     @staticmethod

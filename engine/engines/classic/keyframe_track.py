@@ -212,24 +212,21 @@ class RegionTrack:
         out: list[Anchor] = []
         if shot == 0:
             out.append(Anchor(0, _binary(self.first), False))
-        elif self.refind is not None:
+        else:
             limit = keys[0].frame if keys else e
             look = self.appearance(shot - 1)
-            if look is not None and limit > s:
-                key = (
-                    s,
-                    limit,
-                    mask_digest(look[1]),
-                    hashlib.blake2b(np.ascontiguousarray(look[0]).tobytes(), digest_size=8).hexdigest(),
-                )
+            found = None
+            if self.refind is not None and look is not None and limit > s:
+                digest = hashlib.blake2b(np.ascontiguousarray(look[0]).tobytes(), digest_size=8).hexdigest()
+                key = (s, limit, mask_digest(look[1]), digest)
                 if key not in self.refound:
                     self.refound[key] = self.refind(look[0], look[1], s, limit)
                 found = self.refound[key]
-                if found is None:
-                    self.notes.append(Note(s, "not found after cut", s))
-                else:
-                    self.notes.append(Note(found[0], "found again after cut", s))
-                    out.append(Anchor(found[0], _binary(found[1]), False))
+            if found is not None:
+                self.notes.append(Note(found[0], "found again after cut", s))
+                out.append(Anchor(found[0], _binary(found[1]), False))
+            elif limit > s:
+                self.notes.append(Note(s, "not found after cut", s))
         out = [a for a in out if not keys or a.frame < keys[0].frame] + keys
         self._anchors[shot] = out
         return out

@@ -1,0 +1,73 @@
+"""The classic engine follows keyframe corrections (issue 19): on a clip where the flow tracker cannot follow
+a jump, one keyframe lifts J after it; a keyframe in a later shot re-anchors that shot."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.edit import Keyframe
+from engine.edits import RecolourSpec, RemoveSpec, compose
+from engine.engines.classic import ClassicEngine
+from engine.metrics import j_and_f
+from engine.video.source import ArrayClip
+from tests.test_mask_track import JUMP, H, T, W, jump_clip
+
+FLOW = {"tracker": "flow"}
+
+
+def _run(frames, ops, keyframes=()):  # noqa: ANN001, ANN202
+    edit = compose(frames[0], ops, keyframes=list(keyframes))
+    return ClassicEngine().propagate(ArrayClip(frames), edit, FLOW)
+
+
+def test_recolour_follows_a_keyframe_correction() -> None:
+    frames, truth = jump_clip()
+    op = RecolourSpec(mask=truth[0].astype(np.uint8) * 255, hue_shift=120.0)
+    plain = _run(frames, [op])
+    fixed = _run(frames, [op], [Keyframe(JUMP, {0: truth[JUMP].astype(np.uint8) * 255})])
+    j_plain = j_and_f(plain.masks[JUMP:] > 0, truth[JUMP:]).j_mean
+    j_fixed = j_and_f(fixed.masks[JUMP:] > 0, truth[JUMP:]).j_mean
+    assert j_plain < 0.3 and j_fixed > 0.85, (j_plain, j_fixed)
+    # The recolour went where the corrected mask is: the disc after the jump changed colour, the plate did not.
+    inside = truth[T - 1]
+    assert np.abs(fixed.frames[T - 1].astype(int) - frames[T - 1])[inside].mean() > 20
+    ring = (cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0) & ~inside
+    ring = cv2.erode(ring.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert np.abs(fixed.frames[T - 1].astype(int) - frames[T - 1])[ring & ~(fixed.masks[T - 1] > 0)].mean() < 2
+    assert "keyframe" in fixed.extras["frame_notes"][JUMP]
+
+
+def test_removal_follows_a_keyframe_correction() -> None:
+    frames, truth = jump_clip()
+    op = RemoveSpec(mask=truth[0].astype(np.uint8) * 255, method="telea")
+    fixed = _run(frames, [op], [Keyframe(JUMP, {0: truth[JUMP].astype(np.uint8) * 255})])
+    assert (fixed.masks[T - 1] > 0)[truth[T - 1]].mean() > 0.95  # the hole covers the disc after the jump
+
+
+def _two_shots() -> tuple[np.ndarray, np.ndarray, int]:
+    """Shot 1: the disc on plate A; shot 2 (a cut at frame 12): a differently coloured disc on plate B."""
+    frames, truth = jump_clip()
+    rng = np.random.default_rng(7)
+    plate_b = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3)).astype(np.uint8), (0, 0), 3.0) // 3 + np.uint8([0, 90, 0])
+    cut = 12
+    for t in range(cut, T):
+        m = np.zeros((H, W), np.uint8)
+        cv2.rectangle(m, (100 + t, 20), (130 + t, 70), 255, -1)
+        f = plate_b.copy()
+        f[m > 0] = (40, 40, 200)
+        frames[t], truth[t] = f, m > 0
+    return frames, truth, cut
+
+
+def test_a_keyframe_in_a_later_shot_reanchors_it() -> None:
+    frames, truth, cut = _two_shots()
+    op = RecolourSpec(mask=truth[0].astype(np.uint8) * 255, hue_shift=90.0)
+    plain = _run(frames, [op])
+    assert plain.extras["shot_cuts"] == [cut]
+    assert not (plain.masks[cut + 3 :] > 0).any()  # the object is not found after the cut: the edit stops
+    k = cut + 3
+    fixed = _run(frames, [op], [Keyframe(k, {0: truth[k].astype(np.uint8) * 255})])
+    assert j_and_f(fixed.masks[k:] > 0, truth[k:]).j_mean > 0.85
+    assert any(f"resumes at the keyframe on frame {k + 1}" in w for w in fixed.extras["warnings"]), fixed.extras["warnings"]
+    assert np.array_equal(fixed.masks[:cut], plain.masks[:cut])
