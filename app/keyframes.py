@@ -13,6 +13,8 @@ in its own canvas (larger after an outpaint before it), so ``to_op_canvas`` /
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,3 +136,28 @@ def edit_with_keyframes(edit: FirstFrameEdit, keyframes: Sequence[Keyframe]) -> 
     import dataclasses
 
     return dataclasses.replace(edit, keyframes=list(keyframes))
+
+
+@dataclass
+class KeyframeNoticeJob:
+    """A propagation job whose result says so when its engine does not follow the edit's keyframes
+    (``Engine.follows_keyframes``): the user corrected frames, so silence would mislead."""
+
+    job: Any  # app.jobs.PropagationJob
+
+    def __getattr__(self, name: str) -> Any:  # the wrapped job's fields (engine, edit, options, ...)
+        if name == "job":
+            raise AttributeError(name)
+        return getattr(self.job, name)
+
+    def __call__(self, progress: Any, cancel: Any) -> Any:
+        result = self.job(progress, cancel)
+        if self.job.edit.keyframes:
+            from engine.engines.base import get_engine
+
+            if not getattr(get_engine(self.job.engine), "follows_keyframes", False):  # imported by the job already
+                n = len(self.job.edit.keyframes)
+                result.extras.setdefault("warnings", []).append(
+                    f"the {self.job.engine} engine does not use keyframes: {n} correction{'s' if n != 1 else ''} ignored"
+                )
+        return result

@@ -294,3 +294,41 @@ def test_the_mask_track_job_stops_on_cancel(long_win: MainWindow) -> None:  # ty
     with pytest.raises(PropagationCancelled):
         MaskTrackJob(win.document.reader, edit, store, {}, 0, 30)(progress, token)
     assert 3 <= store.tracked < 30
+
+
+def test_a_result_says_when_its_engine_ignores_the_keyframes(long_win: MainWindow, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app.jobs import PropagationJob
+    from app.keyframes import KeyframeNoticeJob
+    from engine.engines.base import CancelToken
+    from engine.engines.classic.engine import ClassicEngine
+
+    win = long_win
+    mask = np.zeros((64, 96), np.uint8)
+    mask[20:30, 20:30] = 255
+    edit = kf.edit_with_keyframes(win.session.edit, kf.with_correction([], 5, 0, mask))
+    job = KeyframeNoticeJob(PropagationJob("classic", win.document.reader, edit))
+    assert job.engine == "classic" and job.edit is edit
+    result = job(lambda _p: None, CancelToken())
+    assert not any("keyframe" in w for w in result.extras.get("warnings", []))
+    monkeypatch.setattr(ClassicEngine, "follows_keyframes", False)
+    result = job(lambda _p: None, CancelToken())
+    assert any("does not use keyframes: 1 correction ignored" in w for w in result.extras["warnings"])
+
+
+def test_correct_here_from_the_review_tab_corrects_the_frame_shown_there(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from tests.gui_helpers import fake_result
+
+    win.project.add_result(fake_result(frames=FRAMES, size=(96, 64)))
+    win.tabs.setCurrentWidget(win.review)
+    win.review.timeline.seek(6)
+    win.actions["correct_here"].trigger()
+    qtbot.waitUntil(lambda: win.keyframes.correction.active, timeout=10000)
+    assert win.keyframes.correction.frame == 6
+    original = win.document.reader[6]
+    assert np.array_equal(win.keyframes.correction.image, original)  # the ORIGINAL picture, not the result's
+    _brush(qtbot, win, 60, 40)
+    QTest.keyClick(win.keyframes.view.canvas, Qt.Key.Key_Return)
+    assert [k.frame for k in win.project.keyframes] == [6]
+    assert win.tabs.currentWidget() is win.review and win.review.timeline.position == 6
+    assert win.review.timeline.keyframe_strip.frames == [6]
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)

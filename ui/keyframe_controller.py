@@ -24,7 +24,6 @@ from app.correction import CorrectionSession
 from app.mask_preview import MaskPreview, MaskTrackJob
 from engine.edit import FirstFrameEdit, Keyframe
 from ui.correction_view import CorrectionView
-from ui.edit_panel import describe_spec
 from ui.errors import show_error
 from ui.undo import KeyframesCommand
 
@@ -92,7 +91,7 @@ class KeyframeController(QObject):
         window.session.on_change(self._session_changed)
         window.frame_shown.connect(self._frame_shown)
         window.clip_opened.connect(lambda _p: self._clip_changed())
-        window.jobs.progressed.connect(lambda _p: self.refresh_overlay())
+        window.jobs.progressed.connect(self._job_progressed)
         window.jobs.finished.connect(lambda _o: self._run_pending())
         window.edit_panel.runner.done.connect(self._on_runner_done)
         self._update()
@@ -135,7 +134,7 @@ class KeyframeController(QObject):
             return None
 
     def _op_names(self) -> list[str]:
-        return [describe_spec(s) for s in self.project.operations]
+        return [s.op for s in self.project.operations]
 
     def _has_correction(self) -> bool:
         k = kf.find(self.project.keyframes, self.correction.frame or -1)
@@ -194,6 +193,7 @@ class KeyframeController(QObject):
         starts = {i: self._start_mask(edit, i, frame, image.shape[:2]) for i in kf.correctable_operations(edit)}
         keep = self.correction.operation if self.correction.operation is not None else self._last_op
         self.correction.begin(frame, image, edit, starts, keep)
+        self.w.statusBar().clearMessage()
         self.w.tabs.setCurrentIndex(self.tab_index)
 
     def _start_mask(self, edit: FirstFrameEdit, op: int, frame: int, hw: tuple[int, int]) -> np.ndarray | None:
@@ -351,6 +351,11 @@ class KeyframeController(QObject):
         self._update()
 
     # ------------------------------------------------------------ overlay
+    def _job_progressed(self, progress: object) -> None:
+        if getattr(progress, "stage", "") == "mask track":  # the shown frame may have been tracked just now
+            self.refresh_overlay()
+            self._update()
+
     def _frame_shown(self, index: int) -> None:
         self._shown_frame = index
         self.refresh_overlay()

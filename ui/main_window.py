@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.document import ClipDocument
 from app.jobs import AttentionRecordJob, ExportJob, PropagationJob
+from app.keyframes import KeyframeNoticeJob
 from app.paths import user_dirs
 from app.project import Project
 from app.project_io import is_project
@@ -335,7 +336,7 @@ class MainWindow(QMainWindow):
         job = PropagationJob(
             self.engine_panel.engine, self.document.reader, edit, self.engine_panel.options(), tuple(self.model_dirs())
         )
-        self.jobs.start(job, "propagate", "Propagate", self._propagation_done)
+        self.jobs.start(KeyframeNoticeJob(job), "propagate", "Propagate", self._propagation_done)
 
     def _propagation_done(self, result: PropagationResult) -> None:
         self.project.add_result(result)
