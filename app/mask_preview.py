@@ -30,6 +30,7 @@ class MaskPreview:
         self.frame_count = int(frame_count)
         self.shapes = [tuple(s) for s in shapes]
         self._masks: dict[int, list[bytes | None]] = {}
+        self._stamps: dict[int, int] = {}  # frame -> how many times it was written (views redraw when it changes)
         self._lock = threading.Lock()
         self.stale: set[int] = set()  # frames whose masks predate the last correction (not re-tracked yet)
 
@@ -50,6 +51,7 @@ class MaskPreview:
             packed.append(zlib.compress(np.ascontiguousarray(arr > 127, np.uint8).tobytes(), 1))
         with self._lock:
             self._masks[frame] = packed
+            self._stamps[frame] = self._stamps.get(frame, 0) + 1
             self.stale.discard(frame)
 
     def get(self, frame: int) -> list[np.ndarray | None] | None:
@@ -65,6 +67,11 @@ class MaskPreview:
             else:
                 out.append(np.frombuffer(zlib.decompress(raw), np.uint8).reshape(self.shapes[i]) * np.uint8(255))
         return out
+
+    def stamp(self, frame: int) -> tuple[int, bool]:
+        """(times written, out of date) of ``frame``: what a view compares to know it must redraw."""
+        with self._lock:
+            return self._stamps.get(frame, 0), frame in self.stale
 
     def mark_stale(self, start: int, stop: int) -> None:
         with self._lock:

@@ -227,6 +227,7 @@ class CorrectionView(QWidget):
             self.op_box.blockSignals(False)
             self.note.setText("Click the object (or drag a box, or paint it), then Apply correction (Enter).")
             self.stack.setCurrentIndex(1)
+            self.canvas.setFocus()  # Enter applies, Esc cancels, at once
         elif what == "operation":
             self.canvas.clear_prompts()
             if self.session.operation in self.session.operations:

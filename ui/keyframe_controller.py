@@ -80,7 +80,7 @@ class KeyframeController(QObject):
         self._shown_frame: int | None = None  # the clip frame on screen (the overlay matches it)
         self._overlay = QGraphicsPixmapItem()
         self._overlay.setZValue(1)
-        self._overlay_for: tuple[int, int] | None = None  # (frame, frames tracked) the overlay shows
+        self._overlay_for: tuple | None = None  # (frame, store, its stamp) the overlay shows
         window.view.scene().addItem(self._overlay)
         self.bar = self._build_bar()
         clip_layout = window.tabs.widget(0).layout()
@@ -369,10 +369,10 @@ class KeyframeController(QObject):
             self._overlay.setPixmap(QPixmap())
             self._overlay_for = None
             return
-        key = (frame, store.tracked, id(store), len(store.stale))
+        key = (frame, id(store), store.stamp(frame))
         if key == self._overlay_for and not force:
             return
-        self._overlay_for = key  # type: ignore[assignment]
+        self._overlay_for = key
         masks = store.get(frame)
         edit = self.edit
         if masks is None or edit is None or all(m is None for m in masks):
