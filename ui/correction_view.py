@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QToolButton,
@@ -60,9 +61,12 @@ class CorrectionView(QWidget):
         self.canvas.overlay_colour = (255, 170, 0)
         self.title = QLabel("")
         self.title.setObjectName("correctionTitle")
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # gives way in a small window
+        self.title.setMinimumWidth(60)
         self.op_box = QComboBox()
         self.op_box.setToolTip("The edit whose tracked mask you correct on this frame")
-        self.op_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.op_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.op_box.setMinimumContentsLength(12)
         self.op_box.currentIndexChanged.connect(self._op_chosen)
         self.tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
@@ -85,15 +89,17 @@ class CorrectionView(QWidget):
         self.brush_size.setToolTip("Brush and eraser radius in pixels")
         self.brush_size.valueChanged.connect(lambda v: setattr(self.canvas, "brush_radius", v))
         tools_row.addWidget(self.brush_size)
+        tools_row.addStretch(1)
+        refine_row = QHBoxLayout()  # three short rows, so a small window keeps every control
         for text, fn in (("Grow", lambda m: mask_ops.grow(m, 3)), ("Shrink", lambda m: mask_ops.shrink(m, 3))):
             button = QPushButton(text)
             button.clicked.connect(lambda _=False, f=fn, t=text: self._refine(f, t))
-            tools_row.addWidget(button)
+            refine_row.addWidget(button)
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Empty the selection on this frame (then select the object again)")
         self.clear_button.clicked.connect(lambda: self._push(None, "Clear correction selection"))
-        tools_row.addWidget(self.clear_button)
-        tools_row.addStretch(1)
+        refine_row.addWidget(self.clear_button)
+        refine_row.addStretch(1)
         self.apply_button = QPushButton("Apply correction")
         self.apply_button.setToolTip("Make this mask a keyframe of the edit and track the frames it changes again (Enter)")
         self.apply_button.setDefault(True)
@@ -108,8 +114,9 @@ class CorrectionView(QWidget):
         for w in (self.title, QLabel("Edit"), self.op_box):
             head.addWidget(w)
         head.addStretch(1)
-        for w in (self.remove_button, self.cancel_button, self.apply_button):
+        for w in (self.cancel_button, self.apply_button):
             head.addWidget(w)
+        refine_row.addWidget(self.remove_button)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumHeight(6)
@@ -117,11 +124,13 @@ class CorrectionView(QWidget):
         self.busy.hide()
         self.note = QLabel("")
         self.note.setObjectName("correctionNote")
+        self.note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         working = QWidget()
         layout = QVBoxLayout(working)
         layout.setContentsMargins(4, 4, 4, 0)
         layout.addLayout(head)
         layout.addLayout(tools_row)
+        layout.addLayout(refine_row)
         layout.addWidget(self.busy)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.note)

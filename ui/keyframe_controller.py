@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QCheckBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QCheckBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from app import keyframes as kf
 from app.correction import CorrectionSession
@@ -114,6 +114,7 @@ class KeyframeController(QObject):
         self.correct_button.clicked.connect(self.correct_here)
         self.status = QLabel("")
         self.status.setObjectName("keyframeStatus")
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
         for w in (self.preview_button, self.overlay_check, self.correct_button, self.status):
             row.addWidget(w)
         row.addStretch(1)
