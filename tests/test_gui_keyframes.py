@@ -332,3 +332,17 @@ def test_correct_here_from_the_review_tab_corrects_the_frame_shown_there(qtbot, 
     assert win.tabs.currentWidget() is win.review and win.review.timeline.position == 6
     assert win.review.timeline.keyframe_strip.frames == [6]
     qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+
+
+def test_undo_after_leaving_a_correction_skips_its_selection_steps(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    _correct(qtbot, win, 5)
+    _start_correction(qtbot, win, 7)
+    win.keyframes.view.clear_button.click()
+    _brush(qtbot, win, 60, 40)
+    win.keyframes.view.cancel_button.click()
+    win.actions["undo"].trigger()  # one press: the left correction's two steps are skipped, the keyframe goes
+    qtbot.waitUntil(lambda: win.project.keyframes == [], timeout=5000)
+    qtbot.wait(50)
+    assert len(win.project.operations) == 1  # and no further than that
+    win.actions["redo"].trigger()
+    qtbot.waitUntil(lambda: [k.frame for k in win.project.keyframes] == [5], timeout=5000)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from app.correction import CorrectionSession
 from engine.edits import masks as mask_ops
 from ui.edit_canvas import EditCanvas
-from ui.edit_panel import NOTHING_FOUND, TOOLS, EditPanel, describe_spec
+from ui.edit_panel import NOTHING_FOUND, TOOLS, EditPanel
 from ui.undo import SelectionCommand
 
 _CURRENT = object()  # "the selection as it is now"
@@ -55,7 +55,7 @@ class CorrectionView(QWidget):
     def __init__(self, session: CorrectionSession, panel: EditPanel, undo_stack: QUndoStack) -> None:
         super().__init__()
         self.session, self.panel, self.undo_stack = session, panel, undo_stack
-        self.op_names: Callable[[], list[str]] = lambda: [describe_spec(s) for s in panel.session.project.operations]
+        self.op_names: Callable[[], list[str]] = lambda: [s.op for s in panel.session.project.operations]
         self.has_correction: Callable[[], bool] = lambda: False
         self.canvas = EditCanvas()
         self.canvas.overlay_colour = (255, 170, 0)
@@ -111,9 +111,10 @@ class CorrectionView(QWidget):
         self.cancel_button.setToolTip("Leave without changing the keyframes (Esc)")
         self.cancel_button.clicked.connect(self.cancel_requested)
         head = QHBoxLayout()
-        for w in (self.title, QLabel("Edit"), self.op_box):
+        head.addWidget(self.title, 1)  # takes the room left; gives way first in a small window
+        for w in (QLabel("Edit"), self.op_box):
             head.addWidget(w)
-        head.addStretch(1)
+        head.addSpacing(12)
         for w in (self.cancel_button, self.apply_button):
             head.addWidget(w)
         refine_row.addWidget(self.remove_button)
@@ -204,7 +205,9 @@ class CorrectionView(QWidget):
         if before is _CURRENT:
             before = self.session.selection
         assert before is None or isinstance(before, np.ndarray)
-        self.undo_stack.push(SelectionCommand(lambda m: self.session.set_selection(m, generation), before, after, text))
+        self.undo_stack.push(
+            SelectionCommand(lambda m: self.session.set_selection(m, generation), before, after, text, self.undo_stack)
+        )
 
     def _refine(self, fn: Callable[[np.ndarray], np.ndarray], text: str) -> None:
         if self.session.selection is not None:

@@ -115,9 +115,9 @@ class KeyframeController(QObject):
         self.status = QLabel("")
         self.status.setObjectName("keyframeStatus")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
-        for w in (self.preview_button, self.overlay_check, self.correct_button, self.status):
+        for w in (self.preview_button, self.overlay_check, self.correct_button):
             row.addWidget(w)
-        row.addStretch(1)
+        row.addWidget(self.status, 1)  # takes the rest of the row (its size policy never widens the window)
         return bar
 
     # ------------------------------------------------------------ derived

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.project import Project
 from engine.edit import Keyframe
@@ -80,20 +81,33 @@ class SelectionCommand(QUndoCommand):
     """A change of the working selection (clicks, box, brush, refinement).
 
     ``apply`` returning False means the selection it belonged to is gone (a keyframe correction
-    that was applied or left): the step is then dropped from the stack instead of doing nothing."""
+    that was applied or left): the step is then dropped from the stack, and with ``stack`` given
+    the same Undo/Redo goes on to the next step, so no key press is spent on nothing."""
 
     def __init__(
-        self, apply: Callable[[np.ndarray | None], bool | None], before: np.ndarray | None, after: np.ndarray | None, text: str
+        self,
+        apply: Callable[[np.ndarray | None], bool | None],
+        before: np.ndarray | None,
+        after: np.ndarray | None,
+        text: str,
+        stack: QUndoStack | None = None,
     ) -> None:
         super().__init__(text)
         self._apply = apply
+        self._stack = stack
         self.before = None if before is None else before.copy()
         self.after = None if after is None else after.copy()
 
     def redo(self) -> None:
         if self._apply(self.after) is False:
-            self.setObsolete(True)
+            self._drop(redo=True)
 
     def undo(self) -> None:
         if self._apply(self.before) is False:
-            self.setObsolete(True)
+            self._drop(redo=False)
+
+    def _drop(self, redo: bool) -> None:
+        self.setObsolete(True)
+        stack = self._stack
+        if stack is not None:  # after the stack has removed this step
+            QTimer.singleShot(0, stack.redo if redo else stack.undo)
