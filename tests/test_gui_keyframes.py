@@ -346,3 +346,57 @@ def test_undo_after_leaving_a_correction_skips_its_selection_steps(qtbot, win: M
     assert len(win.project.operations) == 1  # and no further than that
     win.actions["redo"].trigger()
     qtbot.waitUntil(lambda: [k.frame for k in win.project.keyframes] == [5], timeout=5000)
+
+
+def test_two_edits_get_their_own_colour_and_the_correction_picks_one(qtbot, long_win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    win = long_win
+    second = np.zeros((64, 96), np.uint8)
+    second[35:55, 60:85] = 255
+    win.edit_panel.set_selection(second)
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+        win.edit_panel.add_track()
+    _preview(qtbot, win)
+    _scrub(qtbot, win, 3)
+    overlay = win.keyframes._overlay.pixmap().toImage()
+    colours = set()
+    for mask in win.keyframes.preview.get(3):
+        ys, xs = np.nonzero(mask)
+        c = overlay.pixelColor(int(np.median(xs)), int(np.median(ys)))
+        colours.add((c.red(), c.green(), c.blue()))
+    assert colours == {(0, 200, 255), (255, 80, 200)}  # a colour per edit
+    _start_correction(qtbot, win, 10)
+    view = win.keyframes.view
+    assert view.op_box.count() == 2 and view.op_box.itemText(1) == "2: track"
+    tracked = win.keyframes.preview.get(10)[1]
+    view.op_box.setCurrentIndex(1)  # the second edit: the selection restarts from its tracked mask
+    assert win.keyframes.correction.operation == 1
+    assert np.array_equal(win.keyframes.correction.selection > 0, tracked > 0)
+    view.clear_button.click()
+    _brush(qtbot, win, 20, 50)
+    view.apply_button.click()
+    assert sorted(win.project.keyframes[0].masks) == [1]  # only the chosen edit is corrected
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+
+
+def test_a_correction_after_an_outpaint_lands_on_that_edit_s_canvas(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from engine.edits.outpaint import OutpaintSpec
+    from engine.edits.track import TrackSpec
+    from ui.undo import AddOperationCommand
+
+    win.undo_stack.undo()  # drop the helper's edit: outpaint first, then track on the enlarged canvas
+    qtbot.waitUntil(lambda: not win.project.operations)
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+        win.undo_stack.push(AddOperationCommand(win.project, OutpaintSpec(left=8, top=4, right=8, bottom=4)))
+    mask = np.zeros((72, 112), np.uint8)
+    mask[14:34, 18:38] = 255
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+        win.undo_stack.push(AddOperationCommand(win.project, TrackSpec(mask=mask)))
+    _start_correction(qtbot, win, 5)
+    assert win.keyframes.view.op_box.count() == 1  # the outpaint has no tracked mask to correct
+    assert win.keyframes.correction.operation == 1
+    win.keyframes.view.clear_button.click()
+    _brush(qtbot, win, 60, 40)  # on the original picture
+    win.keyframes.view.apply_button.click()
+    corrected = win.project.keyframes[0].masks[1]
+    assert corrected.shape == (72, 112) and corrected[44, 68] == 255 and corrected[40, 60] == 0  # moved by (8, 4)
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
