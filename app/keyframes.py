@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,3 +162,25 @@ class KeyframeNoticeJob:
                     f"the {self.job.engine} engine does not use keyframes: {n} correction{'s' if n != 1 else ''} ignored"
                 )
         return result
+
+
+def read_edited_frame(path: str | Path, canvas_hw: tuple[int, int]) -> np.ndarray:
+    """The user's own version of a frame from a PNG (e.g. a result frame retouched elsewhere), ``[H', W', 3]``
+    at the edited canvas size; ValueError naming the file and the problem otherwise."""
+    from engine.video.png import read_png
+
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{path.name}: an edited frame must be a PNG file")
+    image = read_png(path, "RGB", f"edited frame {path.name}", error=ValueError)
+    if image.shape[:2] != tuple(canvas_hw):
+        raise ValueError(
+            f"{path.name} is {image.shape[1]}x{image.shape[0]}; the edited frame must be {canvas_hw[1]}x{canvas_hw[0]}, "
+            "the size of the edited canvas (export the frame, retouch it, keep its size)"
+        )
+    return np.ascontiguousarray(image[..., :3], np.uint8)
+
+
+def mask_ids(keyframe: Keyframe | None) -> dict[int, int]:
+    """Which mask arrays a keyframe holds (a change of an edited frame alone keeps them: nothing to re-track)."""
+    return {} if keyframe is None else {i: id(m) for i, m in keyframe.masks.items()}

@@ -400,3 +400,62 @@ def test_a_correction_after_an_outpaint_lands_on_that_edit_s_canvas(qtbot, win: 
     corrected = win.project.keyframes[0].masks[1]
     assert corrected.shape == (72, 112) and corrected[44, 68] == 255 and corrected[40, 60] == 0  # moved by (8, 4)
     qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+
+
+def test_an_edited_frame_is_exported_retouched_and_brought_back_as_a_keyframe(qtbot, win: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.video.png import read_png, write_png
+
+    _start_correction(qtbot, win, 4)
+    png = tmp_path / "frame_5.png"
+    assert win.keyframes.export_frame(png)
+    qtbot.waitUntil(png.is_file, timeout=10000)
+    exported = read_png(png, "RGB")
+    assert np.array_equal(exported, win.document.reader[4])  # no result yet: the original frame
+    retouched = exported.copy()
+    retouched[5:15, 5:15] = (255, 0, 0)
+    write_png(tmp_path / "mine.png", retouched)
+    written_before = win.keyframes.preview
+    assert win.keyframes.use_edited_frame(tmp_path / "mine.png")
+    qtbot.waitUntil(lambda: bool(win.project.keyframes), timeout=10000)
+    k = win.project.keyframes[0]
+    assert k.frame == 4 and k.masks == {} and np.array_equal(k.edited_frame, retouched)
+    assert not win.jobs.busy and win.keyframes.preview is written_before  # an edited frame alone re-tracks nothing
+    assert "an edited frame" in win.timeline.keyframe_strip._marks[4]
+    assert win.keyframes.view.remove_edited_button.isVisible()
+    write_png(tmp_path / "small.png", retouched[:20, :20])
+    win.keyframes.use_edited_frame(tmp_path / "small.png")
+    from PySide6.QtWidgets import QMessageBox
+
+    def refused() -> bool:
+        return any("small.png is 20x20" in box.text() for box in win.findChildren(QMessageBox) if box.isVisible())
+
+    qtbot.waitUntil(refused, timeout=10000)  # the error names the file and the size it must have
+    assert np.array_equal(win.project.keyframes[0].edited_frame, retouched)
+    win.keyframes.view.remove_edited_button.click()
+    assert win.project.keyframes == []
+    win.undo_stack.undo()
+    assert win.project.keyframes[0].edited_frame is not None
+
+
+def test_a_wrongly_sized_edited_frame_is_refused_with_its_name(tmp_path: Path) -> None:
+    from engine.video.png import write_png
+
+    write_png(tmp_path / "small.png", np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(ValueError, match="small.png is 20x20; the edited frame must be 96x64"):
+        kf.read_edited_frame(tmp_path / "small.png", (64, 96))
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="bad.png"):
+        kf.read_edited_frame(tmp_path / "bad.png", (64, 96))
+
+
+def test_export_frame_writes_the_reviewed_result_s_frame_when_there_is_one(qtbot, win: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.video.png import read_png
+    from tests.gui_helpers import fake_result
+
+    result = fake_result(frames=FRAMES, size=(96, 64))
+    win.project.add_result(result)
+    _start_correction(qtbot, win, 4)
+    png = tmp_path / "to_retouch.png"
+    assert win.keyframes.export_frame(png)
+    qtbot.waitUntil(png.is_file, timeout=10000)
+    assert np.array_equal(read_png(png, "RGB"), result.frames[4])

@@ -51,22 +51,26 @@ class CorrectionView(QWidget):
     apply_requested = Signal()
     cancel_requested = Signal()
     remove_requested = Signal()
+    export_requested = Signal()  # this frame as a PNG to retouch elsewhere
+    edited_frame_requested = Signal()  # use a retouched PNG as this frame's edited version
+    remove_edited_requested = Signal()
 
     def __init__(self, session: CorrectionSession, panel: EditPanel, undo_stack: QUndoStack) -> None:
         super().__init__()
         self.session, self.panel, self.undo_stack = session, panel, undo_stack
         self.op_names: Callable[[], list[str]] = lambda: [s.op for s in panel.session.project.operations]
         self.has_correction: Callable[[], bool] = lambda: False
+        self.has_edited_frame: Callable[[], bool] = lambda: False
         self.canvas = EditCanvas()
         self.canvas.overlay_colour = (255, 170, 0)
         self.title = QLabel("")
         self.title.setObjectName("correctionTitle")
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # gives way in a small window
-        self.title.setMinimumWidth(60)
+        self.title.setMinimumWidth(20)
         self.op_box = QComboBox()
         self.op_box.setToolTip("The edit whose tracked mask you correct on this frame")
         self.op_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.op_box.setMinimumContentsLength(12)
+        self.op_box.setMinimumContentsLength(8)
         self.op_box.currentIndexChanged.connect(self._op_chosen)
         self.tool_buttons: dict[str, QToolButton] = {}
         group = QButtonGroup(self)
@@ -118,6 +122,23 @@ class CorrectionView(QWidget):
         for w in (self.cancel_button, self.apply_button):
             head.addWidget(w)
         refine_row.addWidget(self.remove_button)
+        edited_row = QHBoxLayout()
+        self.export_button = QPushButton("Export frame…")
+        self.export_button.setToolTip(
+            "Save this frame as a PNG (the reviewed result's frame when there is one) to retouch in an image editor"
+        )
+        self.export_button.clicked.connect(self.export_requested)
+        self.edited_button = QPushButton("Use edited frame…")
+        self.edited_button.setToolTip(
+            "Your own version of this frame (a PNG at the edited canvas's size): engines that follow edited "
+            "keyframes (GenProp) take the edit's look from it from this frame on"
+        )
+        self.edited_button.clicked.connect(self.edited_frame_requested)
+        self.remove_edited_button = QPushButton("Remove edited frame")
+        self.remove_edited_button.clicked.connect(self.remove_edited_requested)
+        for w in (self.export_button, self.edited_button, self.remove_edited_button):
+            edited_row.addWidget(w)
+        edited_row.addStretch(1)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)
         self.busy.setMaximumHeight(6)
@@ -132,6 +153,7 @@ class CorrectionView(QWidget):
         layout.addLayout(head)
         layout.addLayout(tools_row)
         layout.addLayout(refine_row)
+        layout.addLayout(edited_row)
         layout.addWidget(self.busy)
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.note)
@@ -259,8 +281,13 @@ class CorrectionView(QWidget):
             self.stack.setCurrentIndex(0)
         self._update_enabled()
 
+    def refresh(self) -> None:
+        """The keyframes changed under an open correction (an edited frame set, an undo)."""
+        self._update_enabled()
+
     def _update_enabled(self) -> None:
         active = self.session.active
         self.apply_button.setEnabled(active and self.session.has_selection)
         self.remove_button.setVisible(active and self.has_correction())
+        self.remove_edited_button.setVisible(active and self.has_edited_frame())
         self.clear_button.setEnabled(active and self.session.selection is not None)

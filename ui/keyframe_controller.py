@@ -12,12 +12,22 @@ tracks, decodes or writes on the GUI thread.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QCheckBox, QGraphicsPixmapItem, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QGraphicsPixmapItem,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from app import keyframes as kf
 from app.correction import CorrectionSession
@@ -70,6 +80,10 @@ class KeyframeController(QObject):
         self.view.apply_requested.connect(self.apply)
         self.view.cancel_requested.connect(self.cancel)
         self.view.remove_requested.connect(self.remove_correction)
+        self.view.has_edited_frame = self._has_edited_frame
+        self.view.export_requested.connect(lambda: self.export_frame())
+        self.view.edited_frame_requested.connect(lambda: self.use_edited_frame())
+        self.view.remove_edited_requested.connect(self.remove_edited_frame)
         self.tab_index = window.tabs.addTab(self.view, CORRECT_TAB)
         self.preview: MaskPreview | None = None
         self._cache: object | None = None  # TrackCache: tracking kept between jobs on this clip (re-tracks reuse it)
@@ -141,6 +155,10 @@ class KeyframeController(QObject):
         k = kf.find(self.project.keyframes, self.correction.frame or -1)
         return k is not None and self.correction.operation in k.masks
 
+    def _has_edited_frame(self) -> bool:
+        k = kf.find(self.project.keyframes, self.correction.frame or -1)
+        return k is not None and k.edited_frame is not None
+
     def _timeline_frame(self) -> tuple[int, Timeline] | None:
         """(frame, timeline) of the visible player: the Review's on the Review tab, else the clip's."""
         w = self.w
@@ -184,6 +202,12 @@ class KeyframeController(QObject):
         return True
 
     def _on_runner_done(self, tag: object, value: object) -> None:
+        if isinstance(tag, tuple) and tag[0] == "correction-edited":
+            self._edited_frame_read(tag[1], tag[2], value)  # type: ignore[arg-type]
+            return
+        if isinstance(tag, tuple) and tag[0] == "correction-export":
+            self.w.statusBar().showMessage(f"Frame {tag[1] + 1} saved as {value}", 8000)
+            return
         if not (isinstance(tag, tuple) and tag[0] == "correction-frame"):
             return
         _kind, frame, reader_id = tag
@@ -237,6 +261,73 @@ class KeyframeController(QObject):
         )
         self._leave(frame)
 
+    # ------------------------------------------------------------ edited frames
+    def export_frame(self, path: Path | None = None) -> bool:
+        """Write the frame being corrected as a PNG (the reviewed result's frame when there is one, else the
+        original) for the user to retouch and bring back with ``use_edited_frame``; written on a worker."""
+        c, w = self.correction, self.w
+        if not c.active or c.frame is None or c.image is None or c.edit is None:
+            return False
+        frame, original, canvas_hw = c.frame, c.image, c.edit.edited_frame.shape[:2]
+        result = w.review.current
+        if result is not None and frame >= len(result.frames):
+            result = None
+        if result is None and original.shape[:2] != canvas_hw:
+            show_error(
+                w, "Cannot export this frame", "the edit enlarges the canvas: propagate first, then export the result's frame"
+            )
+            return False
+        if path is None:
+            start = str(Path(w.dialog_dir("export")) / f"frame_{frame + 1:04d}.png")
+            chosen, _ = QFileDialog.getSaveFileName(w, f"Export frame {frame + 1}", start, "PNG image (*.png)")
+            if not chosen:
+                return False
+            w.remember_dir("export", chosen)
+            path = Path(chosen)
+        target = path if path.suffix.lower() == ".png" else path.with_suffix(".png")
+
+        def write() -> Path:  # a stored result's frame is decoded here too, not on the GUI thread
+            from engine.video.png import write_png
+
+            image = np.asarray(result.frames[frame]) if result is not None else original
+            write_png(target, np.ascontiguousarray(image))
+            return target
+
+        w.edit_panel.runner.submit(("correction-export", frame), write)
+        return True
+
+    def use_edited_frame(self, path: Path | None = None) -> bool:
+        """Read the user's own version of this frame (a PNG, on a worker); it joins the keyframe as one undo step."""
+        c, w = self.correction, self.w
+        if not c.active or c.frame is None or c.edit is None:
+            return False
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(w, f"Edited frame {c.frame + 1}", w.dialog_dir("export"), "PNG image (*.png)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        canvas_hw = c.edit.edited_frame.shape[:2]
+        w.edit_panel.runner.submit(("correction-edited", c.frame, c.generation), lambda: kf.read_edited_frame(path, canvas_hw))
+        return True
+
+    def _edited_frame_read(self, frame: int, generation: int, image: np.ndarray) -> None:
+        if generation != self.correction.generation:
+            return  # the correction it was asked for has been left
+        after = kf.with_edited_frame(self.project.keyframes, frame, image)
+        self.w.undo_stack.push(KeyframesCommand(self.project, after, f"Edited frame {frame + 1}", self._keyframes_changed))
+        self.view.note.setText(f"Frame {frame + 1} now has your edited version (engines that follow edited keyframes use it).")
+        self.view.refresh()
+
+    def remove_edited_frame(self) -> None:
+        c = self.correction
+        if not c.active or c.frame is None or not self._has_edited_frame():
+            return
+        after = kf.with_edited_frame(self.project.keyframes, c.frame, None)
+        self.w.undo_stack.push(
+            KeyframesCommand(self.project, after, f"Remove edited frame {c.frame + 1}", self._keyframes_changed)
+        )
+        self.view.refresh()
+
     def cancel(self) -> None:
         frame = self.correction.frame
         if self.correction.active:
@@ -282,7 +373,9 @@ class KeyframeController(QObject):
             return
         count = self.w.document.frame_count
         old, new = {k.frame: k for k in before}, {k.frame: k for k in after}
-        changed = [f for f in set(old) | set(new) if old.get(f) is not new.get(f)]
+        changed = [
+            f for f in set(old) | set(new) if kf.mask_ids(old.get(f)) != kf.mask_ids(new.get(f))
+        ]  # masks, not edited frames
         ranges = []
         for keyframes in (before, after):  # the frames the old keyframes shaped and those the new ones shape
             try:
@@ -390,6 +483,7 @@ class KeyframeController(QObject):
             marks = {k.frame: kf.describe(k, names) for k in self.project.keyframes}
             self.w.timeline.set_keyframes(marks)
             self.w.review.timeline.set_keyframes(marks)
+            self.view.refresh()
             self._update()
 
     def _session_changed(self, what: str) -> None:
