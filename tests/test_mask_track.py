@@ -88,6 +88,14 @@ def test_a_cached_retrack_tracks_only_the_affected_frames() -> None:
     fresh = _masks(clip, edit)
     assert all(np.array_equal(again[t], fresh[t]) for t in again)
     assert all(np.array_equal(before[t], fresh[t]) for t in range(a))
+    # A second, earlier correction: re-tracked up to the first one, still equal to a fresh full track
+    # (results never depend on what the cache held: flows are handed back rounded as they are stored).
+    edit2 = _edit(frames, truth, [*edit.keyframes, Keyframe(6, {0: truth[6].astype(np.uint8) * 255})])
+    a2, b2 = retrack_range(edit2, 6, T)
+    assert (a2, b2) == (1, JUMP)
+    again2 = _masks(clip, edit2, start=a2, stop=b2, cache=cache)
+    fresh2 = _masks(clip, edit2)
+    assert all(np.array_equal(again2[t], fresh2[t]) for t in again2)
 
 
 def test_untracked_operations_give_none_and_cancel_stops() -> None:
