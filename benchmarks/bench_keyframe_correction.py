@@ -53,6 +53,8 @@ class Outcome:
     retracked: tuple[int, int] | None = None
     full_s: float = 0.0
     retrack_s: float = 0.0
+    j_after_repeated: float | None = None
+    corrections: int = 0
 
 
 def _load() -> str:
@@ -64,7 +66,7 @@ def _track(clip, edit, cache, **kw) -> dict[int, np.ndarray]:  # noqa: ANN001
     return {t: m[0] > 0 for t, m in track_operation_masks(clip, edit, {"tracker": "flow"}, cache=cache, **kw)}
 
 
-def run_case(frames: np.ndarray, truth: np.ndarray, ops: list, name: str, stride: int) -> Outcome:
+def run_case(frames: np.ndarray, truth: np.ndarray, ops: list, name: str, stride: int, max_corrections: int = 3) -> Outcome:
     """Track, find the first frame below the threshold, correct it with the truth, re-track, score."""
     clip = ArrayClip(frames)
     edit = compose(frames[0], ops)
@@ -89,6 +91,19 @@ def run_case(frames: np.ndarray, truth: np.ndarray, ops: list, name: str, stride
     after = range(bad + 1, n)
     out.j_after_plain = float(np.mean([js[t] for t in after]))
     out.j_after_fixed = float(np.mean([iou(fixed[t], truth[t]) for t in after]))
+    # The user's way: correct again wherever it drops next (up to max_corrections in all).
+    keyframes = list(fixed_edit.keyframes)
+    current = fixed
+    while len(keyframes) < max_corrections:
+        nxt = next((t for t in range(keyframes[-1].frame + 1, n) if iou(current[t], truth[t]) < THRESHOLD), None)
+        if nxt is None:
+            break
+        keyframes.append(Keyframe(nxt, {0: truth[nxt].astype(np.uint8) * 255}))
+        edit_k = compose(frames[0], ops, keyframes=keyframes)
+        a, b = retrack_range(edit_k, nxt, n)
+        current = {**current, **_track(clip, edit_k, cache, start=a, stop=b)}
+    out.corrections = len(keyframes)
+    out.j_after_repeated = float(np.mean([iou(current[t], truth[t]) for t in after]))
     return out
 
 
@@ -112,16 +127,18 @@ def cases_for(lengths: list[int], width: int, strides: list[int], scenes: list[s
 
 def table(results: list[Outcome]) -> list[str]:
     lines = [
-        "| case | frames | stride | first J < 0.7 | J after, no correction | J after, one correction | re-tracked | re-track / full time | (T-k)/T |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| case | frames | stride | first J < 0.7 | J after, no correction | J after, one correction | "
+        "J after, corrections where it drops again | re-tracked | re-track / full time | (T-k)/T |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for r in results:
         if r.first_bad is None:
-            lines.append(f"| {r.case} | {r.frames} | {r.stride} | never (mean J {r.j_all:.3f}) | | | | | |")
+            lines.append(f"| {r.case} | {r.frames} | {r.stride} | never (mean J {r.j_all:.3f}) | | | | | | |")
             continue
         a, b = r.retracked
         lines.append(
             f"| {r.case} | {r.frames} | {r.stride} | frame {r.first_bad + 1} | {r.j_after_plain:.3f} | **{r.j_after_fixed:.3f}** | "
+            f"{r.j_after_repeated:.3f} ({r.corrections}) | "
             f"frames {a + 1}-{b} | {r.retrack_s / r.full_s:.2f} | {(r.frames - r.first_bad) / r.frames:.2f} |"
         )
     corrected = [r for r in results if r.first_bad is not None]
@@ -129,7 +146,10 @@ def table(results: list[Outcome]) -> list[str]:
         plain = np.mean([r.j_after_plain for r in corrected])
         fixed = np.mean([r.j_after_fixed for r in corrected])
         met = sum(r.j_after_fixed >= TARGET for r in corrected)
-        lines.append(f"| **mean** ({len(corrected)} corrected cases) | | | | {plain:.3f} | **{fixed:.3f}** | | | |")
+        repeated = np.mean([r.j_after_repeated for r in corrected])
+        lines.append(
+            f"| **mean** ({len(corrected)} corrected cases) | | | | {plain:.3f} | **{fixed:.3f}** | {repeated:.3f} | | | |"
+        )
         lines += ["", f"Target (J after the correction >= {TARGET}): met on {met} of {len(corrected)} corrected cases."]
     return lines
 
@@ -185,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         "every n-th frame of the scene rendered n times longer (n times the motion per frame for the swinging bottle, "
         "whose speed does not depend on the length). Tracker: the classic engine's flow tracker with its defaults "
         "(`engine.engines.mask_track`). One correction: a keyframe with the TRUE mask on the first frame where J < 0.7; "
-        "'J after' = mean J of the frames after it. Re-track: only `retrack_range` (8 frames before the keyframe to "
+        "'J after' = mean J of the frames after it; 'corrections where it drops again' adds a true-mask keyframe at each "
+        "next frame below 0.7 (at most 3 in all; the count in brackets), as a user would. Re-track: only `retrack_range` (8 frames before the keyframe to "
         "the end), reusing the kept runs; its time is against the full track's in the same process.",
         "",
     ]

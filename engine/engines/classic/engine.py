@@ -41,7 +41,7 @@ from engine.engines.base import (
 )
 from engine.engines.classic.colour import frame_transform
 from engine.engines.classic.insert import composite_layer, layer_homographies
-from engine.engines.classic.keyframe_track import RegionTrack
+from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
@@ -136,6 +136,7 @@ class _Run:
         self.sam2 = sam2  # SAM2's video predictor when it was chosen, else None (flow, built per shot)
         self.keyframes: dict[int, dict[int, np.ndarray]] = {}  # op index -> frame -> corrected mask
         self.op_index = 0  # the operation being applied
+        self.op_name = ""  # its name in notes ("operation 2 (recolour)", as tracker_choice names them)
 
 
 def _keyframe_masks(edit: FirstFrameEdit, n: int) -> dict[int, dict[int, np.ndarray]]:
@@ -313,7 +314,7 @@ class ClassicEngine(Engine):
         canvas = (0, 0)  # current offset of the source inside the canvas
         deferred = None
         for i, op in enumerate(edit.operations):
-            ctx.op_index = i
+            ctx.op_index, ctx.op_name = i, f"operation {i + 1} ({op.kind.value})"
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
                 last = i == len(edit.operations) - 1
@@ -385,7 +386,11 @@ class ClassicEngine(Engine):
 
         def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - keyframe_track.StartRun
             tracker = self._make_tracker(ctx, view, cover)
-            return (masks[0] for _, masks in tracker.track(view.frames, [mask])), tracker
+            if tracker is ctx.sam2:  # one operation, several runs: its name and clip frames in SAM2's notes
+                steps = tracker.track(view.frames, [mask], names=[ctx.op_name], to_clip=lambda t: clip_frame(view, t))
+            else:
+                steps = tracker.track(view.frames, [mask])
+            return (masks[0] for _, masks in steps), tracker
 
         region = RegionTrack(
             ctx.flows,

@@ -90,6 +90,15 @@ class ReversedFlowView(FlowView):
         return self.parent.flow(self.top - a, self.top - b)
 
 
+def clip_frame(view: FlowCache, t: int) -> int:
+    """The clip frame of frame ``t`` of a run's ``view`` (forward views count up, reversed ones down)."""
+    if isinstance(view, ReversedFlowView):
+        return view.top - t
+    if isinstance(view, FlowView):
+        return view.start + t
+    return t
+
+
 class Run:
     """One tracker run from an anchor, forward or backward, tracked lazily and kept compressed."""
 
