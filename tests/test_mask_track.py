@@ -125,3 +125,21 @@ def test_blend_masks_morphs_between_shapes() -> None:
     assert np.array_equal(blend_masks(np.zeros_like(a), b, 0.2), b)  # an empty side gives way
     mid = blend_masks(a, a.copy(), 0.5)
     assert np.array_equal(mid, a)
+
+
+def test_a_cancelled_retrack_leaves_the_cache_usable() -> None:
+    frames, truth = jump_clip()
+    clip = ArrayClip(frames)
+    edit = _edit(frames, truth, [Keyframe(JUMP, {0: truth[JUMP].astype(np.uint8) * 255})])
+    cache, token = TrackCache(), CancelToken()
+
+    def stop_soon(p) -> None:  # noqa: ANN001
+        if p.done == 5:
+            token.cancel()
+
+    with pytest.raises(PropagationCancelled):
+        for _ in track_operation_masks(clip, edit, {"tracker": "flow"}, progress=stop_soon, cancel=token, cache=cache):
+            pass
+    again = _masks(clip, edit, cache=cache)
+    fresh = _masks(clip, edit)
+    assert all(np.array_equal(again[t], fresh[t]) for t in range(T))

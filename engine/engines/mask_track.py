@@ -180,7 +180,9 @@ def track_operation_masks(
             correction at ``k`` passes :func:`retrack_range` ``(edit, k, len(clip))``.
         progress: called with a :class:`Progress` per yielded frame (stage ``"mask track"``).
         cancel: checked before every tracked frame (raises ``Cancelled``).
-        cache: kept between calls so a re-track reuses what did not change.
+        cache: kept between calls so a re-track reuses what did not change; one call at a
+            time per cache (a GUI cancels the stale call before starting the next). A call
+            closed early (cancelled, or the generator dropped) leaves the cache usable.
 
     Yields:
         ``(t, masks)``: ``masks[i]`` is ``[H_i, W_i]`` uint8 (0/255) in operation ``i``'s own

@@ -126,7 +126,12 @@ class Run:
         while len(self._masks) <= i:
             if check is not None and self._masks:
                 check()
-            mask = next(self._iter)
+            try:
+                mask = next(self._iter)
+            except BaseException:
+                # A tracker that failed mid-run cannot go on: start afresh when asked again.
+                self._iter, self.tracker, self._masks = None, None, []
+                raise
             self._masks.append(zlib.compress(np.ascontiguousarray(_binary(mask)).tobytes(), 1))
         return np.frombuffer(zlib.decompress(self._masks[i]), np.uint8).reshape(self._hw).copy()
 
