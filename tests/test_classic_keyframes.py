@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 
 from engine.edit import Keyframe
-from engine.edits import RecolourSpec, RemoveSpec, compose
+from engine.edits import InsertSpec, RecolourSpec, RemoveSpec, compose
 from engine.engines.classic import ClassicEngine
+from engine.engines.classic.keyframe_track import BLEND_FRAMES
 from engine.metrics import j_and_f
 from engine.video.source import ArrayClip
 from tests.test_mask_track import JUMP, H, T, W, jump_clip
@@ -71,3 +72,51 @@ def test_a_keyframe_in_a_later_shot_reanchors_it() -> None:
     assert j_and_f(fixed.masks[k:] > 0, truth[k:]).j_mean > 0.85
     assert any(f"resumes at the keyframe on frame {k + 1}" in w for w in fixed.extras["warnings"]), fixed.extras["warnings"]
     assert np.array_equal(fixed.masks[:cut], plain.masks[:cut])
+
+
+def test_an_edited_keyframe_retakes_the_recolour_from_its_frame() -> None:
+    frames, truth = jump_clip()
+    u8 = truth.astype(np.uint8) * 255
+    op = RecolourSpec(mask=u8[0], hue_shift=120.0, feather=0.0)
+    user = frames[JUMP].copy()
+    user[truth[JUMP]] = frames[JUMP][truth[JUMP]][:, ::-1]  # the user's own colour on the keyframe: RGB -> BGR
+    masks_only = _run(frames, [op], [Keyframe(JUMP, {0: u8[JUMP]})])
+    edited = _run(frames, [op], [Keyframe(JUMP, {0: u8[JUMP]}, edited_frame=user)])
+    for t in (JUMP, T - 1):
+        inner = cv2.erode(u8[t], np.ones((5, 5), np.uint8)) > 0
+        want = frames[t][inner][:, ::-1].astype(int)
+        assert np.abs(edited.frames[t][inner].astype(int) - want).mean() < 3, t  # the keyframe's colours from there on
+    for t in range(JUMP - BLEND_FRAMES):
+        assert np.array_equal(edited.frames[t], masks_only.frames[t]), t  # before the cross-fade: the frame-1 edit
+    band = JUMP - 2  # inside the cross-fade: between the two
+    inner = cv2.erode((edited.masks[band] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    a = np.abs(edited.frames[band][inner].astype(int) - masks_only.frames[band][inner]).mean()
+    assert a > 3
+
+
+def test_an_edited_keyframe_replaces_an_inserted_layer() -> None:
+    rng = np.random.default_rng(5)
+    plate = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3)).astype(np.uint8), (0, 0), 2.0)
+    frames = np.stack([plate] * 16)  # a still shot: the layer must stay exactly where it is placed
+    sticker = np.zeros((16, 20, 4), np.uint8)
+    sticker[..., :3], sticker[..., 3] = (250, 250, 0), 255
+    op = InsertSpec(layer=sticker, x=40.0, y=30.0)
+    k = 9
+    user = plate.copy()
+    user[60:76, 100:120] = (0, 250, 250)  # the user moved (and recoloured) the sticker on frame 10
+    foot = np.zeros((H, W), np.uint8)
+    foot[60:76, 100:120] = 255
+    plain = _run(frames, [op])
+    moved = _run(frames, [op], [Keyframe(k, {0: foot}, edited_frame=user)])
+    assert np.array_equal(moved.frames[:k], plain.frames[:k])
+    for t in range(k, 16):
+        assert np.array_equal(moved.masks[t] > 0, foot > 0), t
+        assert np.array_equal(moved.frames[t], user), t
+    assert "re-placed" in moved.extras["frame_notes"][k]
+
+
+def test_removal_says_it_does_not_use_edited_keyframes() -> None:
+    frames, truth = jump_clip()
+    u8 = truth.astype(np.uint8) * 255
+    res = _run(frames, [RemoveSpec(mask=u8[0], method="telea")], [Keyframe(JUMP, {0: u8[JUMP]}, edited_frame=frames[JUMP])])
+    assert any("not used by a remove" in w for w in res.extras["warnings"])

@@ -88,6 +88,14 @@ def test_a_cached_retrack_tracks_only_the_affected_frames() -> None:
     fresh = _masks(clip, edit)
     assert all(np.array_equal(again[t], fresh[t]) for t in again)
     assert all(np.array_equal(before[t], fresh[t]) for t in range(a))
+    # A second, earlier correction: re-tracked up to the first one, still equal to a fresh full track
+    # (results never depend on what the cache held: flows are handed back rounded as they are stored).
+    edit2 = _edit(frames, truth, [*edit.keyframes, Keyframe(6, {0: truth[6].astype(np.uint8) * 255})])
+    a2, b2 = retrack_range(edit2, 6, T)
+    assert (a2, b2) == (1, JUMP)
+    again2 = _masks(clip, edit2, start=a2, stop=b2, cache=cache)
+    fresh2 = _masks(clip, edit2)
+    assert all(np.array_equal(again2[t], fresh2[t]) for t in again2)
 
 
 def test_untracked_operations_give_none_and_cancel_stops() -> None:
@@ -117,3 +125,21 @@ def test_blend_masks_morphs_between_shapes() -> None:
     assert np.array_equal(blend_masks(np.zeros_like(a), b, 0.2), b)  # an empty side gives way
     mid = blend_masks(a, a.copy(), 0.5)
     assert np.array_equal(mid, a)
+
+
+def test_a_cancelled_retrack_leaves_the_cache_usable() -> None:
+    frames, truth = jump_clip()
+    clip = ArrayClip(frames)
+    edit = _edit(frames, truth, [Keyframe(JUMP, {0: truth[JUMP].astype(np.uint8) * 255})])
+    cache, token = TrackCache(), CancelToken()
+
+    def stop_soon(p) -> None:  # noqa: ANN001
+        if p.done == 5:
+            token.cancel()
+
+    with pytest.raises(PropagationCancelled):
+        for _ in track_operation_masks(clip, edit, {"tracker": "flow"}, progress=stop_soon, cancel=token, cache=cache):
+            pass
+    again = _masks(clip, edit, cache=cache)
+    fresh = _masks(clip, edit)
+    assert all(np.array_equal(again[t], fresh[t]) for t in range(T))

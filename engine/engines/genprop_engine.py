@@ -38,7 +38,7 @@ from engine.pipelines.compositing import feather_mask, keep_original
 from engine.pipelines.genprop_pipeline import MODE_GENPROP, MODE_TRAINING_FREE, GenPropPipeline, StepReport
 from engine.pipelines.memory import MemoryPlan, choose_plan, run_with_oom_retry
 from engine.pipelines.weights_locator import Located, genprop_availability, locate_weights
-from engine.pipelines.windows import plan_windows
+from engine.pipelines.windows import plan_windows, unplaced_starts
 from engine.tasks import Task
 from engine.video.model_space import ModelSpace
 from engine.video.source import FrameSource
@@ -97,6 +97,7 @@ class _GenPropEngineBase(Engine):
     """Shared by both modes: option parsing, weights, pipeline cache, mapping, progress."""
 
     requires_genprop: ClassVar[bool] = True
+    follows_keyframes = True  # edited keyframes condition the windows that start at them
 
     def __init__(self, pipeline: GenPropPipeline | None = None) -> None:
         self._pipeline = pipeline
@@ -193,7 +194,10 @@ class _GenPropEngineBase(Engine):
         space = ModelSpace.fit((cw, ch), long_side=long_side, multiple=multiple)
         window = opts.window or int(pipe.unet.config.num_frames)
         overlap = min(opts.overlap, window - 1)
-        num_windows = len(plan_windows(n, window, overlap))
+        keyframe_starts = [k.frame for k in edit.keyframes if k.edited_frame is not None]
+        planned = plan_windows(n, window, overlap, starts=keyframe_starts)
+        num_windows = len(planned)
+        keyframe_warnings = _keyframe_warnings(edit, planned, keyframe_starts, overlap, training_free)
         track_units = n if training_free else 0
         total = track_units + num_windows * (opts.steps + 1) + 1
 
@@ -247,6 +251,7 @@ class _GenPropEngineBase(Engine):
             )
 
         edited_model = space.to_model(edit.edited_frame)
+        keyframes_model = {k.frame: space.to_model(k.edited_frame) for k in edit.keyframes if k.edited_frame is not None}
         video_model = _InModelSpace(canvas, space)
 
         attention_maps: dict | None = None
@@ -306,6 +311,7 @@ class _GenPropEngineBase(Engine):
                     check_cancel=cancel.raise_if_cancelled,
                     frame_sink=sink,
                     use_heads=not training_free,
+                    keyframes=keyframes_model,
                 )
 
         report(
@@ -332,6 +338,9 @@ class _GenPropEngineBase(Engine):
             f"outside the edit mask tracked by {mask_source}; SCE off, no MPD."
         )
         log.info(message)
+        if keyframe_warnings:
+            warnings = list(track_notes.get("warnings", [])) + keyframe_warnings
+            track_notes = {**track_notes, "warnings": warnings}
         return target.finish(
             self.name,
             mode,
@@ -341,6 +350,7 @@ class _GenPropEngineBase(Engine):
                 "model_size": space.model_size,
                 "windows": [(wi.start, wi.stop) for wi in out.windows],
                 "conditioning": list(out.conditioning),
+                "keyframes": [w for w in keyframe_starts if w in {wi.start for wi in out.windows}],
                 "mask_source": mask_source or "mpd",
                 **track_notes,
                 "pipeline_timings": dict(out.timings),
@@ -390,6 +400,22 @@ class _GenPropEngineBase(Engine):
         notes = {k: result.extras[k] for k in ("warnings", "frame_notes") if result.extras.get(k)}
         source = "SAM2's video predictor" if tracker == "sam2" else "optical flow"
         return result.masks, f"the classic engine's {tracker} tracker ({source})", notes
+
+
+def _keyframe_warnings(edit: FirstFrameEdit, windows: list, starts: list[int], overlap: int, training_free: bool) -> list[str]:
+    """What the user should know about the edit's keyframes in this run (1-based frame numbers)."""
+    out = [
+        f"keyframe on frame {k + 1} is in the clip's last {overlap} frame(s): no window can start there, "
+        "so its edited frame is not used"
+        for k in unplaced_starts(windows, starts)
+    ]
+    masks_only = [k.frame + 1 for k in edit.keyframes if k.masks and k.edited_frame is None]
+    if masks_only and not training_free:
+        out.append(
+            f"keyframe mask corrections (frames {', '.join(map(str, masks_only))}) are not used with GenProp weights: "
+            "the model predicts the masks; give an edited frame there instead"
+        )
+    return out
 
 
 def _load_cancellable(load: Any, cancel: CancelToken | None, poll: float = 0.1) -> GenPropPipeline:

@@ -39,7 +39,7 @@ import numpy as np
 
 from engine.edit import EditKind, EditOperation, FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback
-from engine.engines.classic.keyframe_track import BLEND_FRAMES, RegionTrack, Run, affected_frames, mask_digest
+from engine.engines.classic.keyframe_track import BLEND_FRAMES, RegionTrack, Run, affected_frames, clip_frame, mask_digest
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.video.source import FrameSource
@@ -144,9 +144,12 @@ def _start_run_factory(opts: ClassicOptions, edit: FirstFrameEdit) -> Callable:
             object_names=tracked_object_names(edit.operations),
         )
 
-    def factory(cover: bool) -> Callable:
+    def factory(cover: bool, name: str) -> Callable:
         def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - StartRun
-            tracker = sam2 or FlowMaskTracker(
+            if sam2 is not None:
+                steps = sam2.track(view.frames, [mask], names=[name], to_clip=lambda t: clip_frame(view, t))
+                return (masks[0] for _, masks in steps), sam2
+            tracker = FlowMaskTracker(
                 anchor_every=opts.anchor_every, flows=view, refine=opts.refine_masks, refind=opts.refind, cover=cover
             )
             return (masks[0] for _, masks in tracker.track(view.frames, [mask])), tracker
@@ -177,7 +180,9 @@ def track_operation_masks(
             correction at ``k`` passes :func:`retrack_range` ``(edit, k, len(clip))``.
         progress: called with a :class:`Progress` per yielded frame (stage ``"mask track"``).
         cancel: checked before every tracked frame (raises ``Cancelled``).
-        cache: kept between calls so a re-track reuses what did not change.
+        cache: kept between calls so a re-track reuses what did not change; one call at a
+            time per cache (a GUI cancels the stale call before starting the next). A call
+            closed early (cancelled, or the generator dropped) leaves the cache usable.
 
     Yields:
         ``(t, masks)``: ``masks[i]`` is ``[H_i, W_i]`` uint8 (0/255) in operation ``i``'s own
@@ -244,7 +249,7 @@ def track_operation_masks(
             shots,
             _crop(region, offsets[i], (h, w)),
             keyframes,
-            factory(opts.remove_cover and op.kind in (EditKind.REMOVE, EditKind.REPLACE)),
+            factory(opts.remove_cover and op.kind in (EditKind.REMOVE, EditKind.REPLACE), f"operation {i + 1} ({op.kind.value})"),
             refind=_refinder(frames) if opts.refind else None,
             runs=runs,
             refound=cache.refound.setdefault(i, {}),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,6 +330,19 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         video = torch.cat(frames)
         return ((video / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
+    @staticmethod
+    def check_keyframes(keyframes: Mapping[int, np.ndarray] | None, n: int, height: int, width: int) -> dict[int, np.ndarray]:
+        """``keyframes`` checked: indices inside ``1..n-1``, frames ``[height, width, 3]`` uint8."""
+        out: dict[int, np.ndarray] = {}
+        for index, frame in (keyframes or {}).items():
+            if not isinstance(index, int | np.integer) or not 1 <= int(index) < n:
+                raise ValueError(f"keyframe index must be in 1..{n - 1}, got {index!r}")
+            arr = np.asarray(frame)
+            if arr.shape != (height, width, 3) or arr.dtype != np.uint8:
+                raise ValueError(f"keyframe {index} is {arr.shape} {arr.dtype}, expected ({height}, {width}, 3) uint8")
+            out[int(index)] = arr
+        return out
+
     # ------------------------------------------------------------------ call
     @torch.no_grad()
     def __call__(  # type: ignore[override]
@@ -357,6 +370,7 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         use_heads: bool = True,
         mask_sigma: float | None = DEFAULT_MASK_SIGMA,
         check_cancel: Callable[[], None] | None = None,
+        keyframes: Mapping[int, np.ndarray] | None = None,
     ) -> GenPropPipelineOutput:
         """Propagate the edit on frame 0 through ``video``.
 
@@ -377,6 +391,11 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
         check_cancel: called before every denoising step and every VAE encode/decode
             chunk; raise from it to stop there (a cancel then waits for at most one step
             or one chunk, not for the rest of the window).
+        keyframes: frame index (>= 1) -> the user's edited version of that frame, ``[H, W, 3]``
+            uint8 at model size (issue 19). Windows are planned to start at them
+            (``plan_windows(starts=)``); a window starting at one is conditioned on it instead
+            of the generated frame, and that frame of the output is the keyframe itself.
+            ``output.conditioning`` lists each window's conditioning frame.
         """
         timings: dict[str, float] = {}
         t_start = time.perf_counter()
@@ -395,10 +414,11 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
             use_heads,
             mask_sigma,
         )
+        keyframes = self.check_keyframes(keyframes, n, height, width)
         heads = self.heads if use_heads else None
         mode = MODE_GENPROP if heads is not None else MODE_TRAINING_FREE
-        # 2. Plan windows and progress.
-        windows = plan_windows(n, window_size, overlap)
+        # 2. Plan windows (keyframes start windows) and progress.
+        windows = plan_windows(n, window_size, overlap, starts=sorted(keyframes))
         total = len(windows) * (num_inference_steps + 1)
         done = 0
         do_cfg = max_guidance_scale > 1.0
@@ -424,8 +444,11 @@ class GenPropPipeline(StableVideoDiffusionPipeline):
                     masks_out.append(mask)
 
         for win in windows:
-            # 3. Conditioning frame: the edit for window 0, else the frame generated at this window's start.
+            # 3. Conditioning frame: the edit for window 0, the user's keyframe where one starts this
+            #    window (it replaces the generated frame there), else the frame generated at this window's start.
             t0 = time.perf_counter()
+            if win.index > 0 and win.start in keyframes:
+                pending[win.start] = (keyframes[win.start], pending[win.start][1])
             cond_np = np.asarray(edited_frame) if win.index == 0 else pending[win.start][0]
             conditioning.append(win.start)
             cond_image = PIL.Image.fromarray(cond_np)

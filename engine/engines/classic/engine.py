@@ -41,7 +41,8 @@ from engine.engines.base import (
 )
 from engine.engines.classic.colour import frame_transform
 from engine.engines.classic.insert import composite_layer, layer_homographies
-from engine.engines.classic.keyframe_track import RegionTrack
+from engine.engines.classic.keyframe_edits import colour_anchors, edited_keyframes, keyframe_layer
+from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import camera_homographies, fill_canvas
@@ -136,6 +137,8 @@ class _Run:
         self.sam2 = sam2  # SAM2's video predictor when it was chosen, else None (flow, built per shot)
         self.keyframes: dict[int, dict[int, np.ndarray]] = {}  # op index -> frame -> corrected mask
         self.op_index = 0  # the operation being applied
+        self.op_name = ""  # its name in notes ("operation 2 (recolour)", as tracker_choice names them)
+        self.edit: FirstFrameEdit | None = None
 
 
 def _keyframe_masks(edit: FirstFrameEdit, n: int) -> dict[int, dict[int, np.ndarray]]:
@@ -282,7 +285,9 @@ class ClassicEngine(Engine):
 
         rep.stage = "read"
         ops = edit.operations
-        if defer_last and sam2_tracker is None and len(ops) == 1 and ops[0].kind in (EditKind.TRACK, EditKind.RECOLOUR):
+        edited_keys = [k.frame for k in edit.keyframes if k.edited_frame is not None]
+        simple = defer_last and not edited_keys  # an edited keyframe makes the colour transform per frame
+        if simple and sam2_tracker is None and len(ops) == 1 and ops[0].kind in (EditKind.TRACK, EditKind.RECOLOUR):
             # One track/recolour only indexes frames: read them from the source when needed
             # (a few sequential passes) instead of holding the clip; its transform is deferred.
             frames = SourceFrames(clip)
@@ -307,17 +312,24 @@ class ClassicEngine(Engine):
         shots = shot_ranges(cuts, n)
         ctx = _Run(opts, flows, shots, notes, rep, sam2_tracker)
         ctx.keyframes = _keyframe_masks(edit, n)
+        ctx.edit = edit
 
         # 3. Operations, in order.
         op_masks: list[np.ndarray] = []
         canvas = (0, 0)  # current offset of the source inside the canvas
         deferred = None
         for i, op in enumerate(edit.operations):
-            ctx.op_index = i
+            ctx.op_index, ctx.op_name = i, f"operation {i + 1} ({op.kind.value})"
+            if edited_keys and op.kind in (EditKind.REMOVE, EditKind.OUTPAINT):
+                frames_text = ", ".join(str(k + 1) for k in edited_keys)
+                notes.warn(
+                    f"{ctx.op_name}: the edited frames of the keyframes (frames {frames_text}) are not used by a "
+                    f"{op.kind.value} yet; it follows their corrected masks only"
+                )
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
                 last = i == len(edit.operations) - 1
-                if defer_last and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
+                if simple and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
                     deferred, masks = self._recolour_masks(work, op, ctx, packed=True)
                 elif op.kind == EditKind.OUTPAINT:
                     work, masks, canvas = self._outpaint(work, edit, op, ctx)
@@ -385,7 +397,11 @@ class ClassicEngine(Engine):
 
         def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - keyframe_track.StartRun
             tracker = self._make_tracker(ctx, view, cover)
-            return (masks[0] for _, masks in tracker.track(view.frames, [mask])), tracker
+            if tracker is ctx.sam2:  # one operation, several runs: its name and clip frames in SAM2's notes
+                steps = tracker.track(view.frames, [mask], names=[ctx.op_name], to_clip=lambda t: clip_frame(view, t))
+            else:
+                steps = tracker.track(view.frames, [mask])
+            return (masks[0] for _, masks in steps), tracker
 
         region = RegionTrack(
             ctx.flows,
@@ -421,10 +437,13 @@ class ClassicEngine(Engine):
 
     def _recolour(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         transform, masks = self._recolour_masks(work, op, ctx)
+        keyed = edited_keyframes(ctx.edit, ctx.op_index, work.shape[1:3]) if ctx.edit is not None else []
+        feather = float(op.params.get("feather", 2.0)) if op.kind is EditKind.RECOLOUR else 0.0
+        per_frame = colour_anchors(transform, keyed, work, masks, feather, ctx.notes.warn) if keyed else None
         out = work.copy()
         for t in range(len(work)):
             if masks[t].any():
-                out[t] = transform(work[t], masks[t])
+                out[t] = per_frame(t, work[t], masks[t]) if per_frame is not None else transform(work[t], masks[t])
             ctx.rep.tick()
         return out, masks
 
@@ -458,20 +477,33 @@ class ClassicEngine(Engine):
         return out, _binary(holes)
 
     def _insert(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
+        """The layer moved by its surface from frame 0, re-placed from each edited keyframe (``keyframe_edits``)."""
         layer = op.layer_rgba
         if layer.shape != (*work.shape[1:3], 4):
             raise ValueError(f"layer_rgba is {layer.shape} but the canvas is {work.shape[1:3]} (+4 channels)")
         out = work.copy()
         masks = np.zeros(work.shape[:3], np.uint8)
-        s, e = ctx.shots[0]
-        view = ctx.flows.view(s, e)
-        homs = layer_homographies(layer[..., 3], view, tick=ctx.rep.tick, reanchor=ctx.opts.insert_reanchor)
-        for t, hom in enumerate(homs):
-            out[t], masks[t] = composite_layer(work[t], layer, hom)
-            ctx.rep.tick()
-        if e < len(work):
-            ctx.notes.warn(f"shot cut at frame {e + 1}: the inserted layer stops there")
-            ctx.notes.note(e, "the inserted layer stops at the cut")
+        anchors: list[tuple[int, np.ndarray]] = [(0, layer)]
+        for k, after, footprint in edited_keyframes(ctx.edit, ctx.op_index, work.shape[1:3]) if ctx.edit is not None else []:
+            placed = keyframe_layer(work[k], after, footprint)
+            if placed is None:
+                ctx.notes.warn(f"keyframe on frame {k + 1}: no re-placed layer found for {ctx.op_name} (no mask, no change)")
+                continue
+            anchors.append((k, placed))
+            ctx.notes.note(k, f"keyframe: {ctx.op_name} re-placed from the edited frame")
+        for j, (a, lay) in enumerate(anchors):
+            s, e = next((s, e) for s, e in ctx.shots if s <= a < e)
+            nxt = anchors[j + 1][0] if j + 1 < len(anchors) else len(work)
+            stop = min(e, nxt)
+            view = ctx.flows.view(a, stop)
+            homs = layer_homographies(lay[..., 3], view, tick=ctx.rep.tick, reanchor=ctx.opts.insert_reanchor)
+            for t, hom in enumerate(homs):
+                out[a + t], masks[a + t] = composite_layer(work[a + t], lay, hom)
+                ctx.rep.tick()
+            if stop == e < len(work):
+                resume = f"; it resumes at the keyframe on frame {nxt + 1}" if nxt < len(work) else ""
+                ctx.notes.warn(f"shot cut at frame {e + 1}: the inserted layer stops there{resume}")
+                ctx.notes.note(e, "the inserted layer stops at the cut")
         return out, masks
 
     def _outpaint(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run):

@@ -90,6 +90,15 @@ class ReversedFlowView(FlowView):
         return self.parent.flow(self.top - a, self.top - b)
 
 
+def clip_frame(view: FlowCache, t: int) -> int:
+    """The clip frame of frame ``t`` of a run's ``view`` (forward views count up, reversed ones down)."""
+    if isinstance(view, ReversedFlowView):
+        return view.top - t
+    if isinstance(view, FlowView):
+        return view.start + t
+    return t
+
+
 class Run:
     """One tracker run from an anchor, forward or backward, tracked lazily and kept compressed."""
 
@@ -117,7 +126,12 @@ class Run:
         while len(self._masks) <= i:
             if check is not None and self._masks:
                 check()
-            mask = next(self._iter)
+            try:
+                mask = next(self._iter)
+            except BaseException:
+                # A tracker that failed mid-run cannot go on: start afresh when asked again.
+                self._iter, self.tracker, self._masks = None, None, []
+                raise
             self._masks.append(zlib.compress(np.ascontiguousarray(_binary(mask)).tobytes(), 1))
         return np.frombuffer(zlib.decompress(self._masks[i]), np.uint8).reshape(self._hw).copy()
 

@@ -57,8 +57,11 @@ class FlowCache:
             return cached.astype(np.float32)
         f = self._estimator(self.gray(a), self.gray(b))
         if abs(a - b) == 1:
+            # Stored as float16; handed back rounded the same way the first time too, so a
+            # result never depends on whether a flow was cached (keyframe re-tracks reuse runs).
             self._flows[key] = f.astype(np.float16)
             _bound(self._flows, self.max_cached)
+            return self._flows[key].astype(np.float32)
         return f
 
     def to_full(self, flow: np.ndarray) -> np.ndarray:

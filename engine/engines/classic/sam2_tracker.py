@@ -27,7 +27,7 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -281,12 +281,24 @@ class Sam2VideoTracker:
         start, self._objects_seen = self._objects_seen, self._objects_seen + count
         return [self.object_names[i] if i < len(self.object_names) else f"object {i + 1}" for i in range(start, start + count)]
 
-    def track(self, frames: Any, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    def track(
+        self,
+        frames: Any,
+        first_masks: Sequence[np.ndarray],
+        *,
+        names: Sequence[str] | None = None,
+        to_clip: Callable[[int], int] | None = None,
+    ) -> Iterator[tuple[int, list[np.ndarray]]]:
         """Yield ``(t, masks)`` for every frame (frame 0: the first masks themselves).
 
         Args:
             frames: ``len()`` and ``frames[t] -> [H, W, 3]`` uint8 RGB; read one frame at a time.
             first_masks: ``[H, W]`` masks on frame 0 (nonzero = object), one per object.
+            names: the objects' names in notes (default: the next of ``object_names``, one
+                call per operation); given when one operation is tracked in several runs
+                (from its keyframes, ``engine.engines.classic.keyframe_track``).
+            to_clip: run frame -> clip frame for notes and warnings (a run that starts at a
+                keyframe, or runs backward from one); default: the same index.
         """
         n = len(frames)
         if n < 1:
@@ -295,7 +307,8 @@ class Sam2VideoTracker:
         for i, m in enumerate(first_masks):
             if np.asarray(m).shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
-        names = self._names(len(first_masks))
+        names = list(names) if names is not None else self._names(len(first_masks))
+        clip_t = to_clip or (lambda t: t)
         first = [np.where(np.asarray(m) > 0, np.uint8(255), np.uint8(0)) for m in first_masks]
         present = [k for k, m in enumerate(first) if m.any()]  # an empty object has nothing to follow
         empty = np.zeros((h, w), np.uint8)
@@ -330,24 +343,26 @@ class Sam2VideoTracker:
                     score = float(out["object_score_logits"].float().max())
                     visibility[k].see(t, score > 0.0)
                     if score <= 0.0:
-                        self._note(t, f"{names[k]}: not visible (SAM2 object score {score:.1f})")
+                        self._note(clip_t(t), f"{names[k]}: not visible (SAM2 object score {score:.1f})")
                 forget_old_frames(state, t, horizon)
                 yield t, masks
         finally:
             steps.close()
             del state
-        self._summarise(visibility.values(), n)
+        if n < 2 or clip_t(1) > clip_t(0):  # a backward run's spans are left to its per-frame notes
+            self._summarise(visibility.values(), n, clip_t)
 
     def _note(self, t: int, text: str) -> None:
         self.frame_notes[t] = f"{self.frame_notes[t]}; {text}" if t in self.frame_notes else text
 
-    def _summarise(self, visibility: Any, n: int) -> None:
+    def _summarise(self, visibility: Any, n: int, clip_t: Callable[[int], int] = lambda t: t) -> None:
         for v in visibility:
             if not v.spans:
                 continue
             parts = []
             for a, b in v.spans[:MAX_SPANS_REPORTED]:
-                span = f"frame {a + 1}" if a == b else f"frames {a + 1}-{b + 1}"
-                parts.append(span + (f", back at frame {b + 2}" if b + 1 < n else ", to the end"))
+                ca, cb = clip_t(a), clip_t(b)
+                span = f"frame {ca + 1}" if a == b else f"frames {ca + 1}-{cb + 1}"
+                parts.append(span + (f", back at frame {clip_t(b + 1) + 1}" if b + 1 < n else ", to the end"))
             more = f" and {len(v.spans) - MAX_SPANS_REPORTED} more spans" if len(v.spans) > MAX_SPANS_REPORTED else ""
             self.warnings.append(f"SAM2 lost {v.name} (occluded or out of frame): {'; '.join(parts)}{more}")
