@@ -130,8 +130,9 @@ class CorrectionView(QWidget):
         self.export_button.clicked.connect(self.export_requested)
         self.edited_button = QPushButton("Use edited frame…")
         self.edited_button.setToolTip(
-            "Your own version of this frame (a PNG at the edited canvas's size): engines that follow edited "
-            "keyframes (GenProp) take the edit's look from it from this frame on"
+            "Your own version of this frame (a PNG at the edited canvas's size, e.g. the exported frame retouched): "
+            "the edit takes its look from it from this frame on (a recolour re-learned, an inserted layer re-placed; "
+            "GenProp starts a window there); an engine that cannot use it says so with its result"
         )
         self.edited_button.clicked.connect(self.edited_frame_requested)
         self.remove_edited_button = QPushButton("Remove edited frame")

@@ -315,7 +315,7 @@ class KeyframeController(QObject):
             return  # the correction it was asked for has been left
         after = kf.with_edited_frame(self.project.keyframes, frame, image)
         self.w.undo_stack.push(KeyframesCommand(self.project, after, f"Edited frame {frame + 1}", self._keyframes_changed))
-        self.view.note.setText(f"Frame {frame + 1} now has your edited version (engines that follow edited keyframes use it).")
+        self.view.note.setText(f"Frame {frame + 1} now has your edited version: the edit takes its look from it from here on.")
         self.view.refresh()
 
     def remove_edited_frame(self) -> None:
