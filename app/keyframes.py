@@ -181,6 +181,7 @@ def read_edited_frame(path: str | Path, canvas_hw: tuple[int, int]) -> np.ndarra
     return np.ascontiguousarray(image[..., :3], np.uint8)
 
 
-def mask_ids(keyframe: Keyframe | None) -> dict[int, int]:
-    """Which mask arrays a keyframe holds (a change of an edited frame alone keeps them: nothing to re-track)."""
-    return {} if keyframe is None else {i: id(m) for i, m in keyframe.masks.items()}
+def same_masks(a: Keyframe | None, b: Keyframe | None) -> bool:
+    """Whether two keyframes hold the same corrected masks (a change of an edited frame alone: nothing to re-track)."""
+    ma, mb = ({} if k is None else k.masks for k in (a, b))
+    return ma.keys() == mb.keys() and all(np.array_equal(ma[i], mb[i]) for i in ma)

@@ -431,8 +431,22 @@ def test_an_edited_frame_is_exported_retouched_and_brought_back_as_a_keyframe(qt
 
     qtbot.waitUntil(refused, timeout=10000)  # the error names the file and the size it must have
     assert np.array_equal(win.project.keyframes[0].edited_frame, retouched)
+    _brush(qtbot, win, 60, 40)  # a mask correction joins the keyframe that holds the edited frame
+    win.keyframes.view.apply_button.click()
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+    _start_correction(qtbot, win, 4)
+    store = win.keyframes.preview
+    written: list[int] = []
+    put = store.put
+    store.put = lambda frame, masks: (written.append(frame), put(frame, masks))[1]  # type: ignore[method-assign]
     win.keyframes.view.remove_edited_button.click()
+    assert win.project.keyframes[0].edited_frame is None and 0 in win.project.keyframes[0].masks
+    qtbot.wait(100)
+    assert written == [] and not win.jobs.busy  # dropping the edited frame leaves the masks as tracked
+    win.keyframes.view.remove_button.click()
     assert win.project.keyframes == []
+    qtbot.waitUntil(lambda: not win.jobs.busy, timeout=60000)
+    win.undo_stack.undo()
     win.undo_stack.undo()
     assert win.project.keyframes[0].edited_frame is not None
 

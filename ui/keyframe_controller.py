@@ -373,9 +373,7 @@ class KeyframeController(QObject):
             return
         count = self.w.document.frame_count
         old, new = {k.frame: k for k in before}, {k.frame: k for k in after}
-        changed = [
-            f for f in set(old) | set(new) if kf.mask_ids(old.get(f)) != kf.mask_ids(new.get(f))
-        ]  # masks, not edited frames
+        changed = [f for f in set(old) | set(new) if not kf.same_masks(old.get(f), new.get(f))]  # masks, not edited frames
         ranges = []
         for keyframes in (before, after):  # the frames the old keyframes shaped and those the new ones shape
             try:
