@@ -254,7 +254,7 @@ class CorrectionView(QWidget):
             self.canvas.clear_prompts()
             self.canvas.show_image(qimage_from_rgb(self.session.image))
             self.canvas.fit()
-            self.title.setText(f"<b>Correcting frame {self.session.frame + 1}</b> (original picture)")
+            self.title.setText(f"<b>Frame {self.session.frame + 1}</b>, original picture")
             names = self.op_names()
             self.op_box.blockSignals(True)
             self.op_box.clear()
