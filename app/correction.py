@@ -62,14 +62,15 @@ class CorrectionSession:
         if frame < 1:
             raise ValueError("frame 1 is edited in the Edit frame 1 tab; a correction is for a later frame")
         choices = kf.correctable_operations(edit)
-        if not choices:
-            raise ValueError("the edit has no operation whose mask can be corrected (an outpaint has no tracked region)")
         self.frame, self.image, self.edit = frame, image, edit
         self._starts = dict(starts)
         self.generation += 1
-        self.operation = None
+        self.operation, self.selection = None, None
         self._emit("begin")
-        self.set_operation(operation if operation in choices else choices[0])
+        if choices:
+            self.set_operation(operation if operation in choices else choices[0])
+        else:  # only inserted layers or outpaints: nothing tracked, but the frame can get an edited version
+            self._emit("selection")
 
     def set_operation(self, index: int) -> None:
         """Correct operation ``index`` (the selection restarts from its mask on this frame)."""
@@ -83,7 +84,7 @@ class CorrectionSession:
 
     def set_selection(self, mask: np.ndarray | None, generation: int | None = None) -> bool:
         """The working selection (on the original picture); False when ``generation`` names an older correction."""
-        if not self.active or (generation is not None and generation != self.generation):
+        if not self.active or self.operation is None or (generation is not None and generation != self.generation):
             return False
         if mask is not None and self.image is not None and mask.shape != self.image.shape[:2]:
             return False

@@ -473,3 +473,30 @@ def test_export_frame_writes_the_reviewed_result_s_frame_when_there_is_one(qtbot
     assert win.keyframes.export_frame(png)
     qtbot.waitUntil(png.is_file, timeout=10000)
     assert np.array_equal(read_png(png, "RGB"), result.frames[4])
+
+
+def test_an_edit_with_nothing_tracked_can_still_get_an_edited_keyframe(qtbot, win: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.edits.insert import InsertSpec
+    from engine.video.png import write_png
+    from ui.undo import AddOperationCommand
+
+    win.undo_stack.undo()  # an inserted layer only: no tracked mask to correct
+    qtbot.waitUntil(lambda: not win.project.operations)
+    layer = np.zeros((10, 10, 4), np.uint8)
+    layer[..., 0], layer[..., 3] = 255, 255
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+        win.undo_stack.push(AddOperationCommand(win.project, InsertSpec(layer=layer, x=40.0, y=30.0)))
+    _start_correction(qtbot, win, 6)
+    view = win.keyframes.view
+    assert win.keyframes.correction.operation is None and view.op_box.count() == 0
+    assert not view.tool_buttons["brush"].isEnabled() and not view.apply_button.isEnabled()
+    assert "edited version" in view.note.text()
+    depth = win.undo_stack.index()
+    _brush(qtbot, win, 60, 40)  # the canvas takes no mask here, and pushes no step
+    assert win.undo_stack.index() == depth and not win.keyframes.correction.has_selection
+    mine = np.array(win.document.reader[6])
+    mine[20:30, 50:60] = (255, 0, 0)
+    write_png(tmp_path / "mine.png", mine)
+    win.keyframes.use_edited_frame(tmp_path / "mine.png")
+    qtbot.waitUntil(lambda: bool(win.project.keyframes), timeout=10000)
+    assert win.project.keyframes[0].frame == 6 and win.project.keyframes[0].masks == {}

@@ -222,7 +222,7 @@ class CorrectionView(QWidget):
     def _push(self, after: np.ndarray | None, text: str, before: object = _CURRENT) -> None:
         """One undo step from ``before`` (default: the selection now) to ``after``; a step of a
         correction that has been left drops itself from the stack when undone (``SelectionCommand``)."""
-        if not self.session.active:
+        if not self.session.active or self.session.operation is None:
             return
         generation = self.session.generation
         if before is _CURRENT:
@@ -260,9 +260,16 @@ class CorrectionView(QWidget):
             self.op_box.clear()
             self.op_box.addItems([f"{i + 1}: {names[i] if i < len(names) else ''}" for i in self.session.operations])
             self.op_box.blockSignals(False)
-            self.note.setText("Click the object (or drag a box, or paint it), then Apply correction (Enter).")
+            self.note.setText(
+                "Click the object (or drag a box, or paint it), then Apply correction (Enter)."
+                if self.session.operations
+                else "No edit here has a tracked mask (an inserted layer or an outpaint is not tracked): "
+                "give this frame your edited version instead (Export frame…, retouch it, Use edited frame…)."
+            )
             self.stack.setCurrentIndex(1)
             self.canvas.setFocus()  # Enter applies, Esc cancels, at once
+            if not self.session.operations:
+                self.set_tool("pan")
         elif what == "operation":
             self.canvas.clear_prompts()
             if self.session.operation in self.session.operations:
@@ -292,3 +299,6 @@ class CorrectionView(QWidget):
         self.remove_button.setVisible(active and self.has_correction())
         self.remove_edited_button.setVisible(active and self.has_edited_frame())
         self.clear_button.setEnabled(active and self.session.selection is not None)
+        masks = active and self.session.operation is not None  # the mask tools need an edit with a tracked mask
+        for widget in (*self.tool_buttons.values(), self.op_box, self.brush_size):
+            widget.setEnabled(masks)

@@ -191,11 +191,9 @@ class KeyframeController(QObject):
         if frame < 1:
             w.statusBar().showMessage("Frame 1 is edited in the Edit frame 1 tab: scrub to a later frame to correct it", 8000)
             return False
-        if not kf.correctable_operations(self.edit):
-            show_error(w, "Nothing to correct", "The edit has only an outpaint: there is no tracked mask to correct.")
-            return False
         frame = min(frame, w.document.frame_count - 1)
-        self._return_to = (w.tabs.currentIndex(), where[1] if where is not None else w.timeline)
+        back = 0 if w.tabs.currentWidget() is self.view else w.tabs.currentIndex()  # from the idle Correct tab: the Clip tab
+        self._return_to = (back, where[1] if where is not None else w.timeline)
         reader = w.document.reader
         w.edit_panel.runner.submit(("correction-frame", frame, id(reader)), lambda: reader[frame].copy())
         w.statusBar().showMessage(f"Decoding frame {frame + 1} to correct…", 4000)
@@ -287,10 +285,11 @@ class KeyframeController(QObject):
         target = path if path.suffix.lower() == ".png" else path.with_suffix(".png")
 
         def write() -> Path:  # a stored result's frame is decoded here too, not on the GUI thread
-            from engine.video.png import write_png
+            from engine.video import write_bytes_atomic
+            from engine.video.png import encode_png
 
             image = np.asarray(result.frames[frame]) if result is not None else original
-            write_png(target, np.ascontiguousarray(image))
+            write_bytes_atomic(target, encode_png(np.ascontiguousarray(image)))  # never a half-written PNG
             return target
 
         w.edit_panel.runner.submit(("correction-export", frame), write)

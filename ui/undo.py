@@ -95,12 +95,14 @@ class SelectionCommand(QUndoCommand):
         super().__init__(text)
         self._apply = apply
         self._stack = stack
+        self._pushed = False  # the first redo is the push itself: a stale step then goes on to nothing else
         self.before = None if before is None else before.copy()
         self.after = None if after is None else after.copy()
 
     def redo(self) -> None:
         if self._apply(self.after) is False:
             self._drop(redo=True)
+        self._pushed = True
 
     def undo(self) -> None:
         if self._apply(self.before) is False:
@@ -109,5 +111,5 @@ class SelectionCommand(QUndoCommand):
     def _drop(self, redo: bool) -> None:
         self.setObsolete(True)
         stack = self._stack
-        if stack is not None:  # after the stack has removed this step
+        if stack is not None and self._pushed:  # after the stack has removed this step
             QTimer.singleShot(0, stack.redo if redo else stack.undo)
