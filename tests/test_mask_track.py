@@ -11,7 +11,7 @@ from engine.edit import Keyframe
 from engine.edits import RecolourSpec, compose
 from engine.edits.insert import InsertSpec
 from engine.engines.base import CancelToken, PropagationCancelled
-from engine.engines.classic.keyframe_track import BLEND_FRAMES, blend_masks
+from engine.engines.classic.keyframe_track import BLEND_FRAMES, band_mask, blend_masks
 from engine.engines.mask_track import TrackCache, retrack_range, track_operation_masks
 from engine.metrics import j_and_f
 from engine.video.source import ArrayClip
@@ -125,6 +125,11 @@ def test_blend_masks_morphs_between_shapes() -> None:
     assert np.array_equal(blend_masks(np.zeros_like(a), b, 0.2), b)  # an empty side gives way
     mid = blend_masks(a, a.copy(), 0.5)
     assert np.array_equal(mid, a)
+    # Before a keyframe: disjoint tracks are not morphed (the forward one stays), close ones are.
+    assert np.array_equal(band_mask(a, b, 0.9), a)
+    c = np.roll(a, 2, axis=1)
+    assert np.array_equal(band_mask(a, c, 0.9), blend_masks(a, c, 0.9)) and not np.array_equal(band_mask(a, c, 0.9), a)
+    assert np.array_equal(band_mask(np.zeros_like(a), b, 0.1), b)
 
 
 def test_a_cancelled_retrack_leaves_the_cache_usable() -> None:

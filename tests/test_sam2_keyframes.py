@@ -10,7 +10,7 @@ import pytest
 
 from engine.edit import Keyframe
 from engine.engines.base import get_engine
-from engine.engines.classic.keyframe_track import BLEND_FRAMES, ReversedFrames, blend_masks
+from engine.engines.classic.keyframe_track import BLEND_FRAMES, ReversedFrames, band_mask
 from engine.engines.mask_track import track_operation_masks
 from engine.video import ArrayClip
 from tests.sam2_factory import random_video_predictor, save_checkpoint
@@ -55,7 +55,7 @@ def test_classic_engine_reanchors_sam2_at_a_keyframe(ckpt: Path, coin) -> None: 
     band = max(1, K - BLEND_FRAMES)
     for t in range(band, K):
         weight = (t - band + 1) / (K - band + 1)
-        assert np.array_equal(fixed.masks[t], blend_masks(plain.masks[t], back[K - t], weight)), t
+        assert np.array_equal(fixed.masks[t], band_mask(plain.masks[t], back[K - t], weight)), t
     assert np.array_equal(fixed.masks[0], plain.masks[0])
 
 

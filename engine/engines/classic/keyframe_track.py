@@ -157,6 +157,25 @@ def blend_masks(forward: np.ndarray, backward: np.ndarray, weight: float) -> np.
     return _binary((1.0 - weight) * _sdf(forward) + weight * _sdf(backward) > 0)
 
 
+BAND_AGREEMENT = 0.6
+"""Least IoU of the forward and the backward track on a band frame for them to be blended there."""
+
+
+def band_mask(forward: np.ndarray, backward: np.ndarray, weight: float) -> np.ndarray:
+    """A band frame before a keyframe: the forward track morphed towards the backward one where they agree.
+
+    Where they disagree (IoU below :data:`BAND_AGREEMENT`) the forward track stays: a backward run that lost
+    a fast object, or started from a part of it (a correction on an occluded frame), must not spoil frames
+    the forward track got right. An empty forward track (the object lost) takes the backward one.
+    """
+    f, b = forward > 0, backward > 0
+    if f.any() and b.any():
+        union = np.logical_or(f, b).sum()
+        if np.logical_and(f, b).sum() < BAND_AGREEMENT * union:
+            return _binary(f)
+    return blend_masks(forward, backward, weight)
+
+
 @dataclass(frozen=True)
 class Anchor:
     """Where a region's track starts afresh: a frame, its mask there, and whether the user gave it (a keyframe)."""
@@ -286,7 +305,7 @@ class RegionTrack:
             if t >= band_start:
                 back = self._run(after[0], False, s, check).get(k - t, check)
                 weight = (t - band_start + 1) / (k - band_start + 1)
-                return blend_masks(current, back, weight)
+                return band_mask(current, back, weight)
         return current
 
     def masks(
