@@ -243,7 +243,7 @@ def test_preview_masks_draws_each_tracked_mask_over_the_clip_while_scrubbing(qtb
     store = win.keyframes.preview
     assert store is not None and store.tracked_frames() == list(range(30))
     _scrub(qtbot, win, 12)
-    overlay = win.keyframes._overlay.pixmap().toImage()
+    overlay = win.keyframes.overlay.pixmap().toImage()
     mask = store.get(12)[0]
     ys, xs = np.nonzero(mask)
     inside = overlay.pixelColor(int(xs.mean()), int(ys.mean()))
@@ -251,7 +251,7 @@ def test_preview_masks_draws_each_tracked_mask_over_the_clip_while_scrubbing(qtb
     assert overlay.pixelColor(90, 60).alpha() == 0 or mask[60, 90] > 0
     assert "30/30" in win.keyframes.status.text()
     win.keyframes.overlay_check.setChecked(False)
-    assert win.keyframes._overlay.pixmap().isNull()
+    assert win.keyframes.overlay.pixmap().isNull()
 
 
 def test_a_correction_re_tracks_only_the_frames_it_changes(qtbot, long_win: MainWindow) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +357,7 @@ def test_two_edits_get_their_own_colour_and_the_correction_picks_one(qtbot, long
         win.edit_panel.add_track()
     _preview(qtbot, win)
     _scrub(qtbot, win, 3)
-    overlay = win.keyframes._overlay.pixmap().toImage()
+    overlay = win.keyframes.overlay.pixmap().toImage()
     colours = set()
     for mask in win.keyframes.preview.get(3):
         ys, xs = np.nonzero(mask)

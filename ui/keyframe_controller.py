@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
-    QGraphicsPixmapItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -35,6 +33,7 @@ from app.mask_preview import MaskPreview, MaskTrackJob
 from engine.edit import FirstFrameEdit, Keyframe
 from ui.correction_view import CorrectionView
 from ui.errors import show_error
+from ui.mask_overlay import MaskOverlay
 from ui.undo import KeyframesCommand
 
 if TYPE_CHECKING:
@@ -43,30 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Overlay colour of each operation's tracked mask (cycled), RGB.
-OP_COLOURS = ((0, 200, 255), (255, 80, 200), (120, 230, 60), (255, 170, 0), (160, 120, 255), (255, 255, 90))
-OVERLAY_OPACITY = 0.4
 CORRECT_TAB = "Correct frame"
-
-
-def overlay_image(masks: list[np.ndarray | None]) -> QImage:
-    """Masks on the original frame -> one translucent RGBA image, a colour per operation, outlined."""
-    import cv2
-
-    shape = next(m.shape for m in masks if m is not None)
-    rgba = np.zeros((*shape, 4), np.uint8)
-    for i, mask in enumerate(masks):
-        if mask is None:
-            continue
-        on = mask > 127
-        colour = OP_COLOURS[i % len(OP_COLOURS)]
-        rgba[on, :3] = colour
-        rgba[on, 3] = int(255 * OVERLAY_OPACITY)
-        edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        rgba[edge, :3] = colour
-        rgba[edge, 3] = 255
-    h, w = shape
-    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class KeyframeController(QObject):
@@ -92,10 +68,9 @@ class KeyframeController(QObject):
         self._return_to: tuple[int, Timeline] | None = None  # where "correct here" was pressed
         self._last_op: int | None = None  # the operation corrected last: the next correction starts on it
         self._shown_frame: int | None = None  # the clip frame on screen (the overlay matches it)
-        self._overlay = QGraphicsPixmapItem()
-        self._overlay.setZValue(1)
+        self.overlay = MaskOverlay()
         self._overlay_for: tuple | None = None  # (frame, store, its stamp) the overlay shows
-        window.view.scene().addItem(self._overlay)
+        window.view.scene().addItem(self.overlay)
         self.bar = self._build_bar()
         clip_layout = window.tabs.widget(0).layout()
         clip_layout.insertWidget(clip_layout.count(), self.bar)  # under the clip's timeline
@@ -457,7 +432,7 @@ class KeyframeController(QObject):
         store = self.preview if self._preview_edit is self.edit else None
         frame = self._shown_frame
         if store is None or w.document is None or frame is None or not self.overlay_check.isChecked():
-            self._overlay.setPixmap(QPixmap())
+            self.overlay.clear()
             self._overlay_for = None
             return
         key = (frame, id(store), store.stamp(frame))
@@ -467,11 +442,11 @@ class KeyframeController(QObject):
         masks = store.get(frame)
         edit = self.edit
         if masks is None or edit is None or all(m is None for m in masks):
-            self._overlay.setPixmap(QPixmap())
+            self.overlay.clear()
             return
         hw = edit.original_frame.shape[:2]
         on_frame = [None if m is None else kf.from_op_canvas(edit, i, m, hw) for i, m in enumerate(masks)]
-        self._overlay.setPixmap(QPixmap.fromImage(overlay_image(on_frame)))
+        self.overlay.show_masks(on_frame)
 
     # ------------------------------------------------------------ model -> view
     def _project_changed(self, what: str) -> None:
