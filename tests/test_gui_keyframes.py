@@ -243,6 +243,7 @@ def test_preview_masks_draws_each_tracked_mask_over_the_clip_while_scrubbing(qtb
     store = win.keyframes.preview
     assert store is not None and store.tracked_frames() == list(range(30))
     _scrub(qtbot, win, 12)
+    qtbot.waitUntil(lambda: not win.keyframes.overlay.pixmap().isNull(), timeout=10000)  # drawn on a worker
     overlay = win.keyframes.overlay.pixmap().toImage()
     mask = store.get(12)[0]
     ys, xs = np.nonzero(mask)
@@ -357,6 +358,7 @@ def test_two_edits_get_their_own_colour_and_the_correction_picks_one(qtbot, long
         win.edit_panel.add_track()
     _preview(qtbot, win)
     _scrub(qtbot, win, 3)
+    qtbot.waitUntil(lambda: not win.keyframes.overlay.pixmap().isNull(), timeout=10000)  # drawn on a worker
     overlay = win.keyframes.overlay.pixmap().toImage()
     colours = set()
     for mask in win.keyframes.preview.get(3):

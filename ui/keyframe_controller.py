@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -33,8 +34,9 @@ from app.mask_preview import MaskPreview, MaskTrackJob
 from engine.edit import FirstFrameEdit, Keyframe
 from ui.correction_view import CorrectionView
 from ui.errors import show_error
-from ui.mask_overlay import MaskOverlay
+from ui.mask_overlay import MaskOverlay, overlay_image
 from ui.undo import KeyframesCommand
+from ui.workers import LatestOnlyRunner
 
 if TYPE_CHECKING:
     from ui.main_window import MainWindow
@@ -69,6 +71,9 @@ class KeyframeController(QObject):
         self._last_op: int | None = None  # the operation corrected last: the next correction starts on it
         self._shown_frame: int | None = None  # the clip frame on screen (the overlay matches it)
         self.overlay = MaskOverlay()
+        self._overlay_runner = LatestOnlyRunner("mask-overlay")  # newest frame wins
+        self._overlay_runner.done.connect(self._overlay_done)
+        self._overlay_runner.error.connect(lambda _tag, message: log.warning("mask overlay failed: %s", message))
         self._overlay_for: tuple | None = None  # (frame, store, its stamp) the overlay shows
         window.view.scene().addItem(self.overlay)
         self.bar = self._build_bar()
@@ -439,14 +444,29 @@ class KeyframeController(QObject):
         if key == self._overlay_for and not force:
             return
         self._overlay_for = key
-        masks = store.get(frame)
         edit = self.edit
-        if masks is None or edit is None or all(m is None for m in masks):
-            self.overlay.clear()
-            return
+        assert edit is not None
         hw = edit.original_frame.shape[:2]
-        on_frame = [None if m is None else kf.from_op_canvas(edit, i, m, hw) for i, m in enumerate(masks)]
-        self.overlay.show_masks(on_frame)
+
+        def work() -> QImage | None:  # decompress, move to the frame, paint: off the GUI thread
+            masks = store.get(frame)
+            if masks is None or all(m is None for m in masks):
+                return None
+            return overlay_image([None if m is None else kf.from_op_canvas(edit, i, m, hw) for i, m in enumerate(masks)])
+
+        self._overlay_runner.submit(("overlay", key), work)
+
+    def _overlay_done(self, tag: object, image: object) -> None:
+        if not (isinstance(tag, tuple) and tag[1] == self._overlay_for):
+            return  # the user has moved on: a newer frame's overlay is coming
+        if image is None:
+            self.overlay.clear()
+        else:
+            self.overlay.show_image(image)  # type: ignore[arg-type]
+
+    def shutdown(self) -> None:
+        """Join the overlay worker (the window is closing)."""
+        self._overlay_runner.shutdown()
 
     # ------------------------------------------------------------ model -> view
     def _project_changed(self, what: str) -> None:

@@ -502,6 +502,7 @@ class MainWindow(QMainWindow):
         self.timeline.pause()
         self.review.shutdown()
         self.edit_panel.shutdown()
+        self.keyframes.shutdown()
         self.save_settings()
         state = window_state()
         state.setValue("main_window/geometry", self.saveGeometry())

@@ -12,7 +12,10 @@ OVERLAY_OPACITY = 0.4
 
 
 def overlay_image(masks: list[np.ndarray | None]) -> QImage:
-    """Masks on the original frame -> one translucent RGBA image, a colour per operation, outlined."""
+    """Masks on the original frame -> one translucent RGBA image, a colour per operation, outlined.
+
+    Runs on a worker (a 1080p frame is tens of milliseconds); only each mask's bounding box is
+    painted, so a small object costs little on a large frame."""
     import cv2
 
     shape = next(m.shape for m in masks if m is not None)
@@ -20,13 +23,19 @@ def overlay_image(masks: list[np.ndarray | None]) -> QImage:
     for i, mask in enumerate(masks):
         if mask is None:
             continue
-        on = mask > 127
+        points = cv2.findNonZero((mask > 127).astype(np.uint8))
+        if points is None:
+            continue
+        x, y, w, h = cv2.boundingRect(points)
+        x0, y0, x1, y1 = max(0, x - 1), max(0, y - 1), min(shape[1], x + w + 1), min(shape[0], y + h + 1)
+        on = mask[y0:y1, x0:x1] > 127
+        box = rgba[y0:y1, x0:x1]
         colour = OP_COLOURS[i % len(OP_COLOURS)]
-        rgba[on, :3] = colour
-        rgba[on, 3] = int(255 * OVERLAY_OPACITY)
+        box[on, :3] = colour
+        box[on, 3] = int(255 * OVERLAY_OPACITY)
         edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        rgba[edge, :3] = colour
-        rgba[edge, 3] = 255
+        box[edge, :3] = colour
+        box[edge, 3] = 255
     h, w = shape
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
@@ -38,9 +47,9 @@ class MaskOverlay(QGraphicsPixmapItem):
         super().__init__()
         self.setZValue(1)
 
-    def show_masks(self, masks: list[np.ndarray | None]) -> None:
-        """Masks on the original frame, one per edit (``None`` where an edit has none)."""
-        self.setPixmap(QPixmap.fromImage(overlay_image(masks)))
+    def show_image(self, image: QImage) -> None:
+        """An ``overlay_image`` made on a worker."""
+        self.setPixmap(QPixmap.fromImage(image))
 
     def clear(self) -> None:
         self.setPixmap(QPixmap())
