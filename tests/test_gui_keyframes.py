@@ -148,6 +148,10 @@ def test_the_strip_deletes_a_keyframe_from_its_menu_or_the_delete_key(qtbot, win
     assert [k.frame for k in win.project.keyframes] == [3, 8]
     win.timeline.keyframe_delete_requested.emit(3)  # the context menu's "Delete keyframe"
     assert [k.frame for k in win.project.keyframes] == [8]
+    win.timeline.keyframe_correct_requested.emit(8)  # the context menu's "Correct frame 9…"
+    qtbot.waitUntil(lambda: win.keyframes.correction.frame == 8, timeout=10000)
+    win.keyframes.cancel()
+    assert win.tabs.currentIndex() == 0 and win.timeline.position == 8
     win.actions["prev_keyframe"].trigger()  # from frame 8 there is none before now
     assert win.timeline.position == 8
     _scrub(qtbot, win, 2)
@@ -423,6 +427,7 @@ def test_an_edited_frame_is_exported_retouched_and_brought_back_as_a_keyframe(qt
     assert k.frame == 4 and k.masks == {} and np.array_equal(k.edited_frame, retouched)
     assert not win.jobs.busy and win.keyframes.preview is written_before  # an edited frame alone re-tracks nothing
     assert "an edited frame" in win.timeline.keyframe_strip._marks[4]
+    assert win.timeline.keyframe_strip._edited == {4}  # drawn in its own colour
     assert win.keyframes.view.remove_edited_button.isVisible()
     write_png(tmp_path / "small.png", retouched[:20, :20])
     win.keyframes.use_edited_frame(tmp_path / "small.png")

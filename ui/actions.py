@@ -142,7 +142,7 @@ GESTURES = (
     ("Timeline", "click anywhere on the bar to jump there"),
     (
         "Keyframe strip (under the timeline)",
-        "click a marker to go there; right-click it, or click it and press Delete, to delete it",
+        "click a marker to go there; right-click it to correct that frame or delete it (or click it and press Delete)",
     ),
 )
 

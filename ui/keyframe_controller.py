@@ -81,6 +81,7 @@ class KeyframeController(QObject):
         clip_layout.insertWidget(clip_layout.count(), self.bar)  # under the clip's timeline
         for timeline in (window.timeline, window.review.timeline):
             timeline.keyframe_delete_requested.connect(self.delete_keyframe)
+            timeline.keyframe_correct_requested.connect(lambda f, t=timeline: (t.seek(f), self.correct_here(f)))
         self.project.on_change(self._project_changed)
         window.session.on_change(self._session_changed)
         window.frame_shown.connect(self._frame_shown)
@@ -473,8 +474,9 @@ class KeyframeController(QObject):
         if what in ("keyframes", "operations"):
             names = self._op_names()
             marks = {k.frame: kf.describe(k, names) for k in self.project.keyframes}
-            self.w.timeline.set_keyframes(marks)
-            self.w.review.timeline.set_keyframes(marks)
+            edited = {k.frame for k in self.project.keyframes if k.edited_frame is not None}
+            self.w.timeline.set_keyframes(marks, edited)
+            self.w.review.timeline.set_keyframes(marks, edited)
             self.view.refresh()
             self._update()
 

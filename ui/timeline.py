@@ -59,12 +59,14 @@ class KeyframeStrip(QWidget):
 
     jump_requested = Signal(int)
     delete_requested = Signal(int)
+    correct_requested = Signal(int)
     HIT = 6  # pixels either side of a marker that count as a click on it
 
     def __init__(self, slider: QSlider) -> None:
         super().__init__()
         self._slider = slider
         self._marks: dict[int, str] = {}  # frame -> tooltip
+        self._edited: set[int] = set()  # frames whose keyframe holds an edited frame (drawn blue)
         self.selected: int | None = None
         self.setFixedHeight(12)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -76,9 +78,10 @@ class KeyframeStrip(QWidget):
     def frames(self) -> list[int]:
         return sorted(self._marks)
 
-    def set_keyframes(self, marks: dict[int, str]) -> None:
-        """Frame -> what it holds (the marker's tooltip)."""
+    def set_keyframes(self, marks: dict[int, str], edited: set[int] | frozenset[int] = frozenset()) -> None:
+        """Frame -> what it holds (the marker's tooltip); ``edited``: frames with an edited frame."""
         self._marks = dict(marks)
+        self._edited = set(edited)
         if self.selected not in self._marks:
             self.selected = None
         self.update()
@@ -101,7 +104,9 @@ class KeyframeStrip(QWidget):
         h = self.height()
         for frame in self._marks:
             x = self.x_of(frame)
-            colour = QColor(255, 200, 40) if frame != self.selected else QColor(255, 255, 255)
+            colour = QColor(90, 170, 255) if frame in self._edited else QColor(255, 200, 40)
+            if frame == self.selected:
+                colour = colour.lighter(150)
             painter.setPen(QPen(QColor(20, 20, 20), 1))
             painter.setBrush(colour)
             painter.drawPolygon(QPolygonF([QPointF(x, 1), QPointF(x + 5, h / 2), QPointF(x, h - 1), QPointF(x - 5, h / 2)]))
@@ -128,6 +133,7 @@ class KeyframeStrip(QWidget):
             return
         menu = QMenu(self)
         menu.addAction(f"Go to frame {frame + 1}", lambda: self.jump_requested.emit(frame))
+        menu.addAction(f"Correct frame {frame + 1}…", lambda: self.correct_requested.emit(frame))
         menu.addAction(f"Delete keyframe {frame + 1}", lambda: self.delete_requested.emit(frame))
         menu.exec(event.globalPos())
 
@@ -144,6 +150,7 @@ class Timeline(QWidget):
 
     frame_requested = Signal(int)
     keyframe_delete_requested = Signal(int)
+    keyframe_correct_requested = Signal(int)
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,6 +171,7 @@ class Timeline(QWidget):
         self.keyframe_strip = KeyframeStrip(self.slider)
         self.keyframe_strip.jump_requested.connect(lambda f: (self.pause(), self.seek(f)))
         self.keyframe_strip.delete_requested.connect(self.keyframe_delete_requested)
+        self.keyframe_strip.correct_requested.connect(self.keyframe_correct_requested)
         self.frame_label = QLabel("frame – / –")
         self.timecode_label = QLabel("00:00:00.000")
         for label in (self.frame_label, self.timecode_label):
@@ -205,9 +213,9 @@ class Timeline(QWidget):
         self.timecode_label.setText("00:00:00.000")
         self.setEnabled(count > 0)
 
-    def set_keyframes(self, marks: dict[int, str]) -> None:
-        """Show keyframe markers: frame -> what it holds."""
-        self.keyframe_strip.set_keyframes(marks)
+    def set_keyframes(self, marks: dict[int, str], edited: set[int] | frozenset[int] = frozenset()) -> None:
+        """Show keyframe markers: frame -> what it holds; ``edited``: those holding an edited frame."""
+        self.keyframe_strip.set_keyframes(marks, edited)
 
     def jump_keyframe(self, direction: int) -> None:
         """Go to the next (``direction`` > 0) or previous keyframe from the shown frame."""
