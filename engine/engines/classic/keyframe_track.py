@@ -6,7 +6,10 @@ From each anchor a forward run tracks until the next anchor; from each keyframe 
 backward run tracks at most ``blend`` frames back (never past the previous anchor or the
 shot's start). Over those frames the two runs are blended by their signed distance
 fields, the keyframe's weight rising linearly to 1 at the keyframe, so the mask morphs
-into the correction instead of jumping.
+into the correction instead of jumping (only where the two agree: ``band_mask``). A run
+from a keyframe is given the shot's first look of the object as a reference, which the
+flow tracker keeps as its anchor where it still matches, so a correction on a partly
+occluded frame does not leave the mask partial once the object is whole again.
 
 The bound is deliberate: a keyframe at ``k`` changes only frames ``k - blend .. `` up to
 the region's next keyframe (or the end of the clip), so a re-track after a correction
