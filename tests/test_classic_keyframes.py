@@ -120,3 +120,37 @@ def test_removal_says_it_does_not_use_edited_keyframes() -> None:
     u8 = truth.astype(np.uint8) * 255
     res = _run(frames, [RemoveSpec(mask=u8[0], method="telea")], [Keyframe(JUMP, {0: u8[JUMP]}, edited_frame=frames[JUMP])])
     assert any("not used by a remove" in w for w in res.extras["warnings"])
+
+
+def _occluded_clip() -> tuple[np.ndarray, np.ndarray]:
+    """A textured disc drifting right; a grey bar passes in front of its right half on frames 8-13."""
+    rng = np.random.default_rng(2)
+    plate = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3)).astype(np.uint8), (0, 0), 2.0)
+    skin = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3)).astype(np.uint8), (0, 0), 1.0) // 2 + np.uint8([120, 20, 10])
+    bar = cv2.GaussianBlur(rng.integers(0, 255, (H, 30, 3)).astype(np.uint8), (0, 0), 1.0) // 3 + np.uint8([20, 20, 150])
+    frames, truth = [], []
+    for t in range(T):
+        x = 60 + t
+        disc = np.zeros((H, W), np.uint8)
+        cv2.circle(disc, (x, 48), 18, 255, -1)
+        f = plate.copy()
+        f[disc > 0] = np.roll(skin, t, axis=1)[disc > 0]
+        visible = disc > 0
+        if 8 <= t <= 13:
+            f[:, x : x + 30] = bar[:, : min(30, W - x)]
+            visible[:, x : x + 30] = False
+        frames.append(f)
+        truth.append(visible)
+    return np.stack(frames), np.stack(truth)
+
+
+def test_a_correction_on_an_occluded_frame_keeps_the_whole_object() -> None:
+    """The correction shows half the disc; once the bar has passed the mask is the whole disc again."""
+    frames, truth = _occluded_clip()
+    u8 = truth.astype(np.uint8) * 255
+    k = 10
+    fixed = _run(frames, [RecolourSpec(mask=u8[0], hue_shift=90.0)], [Keyframe(k, {0: u8[k]})])
+    assert np.array_equal(fixed.masks[k], u8[k])
+    late = range(16, T)
+    j = j_and_f(fixed.masks[16:] > 0, truth[16:]).j_mean
+    assert j > 0.95, (j, [int((fixed.masks[t] > 0).sum()) for t in late], int(truth[T - 1].sum()))  # 0.84 without it

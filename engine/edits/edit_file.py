@@ -108,7 +108,8 @@ def save_edit(
     stem = name[: -len(".json")]
     doc: dict[str, Any] = {
         "format": FORMAT,
-        "version": VERSION,
+        # The lowest version that holds the content: an edit without keyframes stays readable by version-1 readers.
+        "version": VERSION if spec.keyframes else 1,
         "frame_size": None if spec.frame_size is None else [int(v) for v in spec.frame_size],
         "source": spec.source,
         "frame_index": int(spec.frame_index),
@@ -135,7 +136,8 @@ def save_edit(
             else:
                 entry[key] = list(value) if isinstance(value, tuple) else value
         doc["operations"].append(entry)
-    doc["keyframes"] = [_save_keyframe(k, folder, stem) for k in sorted(spec.keyframes, key=lambda k: k.frame)]
+    if spec.keyframes:
+        doc["keyframes"] = [_save_keyframe(k, folder, stem) for k in sorted(spec.keyframes, key=lambda k: k.frame)]
     text = json.dumps(doc, indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

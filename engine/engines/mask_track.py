@@ -145,14 +145,14 @@ def _start_run_factory(opts: ClassicOptions, edit: FirstFrameEdit) -> Callable:
         )
 
     def factory(cover: bool, name: str) -> Callable:
-        def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - StartRun
+        def start_run(view: FlowCache, mask: np.ndarray, reference):  # noqa: ANN001, ANN202 - StartRun
             if sam2 is not None:
                 steps = sam2.track(view.frames, [mask], names=[name], to_clip=lambda t: clip_frame(view, t))
                 return (masks[0] for _, masks in steps), sam2
             tracker = FlowMaskTracker(
                 anchor_every=opts.anchor_every, flows=view, refine=opts.refine_masks, refind=opts.refind, cover=cover
             )
-            return (masks[0] for _, masks in tracker.track(view.frames, [mask])), tracker
+            return (masks[0] for _, masks in tracker.track(view.frames, [mask], [reference])), tracker
 
         return start_run
 
@@ -280,7 +280,7 @@ def track_operation_masks(
 
 def _still_anchored(key: tuple, track: RegionTrack) -> bool:
     """Whether a kept run starts at one of ``track``'s current anchors (kept for a later request)."""
-    _, frame, digest, _ = key
+    _, frame, digest = key[:3]
     if any(a.frame == frame and mask_digest(a.mask) == digest for anchors in track._anchors.values() for a in anchors):
         return True
     if frame == 0:

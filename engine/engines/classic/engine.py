@@ -395,12 +395,12 @@ class ClassicEngine(Engine):
             )
         out = PackedMasks(*work.shape[:3]) if packed else np.zeros(work.shape[:3], np.uint8)
 
-        def start_run(view: FlowCache, mask: np.ndarray):  # noqa: ANN202 - keyframe_track.StartRun
+        def start_run(view: FlowCache, mask: np.ndarray, reference):  # noqa: ANN001, ANN202 - keyframe_track.StartRun
             tracker = self._make_tracker(ctx, view, cover)
             if tracker is ctx.sam2:  # one operation, several runs: its name and clip frames in SAM2's notes
                 steps = tracker.track(view.frames, [mask], names=[ctx.op_name], to_clip=lambda t: clip_frame(view, t))
             else:
-                steps = tracker.track(view.frames, [mask])
+                steps = tracker.track(view.frames, [mask], [reference])
             return (masks[0] for _, masks in steps), tracker
 
         region = RegionTrack(

@@ -6,7 +6,10 @@ From each anchor a forward run tracks until the next anchor; from each keyframe 
 backward run tracks at most ``blend`` frames back (never past the previous anchor or the
 shot's start). Over those frames the two runs are blended by their signed distance
 fields, the keyframe's weight rising linearly to 1 at the keyframe, so the mask morphs
-into the correction instead of jumping.
+into the correction instead of jumping (only where the two agree: ``band_mask``). A run
+from a keyframe is given the shot's first look of the object as a reference, which the
+flow tracker keeps as its anchor where it still matches, so a correction on a partly
+occluded frame does not leave the mask partial once the object is whole again.
 
 The bound is deliberate: a keyframe at ``k`` changes only frames ``k - blend .. `` up to
 the region's next keyframe (or the end of the clip), so a re-track after a correction
@@ -35,11 +38,13 @@ from engine.engines.classic.motion import FlowCache, FlowView
 BLEND_FRAMES = 8
 """Frames before a keyframe over which its backward track blends into the forward one."""
 
-StartRun = Callable[[FlowCache, np.ndarray], tuple[Iterator[np.ndarray], Any]]
-"""``(view, first_mask) -> (masks of the view's frames 0, 1, ..., the tracker)``: one tracker run.
+StartRun = Callable[[FlowCache, np.ndarray, "tuple[np.ndarray, np.ndarray] | None"], tuple[Iterator[np.ndarray], Any]]
+"""``(view, first_mask, reference) -> (masks of the view's frames 0, 1, ..., the tracker)``: one tracker run.
 
 ``view`` is a :class:`FlowCache` of the run's frames in the run's order (``view.frames``), sharing
-the clip's flows; ``first_mask`` is the mask on its frame 0."""
+the clip's flows; ``first_mask`` is the mask on its frame 0; ``reference``: for a run from a keyframe,
+the shot's first look of the object ``(frame, mask)`` (frame 1's edit, or where it was found again),
+which the flow tracker keeps as its anchor where it still matches (an occluded correction stays whole)."""
 
 
 def mask_digest(mask: np.ndarray) -> str:
@@ -102,8 +107,11 @@ def clip_frame(view: FlowCache, t: int) -> int:
 class Run:
     """One tracker run from an anchor, forward or backward, tracked lazily and kept compressed."""
 
-    def __init__(self, view: FlowCache, mask: np.ndarray, start_run: StartRun) -> None:
+    def __init__(
+        self, view: FlowCache, mask: np.ndarray, start_run: StartRun, reference: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> None:
         self._view, self._frames, self._first, self._start_run = view, view.frames, mask, start_run
+        self._reference = reference
         self._masks: list[bytes] = []
         self._iter: Iterator[np.ndarray] | None = None
         self.tracker: Any = None
@@ -122,7 +130,7 @@ class Run:
         if not 0 <= i < len(self._frames):
             raise IndexError(f"run step {i} out of range: the run has {len(self._frames)} frames")
         if self._iter is None and not self._masks:
-            self._iter, self.tracker = self._start_run(self._view, self._first)
+            self._iter, self.tracker = self._start_run(self._view, self._first, self._reference)
         while len(self._masks) <= i:
             if check is not None and self._masks:
                 check()
@@ -281,13 +289,24 @@ class RegionTrack:
         return self._appearance[shot]
 
     # -- runs ------------------------------------------------------------------------
+    def _reference(self, anchor: Anchor, shot: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+        """(the shot's first look of the object for a run from a keyframe, its key); (None, "") otherwise."""
+        if not anchor.keyframe:
+            return None, ""
+        first = next((a for a in self.anchors(shot) if not a.keyframe), None)
+        if first is None:
+            return None, ""
+        return (self.flows.frames[first.frame], first.mask), f"{first.frame}:{mask_digest(first.mask)}"
+
     def _run(self, anchor: Anchor, forward: bool, end: int, check: Callable[[], None] | None) -> Run:
-        key = ("fwd" if forward else "bwd", *anchor.key, end)
+        shot = next(i for i, (s, e) in enumerate(self.shots) if s <= anchor.frame < e)
+        reference, ref_key = self._reference(anchor, shot)
+        key = ("fwd" if forward else "bwd", *anchor.key, end, ref_key)
         self.used.add(key)
         run = self.runs.get(key)
         if run is None:
             view = self.flows.view(anchor.frame, end) if forward else ReversedFlowView(self.flows, anchor.frame, end)
-            run = self.runs[key] = Run(view, anchor.mask, self.start_run)
+            run = self.runs[key] = Run(view, anchor.mask, self.start_run, reference)
         return run
 
     def mask(self, t: int, check: Callable[[], None] | None = None) -> np.ndarray:
@@ -322,7 +341,7 @@ class RegionTrack:
         for shot, (_, e) in enumerate(self.shots):
             anchors = self._anchors.get(shot, [])
             for i, a in enumerate(anchors):
-                run = self.runs.get(("fwd", *a.key, e))
+                run = self.runs.get(("fwd", *a.key, e, self._reference(a, shot)[1]))
                 if run is None or run.tracker is None:
                     continue
                 until = anchors[i + 1].frame if i + 1 < len(anchors) else e

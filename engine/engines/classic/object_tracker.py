@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from engine.engines.classic.flow import to_gray
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
 from engine.engines.classic.segment import ColourModel, guided_filter
@@ -65,7 +66,15 @@ def _bbox(mask: np.ndarray, margin: int) -> tuple[slice, slice] | None:
 class TrackedObject:
     """State of one tracked object: its mask, its map from frame 1, its colour model."""
 
-    def __init__(self, index: int, mask0: np.ndarray, frame0: np.ndarray, flows: FlowCache, cfg: FlowMaskTracker) -> None:
+    def __init__(
+        self,
+        index: int,
+        mask0: np.ndarray,
+        frame0: np.ndarray,
+        flows: FlowCache,
+        cfg: FlowMaskTracker,
+        reference: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.index, self.cfg, self.flows = index, cfg, flows
         h, w = mask0.shape
         self.mask = mask0.copy()
@@ -107,6 +116,80 @@ class TrackedObject:
         self.appearance = (frame0.copy(), mask0.copy())  # for re-finding
         self._events: list[tuple[int, int, str]] = []
         self._remember(frame0, flows.gray(0))
+        self.reference_kept = False
+        if reference is not None and mask0.any() and np.asarray(reference[1]).any():
+            self.reference_kept = self._keep_reference(reference[0], np.asarray(reference[1]) > 0, frame0, mask0)
+
+    def _keep_reference(self, ref_frame: np.ndarray, ref_mask: np.ndarray, frame0: np.ndarray, mask0: np.ndarray) -> bool:
+        """Re-anchor to an earlier look of the object (a keyframe run keeps the first frame's) when it still matches.
+
+        A correction gives the object's mask on this frame, which may show only part of it (an
+        occluder in front); its first look still knows its whole extent and appearance. Kept
+        when more than 0.4 of the first look's points that land on the visible correction match into
+        this frame, by a map that puts its extent over the correction; otherwise this frame is the
+        reference (the object changed).
+        """
+        h, w = mask0.shape
+        sx = self.flows.scale[0]
+        area = max(1, int(ref_mask.sum()))
+        size = float(np.sqrt(area))
+        match_full = size / sx < 48
+        grey_r_full = cv2.cvtColor(ref_frame, cv2.COLOR_RGB2GRAY)
+        grey0_full = cv2.cvtColor(frame0, cv2.COLOR_RGB2GRAY)
+        if match_full:
+            grey_r, grey_k, pts = grey_r_full, grey0_full, reference_points(grey_r_full, ref_mask)
+        else:
+            grey_r = to_gray(ref_frame, self.flows.size)
+            grey_k = self.flows.gray(0)
+            small = self.flows.mask_to_working(ref_mask) > 0.5
+            pts = reference_points(grey_r, small if small.any() else self.flows.mask_to_working(ref_mask) > 0)
+        # Guesses: the first look found in this frame by masked template matching (robust to a part
+        # hidden), and its centre moved onto the correction's; only points that land on the visible
+        # correction are matched, and the best share wins.
+        scale = np.diag([1.0, 1.0, 1.0]) if match_full else self.to_small
+        ref_m = ref_mask if match_full else self.flows.mask_to_working(ref_mask) > 0.5
+        cur_m = (mask0 > 0) if match_full else self.flows.mask_to_working(mask0) > 0.5
+        if not ref_m.any() or not cur_m.any():
+            return False
+        visible = cv2.erode(cur_m.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        placed_look = _template_guess(grey_r, ref_m, grey_k, cur_m)
+        guesses = [placed_look[0] if placed_look is not None else None]
+        (ry, rx), (ky, kx) = (np.argwhere(ref_mask).mean(axis=0), np.argwhere(mask0).mean(axis=0))
+        guesses.append(scale @ np.array([[1, 0, kx - rx], [0, 1, ky - ry], [0, 0, 1]], np.float64) @ np.linalg.inv(scale))
+        refit, share = None, 0.0
+        for guess in guesses:
+            if guess is None:
+                continue
+            moved = apply(guess, pts)
+            xi, yi = (
+                np.clip(moved[:, 0].astype(int), 0, visible.shape[1] - 1),
+                np.clip(moved[:, 1].astype(int), 0, visible.shape[0] - 1),
+            )
+            on = pts[visible[yi, xi]]
+            if len(on) < 8:
+                continue
+            m, sh = refine_to_reference(grey_r, grey_k, on, guess, window=15)
+            if m is not None and sh > share:
+                refit, share = m, sh
+        if refit is None or share <= 0.4:
+            if placed_look is None or placed_look[1] > TEMPLATE_RMS:
+                return False
+            refit = placed_look[0]  # matched points fail near an occluder's edge; the look itself matches
+        anchor = self.to_small @ refit @ self.to_full if match_full else refit
+        ref = np.zeros(self.ref.shape, np.float32)
+        ref[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = ref_mask
+        placed = cv2.warpAffine(ref, (self._full(anchor) @ self.unpad)[:2], (w, h), flags=cv2.INTER_LINEAR) > 0.5
+        if np.logical_and(placed, mask0 > 0).sum() < 0.7 * (mask0 > 0).sum():
+            return False  # the first look's extent does not cover the correction: trust the correction
+        self.ref = ref
+        self.ref_img = np.zeros(self.ref.shape, np.float32)
+        self.ref_img[self.pad[1] : self.pad[1] + h, self.pad[0] : self.pad[0] + w] = _soft_grey(ref_frame)
+        self.ref_box = _canvas_box(self.ref)
+        self.frame_for_ref = ref_frame
+        self.area0, self.size0, self.match_full = area, size, match_full
+        self.grey0, self.ref_pts = grey_r, pts
+        self.anchor = anchor
+        return True
 
     def take_events(self) -> list[tuple[int, int, str]]:
         ev, self._events = self._events, []
@@ -398,6 +481,39 @@ class TrackedObject:
         self._remember(f.frame, f.grey)
         self.colour.update(f.frame, _erode(found, 1), _ring(found, max(12, int(0.3 * self.size0))))
         return found
+
+
+TEMPLATE_RMS = 10.0
+"""Largest RMS grey difference (0..255) at which a keyframe run trusts the first look placed by template matching."""
+
+
+def _template_guess(
+    grey_r: np.ndarray, ref_m: np.ndarray, grey_k: np.ndarray, cur_m: np.ndarray
+) -> tuple[np.ndarray, float] | None:
+    """(translation 3x3, RMS grey difference): the object's look in ``grey_r`` (inside ``ref_m``) placed on
+    ``grey_k`` where it covers the visible ``cur_m`` and matches it best there (squared difference over the
+    pixels both masks hold, so a hidden part costs nothing); ``None`` when it cannot be searched."""
+    ys, xs = np.nonzero(ref_m)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    tm = ref_m[y0:y1, x0:x1].astype(np.float32)
+    tv = grey_r[y0:y1, x0:x1].astype(np.float32) * tm
+    th, tw = tm.shape
+    h, w = grey_k.shape
+    if th < 3 or tw < 3:
+        return None
+    pad = ((th, th), (tw, tw))  # let the object sit partly outside the frame
+    mi = np.pad(cur_m.astype(np.float32), pad)
+    iv = np.pad(grey_k.astype(np.float32), pad) * mi
+    corr = lambda image, templ: cv2.matchTemplate(image, templ, cv2.TM_CCORR)  # noqa: E731
+    overlap = corr(mi, tm)
+    err = corr(mi, tv * tv) - 2 * corr(iv, tv) + corr(iv * iv, tm)
+    ok = overlap >= 0.8 * float(cur_m.sum())
+    if not ok.any():
+        return None
+    mean = np.where(ok, err / np.maximum(overlap, 1.0), np.inf)
+    by, bx = np.unravel_index(int(np.argmin(mean)), mean.shape)
+    rms = float(np.sqrt(max(0.0, float(mean[by, bx]))))
+    return np.array([[1, 0, bx - tw - x0], [0, 1, by - th - y0], [0, 0, 1]], np.float64), rms
 
 
 def _canvas_box(ref: np.ndarray) -> tuple[float, float, float, float]:

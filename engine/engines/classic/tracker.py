@@ -87,7 +87,14 @@ class FlowMaskTracker:
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
 
-    def track(self, frames: np.ndarray, first_masks: Sequence[np.ndarray]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    def track(
+        self,
+        frames: np.ndarray,
+        first_masks: Sequence[np.ndarray],
+        references: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
+    ) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """Yield ``(t, masks)``; ``references[i]``: an earlier ``(frame, mask)`` of object ``i`` (a keyframe
+        run's first look, ``engine.engines.classic.keyframe_track``) kept as its anchor where it still matches."""
         flows = (
             self._flows
             if self._flows is not None and self._flows.frames is frames
@@ -98,7 +105,8 @@ class FlowMaskTracker:
             if m.shape != (h, w):
                 raise ValueError(f"first mask {i} is {m.shape[1]}x{m.shape[0]} but frames are {w}x{h}")
         self.events = []
-        objects = [TrackedObject(i, np.asarray(m) > 0, frames[0], flows, self) for i, m in enumerate(first_masks)]
+        refs = list(references) if references is not None else [None] * len(first_masks)
+        objects = [TrackedObject(i, np.asarray(m) > 0, frames[0], flows, self, refs[i]) for i, m in enumerate(first_masks)]
         yield 0, [np.where(np.asarray(m) > 0, np.uint8(255), np.uint8(0)) for m in first_masks]
         xs, ys = base_grid(h, w)
         for t in range(1, len(frames)):
