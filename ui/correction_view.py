@@ -282,6 +282,8 @@ class CorrectionView(QWidget):
                 self.note.setText(
                     f"Selected {int((self.session.selection > 127).sum())} px. Apply correction (Enter) when it fits."
                 )
+            elif self.session.operation is not None:
+                self.note.setText("Nothing selected on this frame: click the object, drag a box around it, or paint it.")
         elif what == "end":
             self.canvas.clear_prompts()
             self.canvas.set_mask(None)
