@@ -386,14 +386,15 @@ class StoredFrames:
             raise IndexError(f"frame {index} out of range: {self._name} has {self._len} frames")
         with self._lock:
             frame = self._recent.get(i)
-            if frame is None:
-                frame = self._read(i)
-                self._recent[i] = frame
-                while len(self._recent) > self.RECENT:
-                    self._recent.popitem(last=False)
-            else:
+            if frame is not None:
                 self._recent.move_to_end(i)
-            return frame.copy()  # callers may draw on it; the kept one stays as decoded
+                return frame.copy()  # callers may draw on it; the kept one stays as decoded
+        frame = self._read(i)  # outside the lock: the review's workers decode two frames at once
+        with self._lock:
+            self._recent[i] = frame
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+        return frame.copy()
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(self._len):
