@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow
 
+from app.engine_cache import EngineCache
 from ui.errors import show_error
 from ui.job_panel import JobPanel
 from ui.workers import Job, JobWorker, LatestOnlyRunner
@@ -38,6 +39,7 @@ class JobController(QObject):
         self.background.error.connect(lambda tag, msg: log.warning("background write %s failed: %s", tag, msg))
         self.background.done.connect(self._background_done)
         self._background_callbacks: dict[object, Callable[[Any], None]] = {}
+        self.engines = EngineCache()  # loaded models outlive a job (app/engine_cache.py)
 
     @property
     def busy(self) -> bool:
@@ -117,3 +119,4 @@ class JobController(QObject):
         for worker in list(self.workers):
             worker.wait()
         self.background.shutdown()
+        self.engines.release_all()

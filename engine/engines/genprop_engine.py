@@ -97,6 +97,7 @@ class _GenPropEngineBase(Engine):
     """Shared by both modes: option parsing, weights, pipeline cache, mapping, progress."""
 
     requires_genprop: ClassVar[bool] = True
+    load_options: ClassVar[tuple[str, ...]] = ("svd", "weights", "model_dirs", "memory", "device")
 
     def __init__(self, pipeline: GenPropPipeline | None = None) -> None:
         self._pipeline = pipeline
