@@ -10,6 +10,7 @@ copy's results) use ``run_quietly``: no bar, one at a time in order, errors only
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -31,8 +32,15 @@ class JobController(QObject):
     busy_changed = Signal(bool)
     progressed = Signal(object)  # every Progress of the running job (the bar shows them too)
 
+    #: Python's GIL switch interval while the window runs. The GUI thread gives the GIL up around
+    #: every Qt call (PySide releases it) and waits up to this long to get it back from a worker
+    #: running Python; at the default 5 ms, a handler making a dozen Qt calls while a job runs
+    #: took tens of ms (docs/bench_sections/gui_stall.md).
+    SWITCH_INTERVAL_S = 0.001
+
     def __init__(self, panel: JobPanel, window: QMainWindow) -> None:
         super().__init__(window)
+        sys.setswitchinterval(min(sys.getswitchinterval(), self.SWITCH_INTERVAL_S))
         self.panel, self.window = panel, window
         self.workers: list[JobWorker] = []
         self.background = LatestOnlyRunner("background-writes")
