@@ -101,7 +101,7 @@ if part == "scrub":
         review.mask_check.setChecked(True)
         QTest.qWait(500)
         shown, steps = [], [0]
-        review.frame_shown.connect(lambda i: shown.append(i))
+        review.frame_shown.connect(lambda i: shown.append((i, review.shown_preview, time.perf_counter())))
         def step():
             steps[0] += 1
             review.timeline.slider.setValue(steps[0] % n)
@@ -110,9 +110,16 @@ if part == "scrub":
         gaps.reset(); shown.clear()
         t0 = time.perf_counter(); timer.start(16)
         QTest.qWait(int(seconds * 1000))
-        timer.stop(); dt = time.perf_counter() - t0
+        timer.stop(); t1 = time.perf_counter(); dt = t1 - t0
+        during = list(shown)
+        summary = gaps.summary()
+        while not any(not p and t > t1 for _, p, t in shown) and time.perf_counter() - t1 < 10:
+            QTest.qWait(5)
+        exact = next((t for _, p, t in shown if not p and t > t1), None)
         review.frame_shown.disconnect()
-        out[mode] = {"shown_fps": len(shown) / dt, "steps_per_s": steps[0] / dt, "distinct": len(set(shown)), **gaps.summary()}
+        out[mode] = {"shown_fps": len(during) / dt, "steps_per_s": steps[0] / dt, "distinct": len({i for i, _, _ in during}),
+                     "previews": sum(1 for _, p, _ in during if p), "exact_after_ms": None if exact is None else (exact - t1) * 1000,
+                     **summary}
 elif part == "stall":
     h, w = win.session.frame.shape[:2]
     mask = np.zeros((h, w), np.uint8); mask[h // 3 : h // 2, w // 3 : w // 2] = 255
@@ -210,13 +217,17 @@ def main(argv: list[str] | None = None) -> int:
             f"Scrubbing a kept {sw}x{sh} result of {sn} frames (the result store, as the app keeps it), "
             f"the slider moved by a timer at 60 steps/s for {seconds:.0f} s:",
             "",
-            "| view | steps/s achieved | frames shown/s | distinct frames shown | longest GUI gap (ms) | gaps > 50 ms |",
-            "|---|---|---|---|---|---|",
+            "| view | steps/s achieved | frames shown/s | of them previews | distinct frames | exact frame after release (ms) "
+            "| longest GUI gap (ms) | gaps > 50 ms |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for mode, r in runs["scrub"].items():
             label = "Result + mask overlay" if mode == "Result" else "A/B wipe vs original + mask overlay"
+            share = r["previews"] / max(1, r["shown_fps"] * seconds)
+            exact = "never" if r["exact_after_ms"] is None else f"{r['exact_after_ms']:.0f}"
             lines.append(
-                f"| {label} | {r['steps_per_s']:.0f} | {r['shown_fps']:.1f} | {r['distinct']} | {r['max_gap_ms']} | {r['over_50']} |"
+                f"| {label} | {r['steps_per_s']:.0f} | {r['shown_fps']:.1f} | {share:.0%} | {r['distinct']} | {exact} "
+                f"| {r['max_gap_ms']} | {r['over_50']} |"
             )
         lines.append("")
     if "stall" in runs:

@@ -9,13 +9,14 @@ answered from that record at once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -165,12 +166,16 @@ class ViewRequest:
     wipe: float
     opacity: float
     attention: tuple[AttentionRecord, str, int, tuple[float, float]] | None = None  # record, layer, step, point
+    preview: bool = False  # the slider is moving: the store's small copies will do (the exact frame follows)
 
 
 #: Decoded frames and masks the review keeps (the frames around the one shown): ~10 1080p frames with masks.
 REVIEW_CACHE_BYTES = 128 * 1024 * 1024
 #: Frames decoded ahead of the shown one, in the direction the user is moving, while no request waits.
 REVIEW_PREFETCH = 4
+#: Two refreshes closer than this: the user is scrubbing (or dragging the wipe), previews are shown,
+#: and the exact frame is rendered once the position has rested this long.
+SCRUB_SECONDS = 0.12
 
 
 class ReviewRenderer:
@@ -183,12 +188,37 @@ class ReviewRenderer:
     def __init__(self, parent: QObject, threads: int = 2) -> None:
         self.cache = DecodedCache(REVIEW_CACHE_BYTES)
         self._last_index = 0
+        self._preview_sizes: dict[int, tuple[int, int] | None] = {}
         self.pool = LatestRequestPool(self.render, threads=threads, prefetch=self._ahead, name="review", parent=parent)
 
-    def _get(self, source: Any, index: int) -> np.ndarray:
-        """Frame ``index`` of a result's frames or masks, or of the clip (clamped to its length)."""
+    def _get(self, source: Any, index: int, preview: tuple[int, int] | None = None) -> np.ndarray:
+        """Frame ``index`` of a result's frames or masks, or of the clip (clamped to its length);
+        with ``preview`` (w, h): the store's small copy, or the frame brought to that size."""
         i = min(index, len(source) - 1)
-        return self.cache.get((id(source), i), lambda: np.asarray(source[i]))
+        if preview is None:
+            return self.cache.get((id(source), i), lambda: np.asarray(source[i]))
+
+        def small() -> np.ndarray:
+            stored = source.preview(i) if getattr(source, "has_preview", False) else None
+            if stored is not None and (stored.shape[1], stored.shape[0]) == preview:
+                return stored
+            full = self._get(source, i)
+            return cv2.resize(full, preview, interpolation=cv2.INTER_AREA if full.ndim == 3 else cv2.INTER_NEAREST)
+
+        return self.cache.get((id(source), i, preview), small)
+
+    def _preview_size(self, r: ViewRequest) -> tuple[int, int] | None:
+        """The size a request is composed at: the store's proxy size while scrubbing, else None (full size)."""
+        if not r.preview or r.attention is not None or r.mode not in ("Result", "A/B wipe"):
+            return None
+        frames = r.result.frames
+        if not getattr(frames, "has_preview", False):
+            return None
+        key = id(frames)
+        if key not in self._preview_sizes:
+            sample = frames.preview(0)
+            self._preview_sizes[key] = None if sample is None else (sample.shape[1], sample.shape[0])
+        return self._preview_sizes[key]
 
     def _sources(self, r: ViewRequest) -> list[Any]:
         """What the image for ``r`` is made of."""
@@ -200,35 +230,41 @@ class ReviewRenderer:
             out += [b] if b is not None else []
         return out
 
-    def render(self, r: ViewRequest) -> QImage:
-        """The displayed image for ``r`` (runs on a worker thread)."""
+    def render(self, r: ViewRequest) -> tuple[QImage, tuple[int, int]]:
+        """The displayed image for ``r`` and its size in scene pixels (a preview is smaller; runs on a worker)."""
         if r.mode == "Original":
             if r.reader is None:
                 raise ValueError("no clip is open")
-            return qimage_from_rgb(self._get(r.reader, r.index))
-        shown = self._get(r.result.frames, r.index)
+            image = self._get(r.reader, r.index)
+            return qimage_from_rgb(image), (image.shape[1], image.shape[0])
+        h, w = r.result.frames.shape[1:3]
+        small = self._preview_size(r)
+        shown = self._get(r.result.frames, r.index, small)
         if r.attention is not None:
             record, layer, step, point = r.attention
             if r.index < record.num_frames:
                 shown = heat(shown, record.overlay(layer, step, r.index, *point))
-        mask = self._get(r.result.masks, r.index) if r.mask else None
+        mask = self._get(r.result.masks, r.index, small) if r.mask else None
         if r.mode in ("Side by side", "A/B wipe"):
             b = r.other.frames if r.other is not None else r.reader
-            original = self._get(b, r.index) if b is not None else shown
+            original = self._get(b, r.index, small) if b is not None else shown
         else:
             original = shown
-        return qimage_from_rgb(compose_view(r.mode, original, shown, mask, r.wipe, r.opacity))
+        image = compose_view(r.mode, original, shown, mask, r.wipe, r.opacity)
+        scene = (w, h) if small is not None else (image.shape[1], image.shape[0])
+        return qimage_from_rgb(image), scene
 
     def _ahead(self, r: ViewRequest) -> list[Callable[[], object]]:
         """Decode the next frames in the direction of travel into the cache (while nothing newer waits)."""
         step = -1 if r.index < self._last_index else 1
         self._last_index = r.index
         jobs: list[Callable[[], object]] = []
+        small = self._preview_size(r)
         for k in range(1, REVIEW_PREFETCH + 1):
             i = r.index + step * k
             if not 0 <= i < len(r.result.frames):
                 break
-            jobs += [lambda s=source, i=i: self._get(s, i) for source in self._sources(r)]
+            jobs += [lambda s=source, i=i: self._get(s, i, small) for source in self._sources(r)]
         return jobs
 
     def shutdown(self) -> None:
@@ -249,6 +285,12 @@ class ReviewView(QWidget):
         self.renderer = ReviewRenderer(self)
         self.renderer.pool.ready.connect(self._on_rendered)
         self.renderer.pool.failed.connect(self._on_render_failed)
+        self._last_refresh = 0.0
+        self.shown_preview = False  # the image on screen is a scrubbing preview (the exact frame follows)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(int(SCRUB_SECONDS * 1000))
+        self._settle.timeout.connect(lambda: self.refresh(exact=True))
         self._records: dict[int, AttentionRecord] = {}  # id(result) -> its recording
         self.query_point: tuple[float, float] | None = None  # on the result canvas
         self.view = _ClickableView()
@@ -468,16 +510,19 @@ class ReviewView(QWidget):
         i = self.compare_box.currentIndex() - 1
         return self.results[i][1] if 0 <= i < len(self.results) else None
 
-    @property
-    def rendering(self) -> bool:
-        """An image asked for has not been shown yet (tests wait on it)."""
-        return self.renderer.pool.busy
+    def refresh(self, *, exact: bool = False) -> None:
+        """Ask the renderer for the image of the current position and settings (shown when it arrives).
 
-    def refresh(self) -> None:
-        """Ask the renderer for the image of the current position and settings (shown when it arrives)."""
+        While the user scrubs (refreshes closer than ``SCRUB_SECONDS``) the store's small copies
+        are shown and the exact frame follows once the position rests; ``exact`` asks for it now."""
         result = self.current
         if result is None:
             return
+        now = time.monotonic()
+        scrubbing = not exact and now - self._last_refresh < SCRUB_SECONDS
+        self._last_refresh = now
+        if scrubbing:
+            self._settle.start()  # the exact frame when the position has rested
         index = min(self.timeline.position, len(result.frames) - 1)
         mode = self.mode_box.currentText()
         other = self._comparison() if mode in ("Side by side", "A/B wipe") else None
@@ -501,13 +546,21 @@ class ReviewView(QWidget):
             self.wipe.value() / 100,
             self.opacity.value() / 100,
             attention,
+            preview=scrubbing,
         )
         self.renderer.pool.request(request)
 
-    def _on_rendered(self, request: ViewRequest, image: QImage) -> None:
+    @property
+    def rendering(self) -> bool:
+        """An image asked for has not been shown yet, or the exact frame after a scrub is still to come."""
+        return self.renderer.pool.busy or self._settle.isActive()
+
+    def _on_rendered(self, request: ViewRequest, rendered: tuple[QImage, tuple[int, int]]) -> None:
         if request.result is not self.current:
             return  # the result was replaced while this image was made
-        self.view.show_image(image)
+        image, (w, h) = rendered
+        self.view.show_image(image, QSize(w, h))  # a preview covers the frame's own size in the scene
+        self.shown_preview = request.preview and image.width() < w
         self.frame_shown.emit(request.index)
 
     def _on_render_failed(self, request: ViewRequest, message: str) -> None:
@@ -515,5 +568,6 @@ class ReviewView(QWidget):
 
     def shutdown(self) -> None:
         self.timeline.pause()
+        self._settle.stop()
         self.set_clip(None)
         self.renderer.shutdown()
