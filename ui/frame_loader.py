@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -93,6 +94,16 @@ class LatestRequestPool(QObject):
             self._jobs.clear()  # prefetching for an older request is not wanted any more
             self._cond.notify()
 
+    def drop_and_wait(self, timeout: float = 10.0) -> None:
+        """Forget waiting requests and prefetch jobs and wait for the running ones (before what they read closes)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._wanted = None
+            self._jobs.clear()
+            self._seq += 1  # a request finishing now queues no prefetch for what is going away
+            while self._running > 0 and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+
     def shutdown(self) -> None:
         """Stop the workers and wait for them: no thread outlives what it reads."""
         with self._cond:
@@ -135,7 +146,7 @@ class LatestRequestPool(QObject):
                 self._running -= 1
                 if self._wanted is None and seq == self._seq:
                     self._jobs.extend(jobs)
-                    self._cond.notify_all()
+                self._cond.notify_all()
             self._answer.emit(seq, request, value, error)
 
     def _deliver(self, seq: int, request: Any, value: Any, error: Any) -> None:

@@ -169,8 +169,8 @@ class ViewRequest:
     preview: bool = False  # the slider is moving: the store's small copies will do (the exact frame follows)
 
 
-#: Decoded frames and masks the review keeps (the frames around the one shown): ~10 1080p frames with masks.
-REVIEW_CACHE_BYTES = 128 * 1024 * 1024
+#: Decoded frames and masks the review keeps (the frames around the one shown): ~5 1080p frames with mask and original.
+REVIEW_CACHE_BYTES = 64 * 1024 * 1024
 #: Frames decoded ahead of the shown one, in the direction the user is moving, while no request waits.
 REVIEW_PREFETCH = 4
 #: Two refreshes closer than this: the user is scrubbing (or dragging the wipe), previews are shown,
@@ -377,6 +377,7 @@ class ReviewView(QWidget):
         self._fill_attention_boxes()
 
     def set_clip(self, reader: Reader | None) -> None:
+        self.renderer.pool.drop_and_wait()  # no render still reads the clip that is closing
         self.reader = reader
         self.renderer.cache.clear()
 
@@ -564,6 +565,8 @@ class ReviewView(QWidget):
         self.frame_shown.emit(request.index)
 
     def _on_render_failed(self, request: ViewRequest, message: str) -> None:
+        if request.result is not self.current or request.reader is not self.reader:
+            return  # about a result or clip no longer shown
         self.info.setText(f"Cannot show frame {request.index + 1}: {message}")
 
     def shutdown(self) -> None:
