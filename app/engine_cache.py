@@ -90,9 +90,14 @@ class EngineCache:
         releases it: the next run loads afresh into what the failure freed."""
         key = load_key(name, engine_cls, options)
         entry = self._entry(key, engine_cls)
-        while not entry.lock.acquire(timeout=0.1):
-            if cancel is not None:
-                cancel.raise_if_cancelled()
+        try:
+            while not entry.lock.acquire(timeout=0.1):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+        except BaseException:
+            with self._lock:
+                entry.leases -= 1  # cancelled while another job held it: no lease taken
+            raise
         try:
             yield entry.engine
         except BaseException as exc:

@@ -65,6 +65,7 @@ def test_waiting_for_a_busy_engine_can_be_cancelled() -> None:
         with pytest.raises(PropagationCancelled):
             with cache.lease("dummy", _Dummy, {}, token):
                 pass
+    assert cache.release_idle() == 1  # the cancelled wait took no lease: the engine is idle again
 
 
 def test_low_memory_and_out_of_memory_release_engines() -> None:

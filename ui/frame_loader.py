@@ -141,7 +141,12 @@ class LatestRequestPool(QObject):
             except Exception as exc:  # noqa: BLE001 - reported through failed, never lost in a thread
                 log.exception("decoding failed")
                 error = f"unexpected error ({type(exc).__name__}): {exc}"
-            jobs = list(self._prefetch(request)) if self._prefetch is not None and error is None else []
+            jobs: list[Callable[[], object]] = []
+            if self._prefetch is not None and error is None:
+                try:
+                    jobs = list(self._prefetch(request))
+                except Exception:  # noqa: BLE001 - no prefetch then; the request itself was answered
+                    log.debug("planning the prefetch failed", exc_info=True)
             with self._cond:
                 self._running -= 1
                 if self._wanted is None and seq == self._seq:
