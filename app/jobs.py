@@ -11,13 +11,15 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.engine_cache import EngineCache
 from app.engine_options import run_options
 from app.result_cache import new_result_folder
 from engine.edit import FirstFrameEdit
@@ -35,6 +37,7 @@ class PropagationJob:
     edit: FirstFrameEdit
     options: dict[str, Any] = field(default_factory=dict)
     model_dirs: tuple[str, ...] = ()
+    engines: EngineCache | None = None  # the window's loaded engines (None: a fresh engine, as the CLI)
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> PropagationResult:
         progress(Progress("loading", 0, 1, "loading the engine"))  # importing an engine's models takes seconds
@@ -43,11 +46,24 @@ class PropagationJob:
         # Written to disk as it is made (issue 16): the app keeps a handle, not the frames.
         folder = new_result_folder()
         try:
-            with ResultWriter(folder, self.clip.fps, expected_frames=len(self.clip)) as sink:
-                return engine_cls().propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
+            with leased_engine(self.engines, self.engine, engine_cls, options, cancel) as engine:
+                with ResultWriter(folder, self.clip.fps, expected_frames=len(self.clip)) as sink:
+                    return engine.propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # a cancelled or failed run leaves nothing behind
             raise
+
+
+@contextmanager
+def leased_engine(
+    engines: EngineCache | None, name: str, engine_cls: type[Any], options: dict[str, Any], cancel: CancelToken
+) -> Iterator[Any]:
+    """The cache's engine for these options, held for the run; without a cache, a new instance."""
+    if engines is None:
+        yield engine_cls()
+        return
+    with engines.lease(name, engine_cls, options, cancel) as engine:
+        yield engine
 
 
 def load_engine(name: str, cancel: CancelToken, poll: float = 0.1) -> type[Any]:
@@ -228,6 +244,7 @@ class AttentionRecordJob:
     options: dict[str, Any]
     frames: int  # the first window's length (from the result's extras)
     model_dirs: tuple[str, ...] = ()
+    engines: EngineCache | None = None  # the window's loaded engines: the run's models are loaded already
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Any:
         if not self.engine.startswith("genprop"):
@@ -237,5 +254,6 @@ class AttentionRecordJob:
 
         engine_cls = load_engine(self.engine, cancel)
         options = {**run_options(self.engine, self.options, self.model_dirs), "attention_query": GRID, "window": self.frames}
-        result = engine_cls().propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
+        with leased_engine(self.engines, self.engine, engine_cls, options, cancel) as engine:
+            result = engine.propagate(ClipPrefix(self.clip, self.frames), self.edit, options, progress=progress, cancel=cancel)
         return result.extras["attention_record"]

@@ -73,12 +73,14 @@ def save_snapshot(
     *,
     extra: dict[str, Any] | None = None,
     keep: set[str] | None = None,
+    content_named: bool = False,
 ) -> Path:
     """Write ``snap`` into ``folder`` (see the module docstring); returns project.json's path.
 
     ``extra``: more keys for project.json (the recovery copy's project path); ``keep``:
     result keys whose folders stay although the snapshot does not list them (results
-    the recovery writer is still writing).
+    the recovery writer is still writing); ``content_named``: the edit's assets are named by
+    their content and only new ones are written (``save_edit``; the recovery copy).
     """
     folder = Path(folder)
     check_save_target(folder)
@@ -101,7 +103,7 @@ def save_snapshot(
             source=str(snap.clip_path) if snap.clip_path else None,
             keyframes=list(snap.keyframes),  # the edit file holds them (version 2), so propagate --edit reads them too
         )
-        save_edit(spec, folder, EDIT_FILE)
+        save_edit(spec, folder, EDIT_FILE, content_named=content_named)
     report("edit written")
     for n, entry in enumerate(to_write):
         cancel.raise_if_cancelled()

@@ -4,8 +4,9 @@ It lives in the user's data folder, not next to the user's own files, and is del
 on a clean exit: if it exists at start, the last session died. It holds the clip
 reference, the edits, the engine settings, the path of the project being worked on, and
 references to the results: each result is written there once, losslessly, on a worker
-(``write_result``), never on every change. Everything here runs off the GUI thread;
-the window passes a ``ProjectSnapshot`` taken on the GUI thread.
+(``write_result``), never on every change; the edit's masks and layers are written only
+when they changed. Everything here runs off the GUI thread; the window passes a
+``ProjectSnapshot`` taken on the GUI thread, a moment after the last of a burst of changes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ def worth_keeping(snap: ProjectSnapshot) -> bool:
 
 
 def autosave(snap: ProjectSnapshot) -> Path | None:
-    """Write (or, with nothing worth keeping, remove) the recovery copy; project.json is replaced last."""
+    """Write (or, with nothing worth keeping, remove) the recovery copy; project.json is replaced last.
+
+    Only what changed is written: the edit's assets are named by their content (a mask
+    already there is not encoded again), each result was copied once by ``write_result``.
+    Every file is replaced atomically and new assets land before the JSON naming them, so
+    a crash mid-write leaves the previous copy readable."""
     folder = recovery_folder()
     if not worth_keeping(snap):
         discard()
@@ -43,7 +49,11 @@ def autosave(snap: ProjectSnapshot) -> Path | None:
     written = tuple(e for e in snap.results if result_files.is_complete(folder / e.folder_name))
     extra = {"saved_project": str(snap.folder) if snap.folder is not None else None}
     save_snapshot(
-        dataclasses.replace(snap, results=written, edit_written=None), folder, extra=extra, keep={e.key for e in snap.results}
+        dataclasses.replace(snap, results=written, edit_written=None),
+        folder,
+        extra=extra,
+        keep={e.key for e in snap.results},
+        content_named=True,  # only masks and layers that changed are encoded; the last copy stays whole meanwhile
     )
     return folder
 

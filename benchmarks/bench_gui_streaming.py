@@ -12,7 +12,8 @@ keeps three results one after another and reports its resident memory after each
 - ``arrays``: the same results held as arrays (what the app kept before the store).
 
 While keeping them it scrubs each result in the Review tab (``timeline.seek`` + the
-repaint, on the GUI thread: the frames per second a user sees). The ``handles`` process
+events; since the Review tab renders on worker threads this counts requests, not frames
+shown: ``benchmarks/bench_gui_stall.py`` measures frames shown while scrubbing). The ``handles`` process
 then runs one real Propagate (classic engine, a track edit) followed by the autosave,
 with a 2 ms timer on the event loop recording the longest gap between its ticks (the
 longest the GUI thread was kept from its events). Separately, the store's read rate

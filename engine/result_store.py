@@ -11,7 +11,11 @@ reads them from there:
 - ``masks/mask_NNNNNN.png``: the per-frame edit mask; ``ops/opK_NNNNNN.png``: each
   operation's mask when a run has more than one;
 - ``result.json``: written last, atomically: frame count, engine, mode, the plain-data
-  extras (warnings, frame notes, message) and timings.
+  extras (warnings, frame notes, message) and timings;
+- ``proxy/frame_NNNNNN.jpg`` + ``proxy/mask_NNNNNN.png``: for frames larger than
+  ``PROXY_LONG_SIDE``, a small copy for scrubbing (a 1080p PNG takes ~45 ms to decode, its
+  960-pixel JPEG ~3 ms: the review shows these while the slider moves and the exact frame
+  when it rests). Optional: a store without them (older, or small frames) reads the same.
 
 A folder with ``result.json`` is complete. One with ``store.json`` and no
 ``result.json`` is partial (a crash or a cancel): its frames ``0..k-1`` (every frame
@@ -64,6 +68,12 @@ MAX_PENDING = 4
 #: tried at ~60% of the raw size (docs/streaming.md).
 PNG_LEVEL = 1
 MAX_PNG_BYTES = 256 * 1024 * 1024
+PROXY_FOLDER = "proxy"
+#: Frames whose long side exceeds this by a quarter get a scrubbing proxy this size (about the
+#: size a frame is shown at in the window); JPEG quality of the proxy frames.
+PROXY_LONG_SIDE = 960
+PROXY_QUALITY = 88
+MAX_PROXY_BYTES = 16 * 1024 * 1024
 MAX_OPERATIONS = 64
 
 
@@ -94,6 +104,19 @@ def _mask_name(index: int) -> str:
 
 def _op_name(k: int, index: int) -> str:
     return f"op{k}_{index:06d}.png"
+
+
+def _proxy_frame_name(index: int) -> str:
+    return f"frame_{index:06d}.jpg"
+
+
+def proxy_size(size: tuple[int, int]) -> tuple[int, int] | None:
+    """(w, h) of the scrubbing proxy for frames of ``size`` (w, h); None: the frames are small enough."""
+    w, h = size
+    if max(w, h) <= PROXY_LONG_SIDE * 1.25:
+        return None
+    scale = PROXY_LONG_SIDE / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def _store_error(message: str) -> StoreError:
@@ -216,6 +239,9 @@ class ResultWriter:
                 raise StoreError(f"{self.folder} is not empty; a result is written into a new folder")
             self.folder.mkdir(parents=True, exist_ok=True)
             self._next = 0
+        self._proxy = proxy_size(self.size) if self.size is not None and resume else None
+        if resume and not (self.folder / PROXY_FOLDER).is_dir():
+            self._proxy = None  # resuming a store written without proxies: none for the rest either
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="result-store")
         self._pending: deque[Future[None]] = deque()
         self._closed = False
@@ -232,7 +258,14 @@ class ResultWriter:
         layout["operations"] = operations
         if self._expected is not None:
             layout["expected"] = int(self._expected)
-        for sub in (FRAMES_FOLDER, MASKS_FOLDER) + ((OPS_FOLDER,) if operations > 1 else ()):
+        self._proxy = proxy_size((w, h))
+        if self._proxy is not None:
+            layout["proxy"] = list(self._proxy)
+        for sub in (
+            (FRAMES_FOLDER, MASKS_FOLDER)
+            + ((OPS_FOLDER,) if operations > 1 else ())
+            + ((PROXY_FOLDER,) if self._proxy is not None else ())
+        ):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(self.folder / STORE_FILE, (json.dumps(layout, indent=2) + "\n").encode("utf-8"))
         self._started = True
@@ -270,6 +303,8 @@ class ResultWriter:
         _write_png(self.folder / MASKS_FOLDER / _mask_name(index), mask)
         for k, m in enumerate(ops):
             _write_png(self.folder / OPS_FOLDER / _op_name(k, index), m)
+        if self._proxy is not None:
+            _write_proxy(self.folder, index, frame, mask, self._proxy)
         final = self.folder / FRAMES_FOLDER / _frame_name(index)
         tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
         _write_png(tmp, frame)
@@ -323,6 +358,63 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     write_file_checked(path, encode_png(image, compression=PNG_LEVEL, fast=True))
 
 
+def _write_proxy(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> None:
+    """The frame's scrubbing proxy (JPEG) and its mask's (PNG) at ``size``; written before the frame file."""
+    import cv2
+
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, PROXY_QUALITY])
+    if not ok:
+        raise StoreError(f"{folder}: the proxy of frame {index} could not be encoded")
+    write_file_checked(folder / PROXY_FOLDER / _proxy_frame_name(index), data.tobytes())
+    _write_png(folder / PROXY_FOLDER / _mask_name(index), cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST))
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(w, h) from a baseline/progressive JPEG's frame header, read before decoding (None: not a JPEG)."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None
+
+
+def _proxy_reader(folder: Path, size: tuple[int, int], masks: bool) -> Any:
+    """Reads proxy ``i`` (``None`` when it is missing: proxies are optional); refuses another size."""
+    import cv2
+
+    w, h = size
+    png = _png_reader(folder, PROXY_FOLDER, _mask_name, (h, w))
+
+    def read(i: int) -> np.ndarray | None:
+        if masks:
+            return png(i) if (folder / PROXY_FOLDER / _mask_name(i)).is_file() else None
+        rel = f"{PROXY_FOLDER}/{_proxy_frame_name(i)}"
+        if not (folder / rel).is_file():
+            return None
+        path = contained(folder, rel, rel, error=_store_error, root_name="the result folder")
+        data = read_bytes(path, rel, max_bytes=MAX_PROXY_BYTES, error=_store_error)
+        if _jpeg_size(data) != (w, h):
+            raise StoreError(f"{path} is not a {w}x{h} JPEG")
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if image is None or image.shape != (h, w, 3):
+            raise StoreError(f"{path} is not a readable {w}x{h} JPEG")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    return read
+
+
 def plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
     """The extras that are plain data (JSON), as stored."""
     out: dict[str, Any] = {}
@@ -350,8 +442,9 @@ class StoredFrames:
     #: times per seek (its own frame, then again when the original arrives), an A/B wipe twice.
     RECENT = 3
 
-    def __init__(self, length: int, shape: tuple[int, ...], read: Any, name: str) -> None:
+    def __init__(self, length: int, shape: tuple[int, ...], read: Any, name: str, preview: Any = None) -> None:
         self._len, self._frame_shape, self._read, self._name = length, shape, read, name
+        self._preview = preview
         self._lock = threading.Lock()
         self._recent: OrderedDict[int, np.ndarray] = OrderedDict()
 
@@ -386,14 +479,29 @@ class StoredFrames:
             raise IndexError(f"frame {index} out of range: {self._name} has {self._len} frames")
         with self._lock:
             frame = self._recent.get(i)
-            if frame is None:
-                frame = self._read(i)
-                self._recent[i] = frame
-                while len(self._recent) > self.RECENT:
-                    self._recent.popitem(last=False)
-            else:
+            if frame is not None:
                 self._recent.move_to_end(i)
-            return frame.copy()  # callers may draw on it; the kept one stays as decoded
+                return frame.copy()  # callers may draw on it; the kept one stays as decoded
+        frame = self._read(i)  # outside the lock: the review's workers decode two frames at once
+        with self._lock:
+            self._recent[i] = frame
+            while len(self._recent) > self.RECENT:
+                self._recent.popitem(last=False)
+        return frame.copy()
+
+    @property
+    def has_preview(self) -> bool:
+        """The store keeps small copies of these images for scrubbing (large frames only)."""
+        return self._preview is not None
+
+    def preview(self, index: int) -> np.ndarray | None:
+        """A small copy of image ``index`` for scrubbing (``PROXY_LONG_SIDE``), or None where the store has none."""
+        if self._preview is None:
+            return None
+        i = int(index)
+        if not 0 <= i < self._len:
+            raise IndexError(f"frame {index} out of range: {self._name} has {self._len} frames")
+        return self._preview(i)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for i in range(self._len):
@@ -461,8 +569,19 @@ def _open_store(folder: Path, status: StoreStatus, allow_partial: bool) -> Propa
     w, h = layout["width"], layout["height"]
     if status.state is StoreState.COMPLETE and _complete_frames(folder) < n:
         raise StoreError(f"{folder}: result.json lists {n} frames but frame files are missing")
-    frames = StoredFrames(n, (h, w, 3), _png_reader(folder, FRAMES_FOLDER, _frame_name, (h, w, 3)), f"the result in {folder}")
-    masks = StoredFrames(n, (h, w), _png_reader(folder, MASKS_FOLDER, _mask_name, (h, w)), f"the masks in {folder}")
+    proxy = layout.get("proxy")
+    proxied = (
+        isinstance(proxy, list)
+        and len(proxy) == 2
+        and all(isinstance(v, int) and 0 < v <= max(w, h) for v in proxy)
+        and (folder / PROXY_FOLDER).is_dir()
+    )
+    frame_preview = _proxy_reader(folder, (proxy[0], proxy[1]), masks=False) if proxied else None
+    mask_preview = _proxy_reader(folder, (proxy[0], proxy[1]), masks=True) if proxied else None
+    frames = StoredFrames(
+        n, (h, w, 3), _png_reader(folder, FRAMES_FOLDER, _frame_name, (h, w, 3)), f"the result in {folder}", frame_preview
+    )
+    masks = StoredFrames(n, (h, w), _png_reader(folder, MASKS_FOLDER, _mask_name, (h, w)), f"the masks in {folder}", mask_preview)
     extras = _extras_from(meta or {})
     ops = int(layout.get("operations", 0))
     if ops == 1:  # one operation: its mask is the edit mask

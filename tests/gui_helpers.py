@@ -89,3 +89,13 @@ def fake_result(frames: int = 4, size: tuple[int, int] = (568, 320), value: int 
     masks = np.zeros((frames, h, w), np.uint8)
     masks[:, 10:40, 10:40] = 255
     return PropagationResult(video, masks, 30.0, "classic", "classic", extras=dict(extras))
+
+
+def review_image(qtbot, win: MainWindow) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The Review tab's image once the renderer has shown the newest request (it renders on workers)."""
+    from ui.frame_loader import frame_array
+
+    qtbot.waitUntil(lambda: not win.review.rendering, timeout=20000)
+    qtbot.wait(1)  # the answer's queued signal: delivered with the events it arrived among
+    qtbot.waitUntil(lambda: not win.review.rendering, timeout=20000)
+    return frame_array(win.review.view.current_image())

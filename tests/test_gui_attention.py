@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from engine.pipelines.dummy import tiny_components  # noqa: E402
 from engine.pipelines.genprop_pipeline import GenPropPipeline  # noqa: E402
+from tests.gui_helpers import review_image  # noqa: E402
 from tests.video_factory import encode, moving_frames  # noqa: E402
-from ui.frame_loader import frame_array  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -58,11 +58,11 @@ def test_attention_recorded_once_then_every_click_answered_from_the_record(qtbot
     assert recorded.args == ["succeeded"] and started == ["job"]
     record = review.attention
     assert record is not None and record.num_steps == 2 and review.layer_box.count() >= 2
-    first = frame_array(review.view.current_image())
+    first = review_image(qtbot, window)
 
     _shift_click(qtbot, window, 80, 50)  # another point: no new run
     assert started == ["job"] and not window.jobs.busy
-    second = frame_array(review.view.current_image())
+    second = review_image(qtbot, window)
     assert (first != second).any()  # the map follows the click
     assert review.query_point == pytest.approx((80, 50), abs=1.5)
     marker = review.marker  # a ring over the clicked point, the same size on screen at any zoom
@@ -71,5 +71,5 @@ def test_attention_recorded_once_then_every_click_answered_from_the_record(qtbot
     assert review.view.viewport().rect().contains(marker_on_screen)
     assert review.legend.isVisible()  # colours explained
     review.step_box.setCurrentIndex(0)
-    assert (frame_array(review.view.current_image()) != second).any()  # per step, from the same record
+    assert (review_image(qtbot, window) != second).any()  # per step, from the same record
     assert started == ["job"]

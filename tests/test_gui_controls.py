@@ -228,6 +228,7 @@ def test_job_bar_time_left_covers_the_whole_job_and_says_each_thing_once(qtbot) 
     eta_at_40 = dict(seen)[112]  # 40 % done, 168 slow units (16.8 s) to go
     assert eta_at_40 == "17 s left", eta_at_40  # the whole job, not "2 s left"
     assert panel.bar.format() == "remove (1/1) — %p%"
+    now[0] += 0.1  # the bar repaints at most every 100 ms
     panel._on_progress(Progress("denoising", 8, 9, "", window=0, num_windows=1, step=7, num_steps=8))
     assert panel.bar.format() == "denoising · step 8/8 — %p%"  # once, no "window 1/1, step 7/8" tail
 
@@ -312,3 +313,19 @@ def test_edit_changes_mark_the_title(qtbot, window: MainWindow) -> None:  # type
     open_and_wait(qtbot, window, SAMPLE_CLIP)
     add_track_edit(qtbot, window)
     assert window.windowTitle().startswith("coin.mp4 *")
+
+
+def test_job_bar_repaints_a_burst_of_progress_once_then_shows_the_newest(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """An engine reports per frame and per step; a repaint of the bar for each kept the GUI thread busy."""
+    now = [0.0]
+    panel = JobPanel(clock=lambda: now[0])
+    qtbot.addWidget(panel)
+    panel.track(JobWorker(lambda progress, cancel: None, "burst"), "Propagate")
+    shown: list[int] = []
+    real = panel.bar.setValue
+    panel.bar.setValue = lambda v: (shown.append(v), real(v))  # type: ignore[method-assign]
+    for i in range(1, 501):  # 500 reports within one repaint interval
+        panel._on_progress(Progress("track", i, 500))
+    assert len(shown) == 1  # the first at once; the rest wait for the interval
+    qtbot.waitUntil(lambda: len(shown) == 2, timeout=2000)
+    assert shown[-1] == 1000 and panel.bar.format() == "track — %p%"  # the newest report, not a stale one

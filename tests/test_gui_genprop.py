@@ -14,8 +14,8 @@ from app import recovery  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from engine.pipelines.dummy import tiny_components  # noqa: E402
 from engine.pipelines.genprop_pipeline import GenPropPipeline  # noqa: E402
+from tests.gui_helpers import review_image  # noqa: E402
 from tests.video_factory import encode, moving_frames  # noqa: E402
-from ui.frame_loader import frame_array  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
 
 pytestmark = pytest.mark.gui
@@ -69,9 +69,9 @@ def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: 
     assert attention is not None and win.review.layer_box.count() >= 2 and attention.num_steps == 2
     win.review.mask_check.setChecked(False)
     win.review.attention_check.setChecked(False)
-    plain = frame_array(win.review.view.current_image())
+    plain = review_image(qtbot, win)
     win.review.attention_check.setChecked(True)
-    with_heat = frame_array(win.review.view.current_image())
+    with_heat = review_image(qtbot, win)
     assert (plain != with_heat).any()  # the heat map is drawn over the frame
     win.close()
 

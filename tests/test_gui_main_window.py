@@ -104,9 +104,9 @@ def test_no_worker_threads_left_after_close(qtbot) -> None:  # type: ignore[no-u
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.frame_shown, timeout=10000):
         win.open_clip(SAMPLE_CLIP)
-    loader_thread = win._loader._thread  # type: ignore[union-attr]
+    loader_threads = [*win._loader.threads, *win.review.renderer.pool.threads]  # type: ignore[union-attr]
     win.close()
-    assert loader_thread.isFinished()
+    assert all(t.isFinished() for t in loader_threads)
     # Qt threads appear in threading.enumerate() as never-ending "dummy" entries: skip those
     new = [
         t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)

@@ -210,6 +210,8 @@ def test_the_recovery_copy_names_the_project_once_it_is_saved(qtbot, window: Mai
         window.projects.save_to(tmp_path / "p")
 
     def saved_project() -> object:
+        if not (recovery.recovery_folder() / "project.json").is_file():
+            return None
         return json.loads((recovery.recovery_folder() / "project.json").read_text(encoding="utf-8")).get("saved_project")
 
     qtbot.waitUntil(lambda: saved_project() == str((tmp_path / "p").resolve()), timeout=20000)
@@ -230,7 +232,10 @@ def test_saving_after_a_restore_does_not_rewrite_results_the_project_holds(qtbot
     qtbot.waitUntil(lambda: (recovery.recovery_folder() / entry.folder_name / "result.json").is_file(), timeout=30000)
 
     def names_the_project() -> bool:
-        doc = json.loads((recovery.recovery_folder() / "project.json").read_text(encoding="utf-8"))
+        path = recovery.recovery_folder() / "project.json"  # written a moment after the save (debounced)
+        if not path.is_file():
+            return False
+        doc = json.loads(path.read_text(encoding="utf-8"))
         return doc.get("saved_project") == str(project.resolve()) and len(doc["results"]) == 1
 
     qtbot.waitUntil(names_the_project, timeout=30000)  # written on the worker after the save
@@ -362,3 +367,35 @@ def test_work_changed_while_a_project_opens_is_asked_about_again(
         window.edit_panel.add_track()  # while the project is still being read
     qtbot.waitUntil(lambda: answer.asked == ["unsavedDialog"], timeout=10000)
     assert window.document.path == a.resolve() and len(window.project.operations) == 1
+
+
+def test_autosave_waits_for_the_end_of_a_burst_of_changes_and_runs_off_the_gui_thread(
+    qtbot, window: MainWindow, clips, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Every change rewrote the recovery copy at once; a burst (ten setting changes) is written once, on a worker."""
+    import threading
+
+    a, _ = clips
+    open_and_wait(qtbot, window, a)
+    add_track_edit(qtbot, window)
+    qtbot.waitUntil(lambda: not window.projects.autosave_pending, timeout=20000)
+    real, calls = recovery.autosave, []
+
+    def counting(snap):  # type: ignore[no-untyped-def]
+        calls.append((threading.current_thread() is threading.main_thread(), len(snap.operations), dict(snap.engine.options)))
+        return real(snap)
+
+    monkeypatch.setattr(recovery, "autosave", counting)
+    spin = window.engine_panel.widgets["flow_max_side"]
+    start = spin.value()
+    for k in range(10):
+        spin.setValue(start - 8 * (k + 1))
+        qtbot.wait(20)
+    assert calls == []  # nothing written while the changes keep coming
+    qtbot.waitUntil(lambda: len(calls) == 1 and not window.projects.autosave_pending, timeout=20000)
+    qtbot.wait(window.projects.AUTOSAVE_DELAY_MS + 300)
+    assert len(calls) == 1
+    on_gui_thread, operations, options = calls[0]
+    assert not on_gui_thread and operations == 1 and options["flow_max_side"] == start - 80  # the newest state
+    doc = json.loads((recovery.recovery_folder() / "project.json").read_text(encoding="utf-8"))
+    assert doc["engine"]["options"]["flow_max_side"] == start - 80

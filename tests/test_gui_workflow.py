@@ -22,6 +22,7 @@ from app.paths import SAMPLE_CLIP  # noqa: E402
 from app.project import Project  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from engine.video import open_video  # noqa: E402
+from tests.gui_helpers import review_image  # noqa: E402
 from tests.video_factory import encode, moving_frames  # noqa: E402
 from ui.frame_loader import frame_array  # noqa: E402
 from ui.main_window import MainWindow  # noqa: E402
@@ -96,9 +97,8 @@ def test_select_recolour_propagate_review_export(qtbot, window: MainWindow, tmp_
     # the review shows result frames, with the mask overlay tinting the tracked coin
     window.review.mode_box.setCurrentText("Result")
     window.review.opacity.setValue(100)
-    with qtbot.waitSignal(window.review.frame_shown, timeout=10000):
-        window.review.timeline.seek(45)
-    shown = frame_array(window.review.view.current_image())
+    window.review.timeline.seek(45)
+    shown = review_image(qtbot, window)
     assert shown.shape == (320, 568, 3)
     tracked = result.masks[45] > 127
     assert tracked.sum() > 300
@@ -232,8 +232,13 @@ def test_no_threads_left_running(qtbot, tmp_path: Path) -> None:  # type: ignore
     with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=20000):
         win.edit_panel.add_recolour()
     win.propagate()  # closing while a job runs must cancel and join it
-    qt_threads: list[QThread] = [win._loader._thread, win.review._loader._thread, win.edit_panel.runner, *win.jobs.workers]  # type: ignore[union-attr]
-    assert len(qt_threads) == 4 and not any(t.isFinished() for t in qt_threads)
+    qt_threads: list[QThread] = [
+        *win._loader.threads,
+        *win.review.renderer.pool.threads,
+        win.edit_panel.runner,
+        *win.jobs.workers,
+    ]  # type: ignore[union-attr]
+    assert len(qt_threads) == 5 and not any(t.isFinished() for t in qt_threads)
     win.close()
     assert all(t.isFinished() for t in qt_threads)
     # Python-level threads (Qt threads show up as never-ending "dummy" entries; skip those)
@@ -302,7 +307,7 @@ def test_two_results_compared_side_by_side(qtbot, window: MainWindow) -> None:  
     review.result_box.setCurrentText("B")
     review.compare_box.setCurrentText("A")
     review.mode_box.setCurrentText("Side by side")
-    shown = frame_array(review.view.current_image())
+    shown = review_image(qtbot, window)
     assert shown.shape == (320, 2 * 568 + 8, 3)
     assert shown[:, :568].max() == 0 and shown[:, -568:].min() == 200  # A on the left, B on the right
 

@@ -231,3 +231,20 @@ def test_index_out_of_range_message(tmp_path: Path) -> None:
     with pytest.raises(IndexError, match="has 3 frames"):
         reader[3]
     np.testing.assert_array_equal(reader[-1], reader[2])
+
+
+def test_a_far_step_forward_in_one_gop_decodes_on_instead_of_seeking_back(tmp_path: Path) -> None:
+    """Scrubbing a long-GOP clip (A/B wipe against the original): each step further than 32
+    frames seeked back to the GOP's start and decoded everything again."""
+    frames = moving_frames(90, 64, 48)
+    clip = encode(tmp_path / "gop.mp4", frames, "libx264", options={"g": "250", "keyint_min": "250"})
+    reader = VideoFileReader(clip)
+    seeks: list[int] = []
+    real = reader._start_decoder
+    reader._start_decoder = lambda target: (seeks.append(target), real(target))[1]  # type: ignore[method-assign]
+    reader[1]
+    first = reader[80]  # 79 frames on, no keyframe between: the running decoder goes on
+    assert len(seeks) == 1
+    reader[5]  # backwards: a seek
+    assert len(seeks) == 2
+    np.testing.assert_array_equal(first, VideoFileReader(clip)[80])  # the same frame a fresh reader gives

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
@@ -22,13 +22,19 @@ class FrameView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(Qt.GlobalColor.black)
         self._fit = True
+        self._size = QSize()
         self.setMinimumSize(160, 90)
 
-    def show_image(self, image: QImage) -> None:
-        first = self._item.pixmap().isNull() or self._item.pixmap().size() != image.size()
+    def show_image(self, image: QImage, size: QSize | None = None) -> None:
+        """Show ``image``; ``size``: its size in scene pixels when it is a smaller preview of a frame
+        (scaled to cover the frame, so zoom, pan and clicks in image pixels stay where they were)."""
+        size = image.size() if size is None else size
+        first = self._item.pixmap().isNull() or self._size != size
         self._item.setPixmap(QPixmap.fromImage(image))
+        self._item.setScale(size.width() / max(1, image.width()))
+        self._size = QSize(size)
         if first:
-            self._scene.setSceneRect(self._item.boundingRect())
+            self._scene.setSceneRect(QRectF(0, 0, size.width(), size.height()))
         if first or self._fit:
             self.fit()
 
@@ -37,6 +43,7 @@ class FrameView(QGraphicsView):
 
     def clear(self) -> None:
         self._item.setPixmap(QPixmap())
+        self._size = QSize()
         self._scene.setSceneRect(QRectF())
 
     def fit(self) -> None:

@@ -10,12 +10,14 @@ copy's results) use ``run_quietly``: no bar, one at a time in order, errors only
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QMainWindow
 
+from app.engine_cache import EngineCache
 from ui.errors import show_error
 from ui.job_panel import JobPanel
 from ui.workers import Job, JobWorker, LatestOnlyRunner
@@ -30,14 +32,22 @@ class JobController(QObject):
     busy_changed = Signal(bool)
     progressed = Signal(object)  # every Progress of the running job (the bar shows them too)
 
+    #: Python's GIL switch interval while the window runs. The GUI thread gives the GIL up around
+    #: every Qt call (PySide releases it) and waits up to this long to get it back from a worker
+    #: running Python; at the default 5 ms, a handler making a dozen Qt calls while a job runs
+    #: took tens of ms (docs/bench_sections/gui_stall.md).
+    SWITCH_INTERVAL_S = 0.001
+
     def __init__(self, panel: JobPanel, window: QMainWindow) -> None:
         super().__init__(window)
+        sys.setswitchinterval(min(sys.getswitchinterval(), self.SWITCH_INTERVAL_S))
         self.panel, self.window = panel, window
         self.workers: list[JobWorker] = []
         self.background = LatestOnlyRunner("background-writes")
         self.background.error.connect(lambda tag, msg: log.warning("background write %s failed: %s", tag, msg))
         self.background.done.connect(self._background_done)
         self._background_callbacks: dict[object, Callable[[Any], None]] = {}
+        self.engines = EngineCache()  # loaded models outlive a job (app/engine_cache.py)
 
     @property
     def busy(self) -> bool:
@@ -117,3 +127,4 @@ class JobController(QObject):
         for worker in list(self.workers):
             worker.wait()
         self.background.shutdown()
+        self.engines.release_all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from app.jobs import EtaEstimator, describe_progress
@@ -19,6 +19,7 @@ class JobPanel(QWidget):
     """Shows one job at a time; hidden when idle."""
 
     finished = Signal()
+    REPAINT_MS = 100
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -42,11 +43,18 @@ class JobPanel(QWidget):
         layout.addWidget(self.cancel_button)
         self.worker: JobWorker | None = None
         self._eta = EtaEstimator(clock)
+        self._latest: tuple[Progress, float | None] | None = None
+        self._shown_at = float("-inf")
+        self._repaint = QTimer(self)
+        self._repaint.setSingleShot(True)
+        self._repaint.setInterval(self.REPAINT_MS)
+        self._repaint.timeout.connect(self._show_latest)
         self.hide()
 
     def track(self, worker: JobWorker, title: str) -> None:
         self.worker = worker
         self._eta = EtaEstimator(self._clock)
+        self._shown_at = float("-inf")
         self.label.setText(title)
         self.bar.setValue(0)
         self.bar.setFormat("starting…")
@@ -57,11 +65,25 @@ class JobPanel(QWidget):
         self.show()
 
     def _on_progress(self, p: Progress) -> None:
+        """Every report feeds the estimate; the bar repaints at most every ``REPAINT_MS`` (an engine
+        reports per frame and per step: a repaint for each kept the GUI thread busy for tens of ms)."""
         if self.worker is not None and self.worker.token.cancelled:
             return  # keep saying "cancelling…" until the job has stopped
+        self._latest = (p, self._eta.update(p))
+        if self._clock() - self._shown_at >= self.REPAINT_MS / 1000:
+            self._show_latest()  # the first report after a quiet spell shows at once
+        elif not self._repaint.isActive():
+            self._repaint.start()  # the rest of a burst: the newest one, a moment later
+
+    def _show_latest(self) -> None:
+        if self._latest is None or (self.worker is not None and self.worker.token.cancelled):
+            return
+        p, eta = self._latest
+        self._latest = None
+        self._shown_at = self._clock()
         self.bar.setValue(int(p.fraction * SCALE))
         self.bar.setFormat(f"{describe_progress(p)} — %p%")
-        self.eta.setText(EtaEstimator.format(self._eta.update(p)))
+        self.eta.setText(EtaEstimator.format(eta))
 
     def cancel(self) -> None:
         if self.worker is not None:
@@ -75,6 +97,8 @@ class JobPanel(QWidget):
             self.eta.setText("")
 
     def _on_finished(self) -> None:
+        self._repaint.stop()
+        self._latest = None
         self.worker = None
         self.hide()
         self.finished.emit()

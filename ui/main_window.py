@@ -334,7 +334,12 @@ class MainWindow(QMainWindow):
             show_error(self, "Cannot propagate", str(err))
             return
         job = PropagationJob(
-            self.engine_panel.engine, self.document.reader, edit, self.engine_panel.options(), tuple(self.model_dirs())
+            self.engine_panel.engine,
+            self.document.reader,
+            edit,
+            self.engine_panel.options(),
+            tuple(self.model_dirs()),
+            engines=self.jobs.engines,
         )
         self.jobs.start(KeyframeNoticeJob(job), "propagate", "Propagate", self._propagation_done)
 
@@ -356,7 +361,13 @@ class MainWindow(QMainWindow):
         windows = result.extras.get("windows") or [(0, len(result.frames))]
         options = dict(self.project.engine.options) if self.project.engine.engine == result.engine else {}
         job = AttentionRecordJob(
-            result.engine, self.document.reader, edit, options, frames=int(windows[0][1]), model_dirs=tuple(self.model_dirs())
+            result.engine,
+            self.document.reader,
+            edit,
+            options,
+            frames=int(windows[0][1]),
+            model_dirs=tuple(self.model_dirs()),
+            engines=self.jobs.engines,
         )
         self.jobs.start(job, "attention", "Attention maps", lambda record: self.review.set_attention_record(result, record))
 

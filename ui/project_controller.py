@@ -4,7 +4,8 @@ Unsaved work is the undo stack's changes plus what it does not track (results, e
 settings, a restored recovery copy: ``Project.unsaved``). Wherever the open work would
 be replaced, ``confirm_replace`` asks Save / Discard / Cancel first. Save and open run
 as jobs with progress (``app.project_io``); the recovery copy is written on a background
-worker after every change, each result once.
+worker a moment after the last of a burst of changes (debounced), writing only what
+changed, each result once.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from app import recovery
@@ -32,11 +33,18 @@ log = logging.getLogger(__name__)
 
 
 class ProjectController(QObject):
+    #: The recovery copy is written this long after the last change of a burst (the change itself is kept in memory).
+    AUTOSAVE_DELAY_MS = 1500
+
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.w = window
         self.project: Project = window.project
         self.project.on_change(self._changed)
+        self._autosave_timer = QTimer(self)  # a burst of changes (a brush stroke, undo x10) is written once
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(self.AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave_now)
         window.undo_stack.cleanChanged.connect(self._undo_changed)
         window.undo_stack.indexChanged.connect(self._undo_changed)
 
@@ -44,7 +52,8 @@ class ProjectController(QObject):
         self.update_title()
 
     def detach(self) -> None:
-        """Stop following the undo stack (it emits while being destroyed with the window)."""
+        """Stop following the undo stack (it emits while being destroyed with the window) and autosaving."""
+        self._autosave_timer.stop()
         self.w.undo_stack.cleanChanged.disconnect(self._undo_changed)
         self.w.undo_stack.indexChanged.disconnect(self._undo_changed)
 
@@ -250,8 +259,20 @@ class ProjectController(QObject):
         self.update_title()
 
     def autosave(self) -> None:
+        """Rewrite the recovery copy ``AUTOSAVE_DELAY_MS`` after the last change (each change restarts the wait)."""
+        self._autosave_timer.start()
+
+    @property
+    def autosave_pending(self) -> bool:
+        """A change waits for its recovery copy (the timer runs, or the background writer has it)."""
+        return self._autosave_timer.isActive() or not self.w.jobs.background.idle
+
+    def autosave_now(self) -> None:
         """Rewrite the recovery copy on the background worker (never before a clip is open: a
-        recovery copy left by a crash waits untouched until the user answers the restore offer)."""
+        recovery copy left by a crash waits untouched until the user answers the restore offer).
+        The snapshot is taken here, on the GUI thread (cheap: references); the worker writes
+        only what changed (``recovery.autosave``)."""
+        self._autosave_timer.stop()
         snapshot = self.project.snapshot()
         if snapshot.clip_path is None:
             return

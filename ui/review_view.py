@@ -9,11 +9,11 @@ answered from that record at once.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QMouseEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,53 +29,13 @@ from PySide6.QtWidgets import (
 
 from engine.engines.base import PropagationResult
 from engine.video import Reader
-from ui.frame_loader import FrameLoader, frame_array
 from ui.frame_view import FrameView
 from ui.image import qimage_from_rgb
+from ui.review_render import GAP, MODES, SCRUB_SECONDS, ReviewRenderer, ViewRequest, heat_colours
 from ui.timeline import Timeline
 
 if TYPE_CHECKING:  # torch stays out of the window's start-up: the record arrives from a job
     from engine.engines.genprop_attention import AttentionRecord
-
-MODES = ("Result", "Side by side", "A/B wipe", "Original")
-GAP = 8  # pixels between the two halves of "Side by side"
-
-
-def tint(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> np.ndarray:
-    """Blend ``colour`` into ``frame`` where ``mask`` is set, and outline the region."""
-    out = frame.copy()
-    on = mask > 127
-    if on.any() and opacity > 0:
-        out[on] = (out[on] * (1 - opacity) + np.asarray(colour) * opacity).astype(np.uint8)
-        edge = cv2.morphologyEx(on.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-        out[edge] = colour
-    return out
-
-
-def fit_to(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Letterbox ``frame`` into ``size`` (w, h) so originals and outpainted results align."""
-    w, h = size
-    if (frame.shape[1], frame.shape[0]) == (w, h):
-        return frame
-    scale = min(w / frame.shape[1], h / frame.shape[0])
-    resized = cv2.resize(
-        frame, (max(1, int(frame.shape[1] * scale)), max(1, int(frame.shape[0] * scale))), interpolation=cv2.INTER_AREA
-    )
-    out = np.zeros((h, w, 3), np.uint8)
-    y, x = (h - resized.shape[0]) // 2, (w - resized.shape[1]) // 2
-    out[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
-    return out
-
-
-def heat_colours(weights: np.ndarray) -> np.ndarray:
-    """0..1 weights -> RGB in the attention colour map (JET: blue low, red high)."""
-    return cv2.cvtColor(cv2.applyColorMap((np.clip(weights, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
-
-
-def heat(frame: np.ndarray, weights: np.ndarray, opacity: float = 0.55) -> np.ndarray:
-    """Draw a 0..1 attention map over a frame (JET colours where attention is high)."""
-    alpha = (opacity * np.clip(weights, 0, 1) ** 0.5)[..., None]
-    return (frame * (1 - alpha) + heat_colours(weights) * alpha).astype(np.uint8)
 
 
 class PointMarker(QGraphicsEllipseItem):
@@ -117,29 +77,6 @@ class _ClickableView(FrameView):
         super().mousePressEvent(event)
 
 
-def compose_view(
-    mode: str, original: np.ndarray, result: np.ndarray, mask: np.ndarray | None, wipe: float, overlay: float
-) -> np.ndarray:
-    """The displayed image for a review mode (pure; tested without Qt)."""
-    shown = result if mask is None or overlay <= 0 else tint(result, mask, (255, 60, 200), overlay)
-    size = (shown.shape[1], shown.shape[0])
-    if mode == "Result":
-        return shown
-    if mode == "Original":
-        return original
-    original = fit_to(original, size)
-    if mode == "Side by side":
-        gap = np.full((size[1], GAP, 3), 20, np.uint8)
-        return np.hstack([original, gap, shown])
-    if mode == "A/B wipe":
-        split = int(round(wipe * size[0]))
-        out = shown.copy()
-        out[:, :split] = original[:, :split]
-        out[:, max(0, split - 1) : split + 1] = (255, 255, 255)
-        return out
-    raise ValueError(f"review mode must be one of {MODES}, got {mode!r}")
-
-
 class ReviewView(QWidget):
     """Plays a result against the original clip."""
 
@@ -150,8 +87,15 @@ class ReviewView(QWidget):
         super().__init__()
         self.results: list[tuple[str, PropagationResult]] = []
         self.reader: Reader | None = None
-        self._loader: FrameLoader | None = None
-        self._original: tuple[int, np.ndarray] | None = None
+        self.renderer = ReviewRenderer(self)
+        self.renderer.pool.ready.connect(self._on_rendered)
+        self.renderer.pool.failed.connect(self._on_render_failed)
+        self._last_refresh = 0.0
+        self.shown_preview = False  # the image on screen is a scrubbing preview (the exact frame follows)
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(int(SCRUB_SECONDS * 1000))
+        self._settle.timeout.connect(lambda: self.refresh(exact=True))
         self._records: dict[int, AttentionRecord] = {}  # id(result) -> its recording
         self.query_point: tuple[float, float] | None = None  # on the result canvas
         self.view = _ClickableView()
@@ -238,18 +182,13 @@ class ReviewView(QWidget):
         self._fill_attention_boxes()
 
     def set_clip(self, reader: Reader | None) -> None:
-        if self._loader is not None:
-            self._loader.shutdown()
-            self._loader.deleteLater()
-            self._loader = None
+        self.renderer.pool.drop_and_wait()  # no render still reads the clip that is closing
         self.reader = reader
-        self._original = None
-        if reader is not None:
-            self._loader = FrameLoader(reader, prefetch=4, parent=self)
-            self._loader.frame_ready.connect(self._on_original)
+        self.renderer.cache.clear()
 
     def set_results(self, results: list[tuple[str, PropagationResult]], select: int | None = None) -> None:
         self.results = list(results)
+        self.renderer.cache.clear()  # keys are ids of the frames' containers: never of a dropped result
         alive = {id(r) for _, r in self.results}
         self._records = {k: v for k, v in self._records.items() if k in alive}
         self.result_box.blockSignals(True)
@@ -377,51 +316,66 @@ class ReviewView(QWidget):
         i = self.compare_box.currentIndex() - 1
         return self.results[i][1] if 0 <= i < len(self.results) else None
 
-    def _on_original(self, index: int, image: QImage) -> None:
-        self._original = (index, frame_array(image))
-        self.refresh()
+    def refresh(self, *, exact: bool = False) -> None:
+        """Ask the renderer for the image of the current position and settings (shown when it arrives).
 
-    def _shown_result(self, result: PropagationResult, index: int) -> np.ndarray:
-        """The result frame with the attention heat map when asked for; places the point marker."""
-        shown = result.frames[index]
-        record, point = self.attention, self.query_point
-        show_attention = self.attention_check.isChecked() and point is not None
-        self.legend.setVisible(show_attention and record is not None)
-        self.marker.setVisible(show_attention and self.mode_box.currentText() != "Original")
-        if not show_attention:
-            return shown
-        offset = result.frames.shape[2] + GAP if self.mode_box.currentText() == "Side by side" else 0
-        self.marker.setPos(point[0] + offset, point[1])
-        if record is not None and self.layer_box.currentText() and index < record.num_frames:
-            step = max(0, self.step_box.currentIndex())
-            shown = heat(shown, record.overlay(self.layer_box.currentText(), step, index, *point))
-        return shown
-
-    def refresh(self) -> None:
+        While the user scrubs (refreshes closer than ``SCRUB_SECONDS``) the store's small copies
+        are shown and the exact frame follows once the position rests; ``exact`` asks for it now."""
         result = self.current
         if result is None:
             return
+        now = time.monotonic()
+        scrubbing = not exact and now - self._last_refresh < SCRUB_SECONDS
+        self._last_refresh = now
+        if scrubbing:
+            self._settle.start()  # the exact frame when the position has rested
         index = min(self.timeline.position, len(result.frames) - 1)
         mode = self.mode_box.currentText()
-        other = self._comparison()
-        mask = result.masks[index] if self.mask_check.isChecked() else None
-        wipe, opacity = self.wipe.value() / 100, self.opacity.value() / 100
-        if other is not None and mode in ("Side by side", "A/B wipe"):
-            b = other.frames[min(index, len(other.frames) - 1)]
-            image = compose_view(mode, b, self._shown_result(result, index), mask, wipe, opacity)
-            self.view.show_image(qimage_from_rgb(image))
-            self.frame_shown.emit(index)
-            return
-        if mode != "Result" and (self._original is None or self._original[0] != index):
-            if self._loader is not None and self.reader is not None:
-                self._loader.request(min(index, len(self.reader) - 1))
-            if mode == "Original" or self._original is None:
-                return
-        original = self._original[1] if self._original is not None else result.frames[index]
-        image = compose_view(mode, original, self._shown_result(result, index), mask, wipe, opacity)
-        self.view.show_image(qimage_from_rgb(image))
-        self.frame_shown.emit(index)
+        other = self._comparison() if mode in ("Side by side", "A/B wipe") else None
+        record, point = self.attention, self.query_point
+        show_attention = self.attention_check.isChecked() and point is not None
+        self.legend.setVisible(show_attention and record is not None)
+        self.marker.setVisible(show_attention and mode != "Original")
+        attention = None
+        if show_attention:
+            offset = result.frames.shape[2] + GAP if mode == "Side by side" else 0
+            self.marker.setPos(point[0] + offset, point[1])
+            if record is not None and self.layer_box.currentText():
+                attention = (record, self.layer_box.currentText(), max(0, self.step_box.currentIndex()), point)
+        request = ViewRequest(
+            index,
+            mode,
+            result,
+            other,
+            self.reader,
+            self.mask_check.isChecked(),
+            self.wipe.value() / 100,
+            self.opacity.value() / 100,
+            attention,
+            preview=scrubbing,
+        )
+        self.renderer.pool.request(request)
+
+    @property
+    def rendering(self) -> bool:
+        """An image asked for has not been shown yet, or the exact frame after a scrub is still to come."""
+        return self.renderer.pool.busy or self._settle.isActive()
+
+    def _on_rendered(self, request: ViewRequest, rendered: tuple[QImage, tuple[int, int]]) -> None:
+        if request.result is not self.current:
+            return  # the result was replaced while this image was made
+        image, (w, h) = rendered
+        self.view.show_image(image, QSize(w, h))  # a preview covers the frame's own size in the scene
+        self.shown_preview = request.preview and image.width() < w
+        self.frame_shown.emit(request.index)
+
+    def _on_render_failed(self, request: ViewRequest, message: str) -> None:
+        if request.result is not self.current or request.reader is not self.reader:
+            return  # about a result or clip no longer shown
+        self.info.setText(f"Cannot show frame {request.index + 1}: {message}")
 
     def shutdown(self) -> None:
         self.timeline.pause()
+        self._settle.stop()
         self.set_clip(None)
+        self.renderer.shutdown()

@@ -11,10 +11,13 @@ you cannot read arbitrary files on your disk.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import os
+import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,15 +93,52 @@ def _write_png(array: np.ndarray, mode: str, path: Path) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+def _content_name(array: np.ndarray, mode: str, stem: str) -> str:
+    """An asset's name from its content (mode, shape and pixels): equal content, equal name."""
+    digest = hashlib.blake2b(f"{mode}{array.shape}{array.dtype}".encode(), digest_size=12)
+    digest.update(np.ascontiguousarray(array).data)
+    return f"{ASSET_DIR}/{stem}_{digest.hexdigest()}.png"
+
+
+def _assets_named_by(path: Path) -> set[str]:
+    """The asset paths an edit JSON names (none when it is missing or unreadable)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str) and value.startswith(f"{ASSET_DIR}/"):
+            found.add(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(doc)
+    return found
+
+
 def save_edit(
     edit_spec: EditSpec | list[OpSpec | dict[str, Any]],
     folder: str | Path,
     name: str = "edit.json",
+    *,
+    content_named: bool = False,
 ) -> Path:
     """Write ``edit_spec`` to ``folder/name`` with its assets under ``folder/assets/``.
 
     The JSON is written last and atomically (temp file + rename), so a crash never
     leaves a JSON pointing at missing assets. Returns the JSON path.
+
+    ``content_named``: for a folder rewritten after every change (the app's recovery
+    copy). Assets are named by a hash of their content and one already in the folder is
+    not encoded again; a changed asset gets a new name, so the previous JSON keeps naming
+    complete files until the new one replaces it; this edit's assets that neither the new
+    JSON nor the one it replaced names are removed after it is written.
     """
     spec = edit_spec if isinstance(edit_spec, EditSpec) else EditSpec(operations=list(edit_spec))
     if "/" in name or "\\" in name or not name.endswith(".json"):
@@ -106,6 +146,19 @@ def save_edit(
     folder = Path(folder)
     (folder / ASSET_DIR).mkdir(parents=True, exist_ok=True)
     stem = name[: -len(".json")]
+    named: set[str] = set()
+    previous = _assets_named_by(folder / name) if content_named else set()
+
+    def asset(array: np.ndarray, mode: str, rel: str) -> str:
+        if content_named:
+            rel = _content_name(array, mode, stem)
+            named.add(rel)
+            if (folder / rel).is_file():
+                return rel  # the same content is there already
+        named.add(rel)
+        _write_png(array, mode, folder / rel)
+        return rel
+
     doc: dict[str, Any] = {
         "format": FORMAT,
         # The lowest version that holds the content: an edit without keyframes stays readable by version-1 readers.
@@ -117,9 +170,7 @@ def save_edit(
         "operations": [],
     }
     if spec.original_frame is not None:
-        rel = f"{ASSET_DIR}/{stem}_frame.png"
-        _write_png(spec.original_frame, "RGB", folder / rel)
-        doc["original_frame"] = rel
+        doc["original_frame"] = asset(spec.original_frame, "RGB", f"{ASSET_DIR}/{stem}_frame.png")
         h, w = spec.original_frame.shape[:2]
         doc["frame_size"] = doc["frame_size"] or [w, h]
     for i, item in enumerate(spec.operations):
@@ -130,35 +181,39 @@ def save_edit(
                 if value is None:
                     entry[key] = None
                     continue
-                rel = f"{ASSET_DIR}/{stem}_op{i:02d}_{key}.png"
-                _write_png(value, op.ASSETS[key], folder / rel)
-                entry[key] = rel
+                entry[key] = asset(value, op.ASSETS[key], f"{ASSET_DIR}/{stem}_op{i:02d}_{key}.png")
             else:
                 entry[key] = list(value) if isinstance(value, tuple) else value
         doc["operations"].append(entry)
     if spec.keyframes:
-        doc["keyframes"] = [_save_keyframe(k, folder, stem) for k in sorted(spec.keyframes, key=lambda k: k.frame)]
+        doc["keyframes"] = [_save_keyframe(k, asset, stem) for k in sorted(spec.keyframes, key=lambda k: k.frame)]
     text = json.dumps(doc, indent=2) + "\n"
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{stem}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     target = folder / name
     os.replace(tmp, target)
+    if content_named:  # the previous JSON's assets stay one more round: a reader that opened it finds them
+        for old in (folder / ASSET_DIR).glob(f"{stem}_*.png"):
+            if f"{ASSET_DIR}/{old.name}" not in named | previous:
+                old.unlink(missing_ok=True)
+    else:  # assets of a deleted operation or keyframe, in this edit's own naming, go once the JSON no longer names them
+        own = re.compile(rf"{re.escape(stem)}_(frame|op\d{{2}}_[a-z_]+|kf\d{{4}}_(op\d{{2}}|frame))\.png")
+        for old in (folder / ASSET_DIR).glob(f"{stem}_*.png"):
+            if own.fullmatch(old.name) and f"{ASSET_DIR}/{old.name}" not in named:
+                old.unlink(missing_ok=True)
     return target
 
 
-def _save_keyframe(keyframe: Keyframe, folder: Path, stem: str) -> dict[str, Any]:
-    """One ``keyframes`` entry; its masks and edited frame written as PNG assets."""
+def _save_keyframe(keyframe: Keyframe, asset: Callable[[np.ndarray, str, str], str], stem: str) -> dict[str, Any]:
+    """One ``keyframes`` entry; its masks and edited frame written as PNG assets through ``asset``."""
     tag = f"{stem}_kf{keyframe.frame:04d}"
-    masks = {}
-    for index, mask in sorted(keyframe.masks.items()):
-        rel = f"{ASSET_DIR}/{tag}_op{index:02d}.png"
-        _write_png(mask, "L", folder / rel)
-        masks[str(index)] = rel
+    masks = {
+        str(index): asset(mask, "L", f"{ASSET_DIR}/{tag}_op{index:02d}.png") for index, mask in sorted(keyframe.masks.items())
+    }
     edited = None
     if keyframe.edited_frame is not None:
-        edited = f"{ASSET_DIR}/{tag}_frame.png"
-        _write_png(keyframe.edited_frame, "RGB", folder / edited)
+        edited = asset(keyframe.edited_frame, "RGB", f"{ASSET_DIR}/{tag}_frame.png")
     return {"frame": int(keyframe.frame), "masks": masks, "edited_frame": edited}
 
 

@@ -126,6 +126,10 @@ class Engine(ABC):
     #: True when :meth:`propagate_to` hands frames to the sink as they become final (memory
     #: does not hold the whole output); False: the whole result is built, then handed over.
     streams: ClassVar[bool] = False
+    #: The options whose values decide which models an instance loads (weights, search folders,
+    #: precision, device): an app keeps one instance per engine and these values between jobs
+    #: (``app/engine_cache.py``), so a run with the same ones reuses the loaded models.
+    load_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def availability(cls, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:

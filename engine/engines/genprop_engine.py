@@ -98,6 +98,7 @@ class _GenPropEngineBase(Engine):
 
     requires_genprop: ClassVar[bool] = True
     follows_keyframes = True  # edited keyframes condition the windows that start at them
+    load_options: ClassVar[tuple[str, ...]] = ("svd", "weights", "model_dirs", "memory", "device")
 
     def __init__(self, pipeline: GenPropPipeline | None = None) -> None:
         self._pipeline = pipeline

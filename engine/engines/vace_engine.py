@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -110,6 +110,7 @@ class VaceEngine(Engine):
     """Wan2.1-VACE behind the Engine interface; spec (label, options) in ``engine.engines``."""
 
     name = "genprop-vace"
+    load_options: ClassVar[tuple[str, ...]] = ("vace", "model", "weights", "model_dirs", "memory", "device")
 
     def __init__(self, pipeline: VacePropagationPipeline | None = None) -> None:
         self._pipeline = pipeline

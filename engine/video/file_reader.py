@@ -400,7 +400,7 @@ class VideoFileReader:
 
     def _decode_to(self, index: int) -> np.ndarray:
         target = self._pts[index]
-        if self._decoder is None or not (self._next_index <= index <= self._next_index + 32):
+        if self._decoder is None or not self._decoding_on_is_cheaper(index):
             self._start_decoder(target)  # a far jump: from the keyframe at or before the target
         for _ in range(2):
             frame = self._decode_forward(index)
@@ -409,6 +409,17 @@ class VideoFileReader:
             # The decoder passed the target without returning it: decode from the file's start.
             self._restart()
         raise VideoError(self.path, f"frame {index} cannot be decoded (file may be truncated)")
+
+    def _decoding_on_is_cheaper(self, index: int) -> bool:
+        """The running decoder should go on to ``index`` rather than seek: the target is ahead and
+        close, or no keyframe lies between (a seek would start before where the decoder is; in a
+        long-GOP clip every far step of a scrub seeked back to the GOP's start)."""
+        if not 0 <= self._next_index <= index:
+            return False
+        if index <= self._next_index + 32 or self._next_index >= len(self._pts):
+            return index <= self._next_index + 32
+        k = bisect.bisect_right(self._keyframe_pts, self._pts[index]) - 1 - self._seek_back
+        return k < 0 or self._keyframe_pts[k] <= self._pts[self._next_index]
 
     def _decode_forward(self, index: int) -> np.ndarray | None:
         assert self._decoder is not None
