@@ -40,6 +40,7 @@ from engine.engines.base import (
     StageTimer,
 )
 from engine.engines.classic.colour import frame_transform
+from engine.engines.classic.extras import extras_in_shots
 from engine.engines.classic.insert import composite_layer, layer_homographies
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
@@ -400,7 +401,14 @@ class ClassicEngine(Engine):
     def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         opts = ctx.opts
         first = op.source_mask if op.source_mask is not None else op.mask
-        tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
+        extras = op.extras_mask if opts.remove_extras_apart and op.extras_mask is not None else None
+        obj = (_binary(first) > 0) & ~(_binary(extras) > 0) if extras is not None and extras.shape == first.shape else None
+        if obj is not None and obj.any():
+            # The painted extras (a shadow) follow the object's motion; the object is tracked alone.
+            tracked = self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover)
+            tracked = np.maximum(tracked, _binary(extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj)))
+        else:
+            tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         holes = tracked > 0
         if opts.remove_grow:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2)
