@@ -43,7 +43,7 @@ COLUMNS: dict[str, list[str]] = {
     "track": ["j", "j_last", "f", "cut_errors", "fps"],
     "remove": ["psnr_inside", "ssim_inside", "psnr_m", "flicker", "j", "cut_errors", "fps"],
     "insert": ["corner_error", "corner_error_last", "psnr_inside", "fps"],
-    "outpaint": ["black_fraction", "seam_ratio", "psnr_inside", "flicker", "fps"],
+    "outpaint": ["black_fraction", "black_from_source", "seam_ratio", "psnr_inside", "flicker", "fps"],
 }
 HEADERS = {
     "j": "J",
@@ -58,6 +58,7 @@ HEADERS = {
     "corner_error": "corner err",
     "corner_error_last": "corner err last",
     "black_fraction": "black px",
+    "black_from_source": "black from source",
     "seam_ratio": "seam/natural",
 }
 TARGETS = {

@@ -44,7 +44,7 @@ from engine.engines.classic.extras import extras_in_shots
 from engine.engines.classic.insert import composite_layer, layer_homographies
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
-from engine.engines.classic.outpaint import camera_homographies, fill_canvas
+from engine.engines.classic.outpaint import blend_seam, camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
 from engine.engines.classic.shots import detect_cuts, shot_ranges
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
@@ -470,18 +470,11 @@ class ClassicEngine(Engine):
             view = ctx.flows.view(s, e)
             first = edit.edited_frame if k == 0 else _reflect_canvas(work[s], (left, top), (cw, ch))
             cams = camera_homographies(view, ctx.rep.tick)
+            previous = None  # the last frame's fill before its seam blend (blends never pile up)
             for t in range(e - s):
-                previous = out[s + t - 1] if t > 0 else None
-                out[s + t] = fill_canvas(
-                    t,
-                    view.frames,
-                    first,
-                    (left, top),
-                    cams,
-                    previous,
-                    window=ctx.opts.temporal_reach,
-                    seam=ctx.opts.outpaint_seam,
-                )
+                previous = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
+                seam = ctx.opts.outpaint_seam and t > 0
+                out[s + t] = blend_seam(previous, (left, top), (w, h)) if seam else previous
                 ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)
