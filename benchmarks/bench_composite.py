@@ -72,12 +72,13 @@ ABLATIONS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "re-anchoring to frame 1": ({"anchor_every": 0}, ("track", "remove")),
     "re-finding after a cut": ({"refind": False}, ("track",)),
     "shot-cut detection": ({"detect_cuts": False}, ("track", "remove")),
+    "shadow moved with the object (removal extras apart)": ({"remove_extras_apart": False}, ("remove",)),
     "footprint kept for a removal (shadows)": ({"remove_cover": False}, ("remove",)),
     "moving-pixel check (removal)": ({"remove_moving_check": False}, ("remove",)),
     "backward pass (later frames)": ({"remove_backward": False}, ("remove",)),
     "temporal reach (1 frame instead of 60)": ({"temporal_reach": 1}, ("remove", "outpaint")),
     "re-anchoring of the inserted layer": ({"insert_reanchor": False}, ("insert",)),
-    "seam correction (outpaint)": ({"outpaint_seam": False}, ("outpaint",)),
+    "gradient-domain seam blend (outpaint)": ({"outpaint_seam": False}, ("outpaint",)),
 }
 """Ablation name -> (classic engine options that switch one step off, the tasks it concerns)."""
 

@@ -21,7 +21,9 @@ from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
 
 MIN_SHARE = 0.3
-"""Share of the object's anchor points that must match for a direct re-anchoring to be trusted."""
+"""Share of the object's anchor points that must match for a direct re-anchoring to be considered."""
+GOOD_FIT = 0.85
+"""IoU of the moved anchor-frame object with its tracked mask below which the map is replaced by the box-to-box one."""
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -71,6 +73,13 @@ def _occluders(
     return np.isin(labels, touching) & sel_small
 
 
+def _overlap(mask_a: np.ndarray, m: np.ndarray, target: np.ndarray) -> float:
+    """IoU of ``mask_a`` moved by ``m`` (working size) with ``target``."""
+    moved = cv2.warpAffine(mask_a.astype(np.float32), m[:2], target.shape[::-1], flags=cv2.INTER_LINEAR) > 0.5
+    union = (moved | target).sum()
+    return float((moved & target).sum() / union) if union else 0.0
+
+
 def follow_extras(
     flows: FlowCache, objects: np.ndarray, extras: np.ndarray, anchor: int, anchor_map: np.ndarray | None = None
 ) -> np.ndarray:
@@ -95,7 +104,6 @@ def follow_extras(
     grey_a = flows.gray(anchor)
     small_a = flows.mask_to_working(obj[anchor].astype(np.uint8) * 255) > 0.5
     pts = reference_points(grey_a, small_a if small_a.any() else flows.mask_to_working(obj[anchor].astype(np.uint8) * 255) > 0)
-    size = float(np.sqrt(max(1, small_a.sum())))
     a_map = np.eye(3)  # anchor frame -> frame t, working size
     for t in range(anchor + 1, t_len):
         prev_small = flows.mask_to_working(obj[t - 1].astype(np.uint8) * 255) > 0.5
@@ -105,17 +113,25 @@ def follow_extras(
             motion = np.eye(3)
         predicted = motion @ a_map
         refit, share = refine_to_reference(grey_a, flows.gray(t), pts, predicted)
-        if refit is not None and share > MIN_SHARE:
-            drift = np.linalg.norm(apply(refit, pts) - apply(predicted, pts), axis=1).mean()
-            if drift < max(2.0, 0.15 * size) or share > 0.6:
-                predicted = refit
+        obj_small = flows.mask_to_working(obj[t].astype(np.uint8) * 255) > 0.5
+        if obj_small.any():
+            # Of the chained and the directly matched map, the one that lays the anchor
+            # frame's object best onto its tracked mask here; when neither fits (a wrong
+            # match, a rotation misfit by the flow, which would swing the shadow's far end),
+            # the object's box-to-box map.
+            candidates = [predicted] + ([refit] if refit is not None and share > MIN_SHARE else [])
+            scores = [_overlap(small_a, m, obj_small) for m in candidates]
+            predicted = candidates[int(np.argmax(scores))]
+            if max(scores) < GOOD_FIT:
+                boxed = to_small @ _similarity(obj[anchor], obj[t]) @ to_full
+                if _overlap(small_a, boxed, obj_small) > max(scores):
+                    predicted = boxed
         a_map = predicted
         if not obj[t].any():
             continue
         moved = cv2.warpAffine(base, (to_full @ a_map @ to_small)[:2], (w, h), flags=cv2.INTER_LINEAR) > 0.5
         if moved.any():
             sel = flows.mask_to_working(moved.astype(np.uint8) * 255) > 0.5
-            obj_small = flows.mask_to_working(obj[t].astype(np.uint8) * 255) > 0.5
             footprint = cv2.warpAffine(small_a.astype(np.float32), a_map[:2], small_a.shape[::-1], flags=cv2.INTER_LINEAR) > 0.5
             hidden = footprint & ~(cv2.dilate(obj_small.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0)
             front = _occluders(flows, t, obj_small, hidden, motion, sel & ~obj_small)

@@ -98,7 +98,7 @@ class ClassicOptions:
     insert_reanchor: bool = True
     """Internal (ablation): the layer's homography is measured against frame 1 every frame (else chained)."""
     outpaint_seam: bool = True
-    """Internal (ablation): the step at the source area's border is removed from the fill."""
+    """Internal (ablation): the fill is blended into each frame in the gradient domain at the source area's border."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:
