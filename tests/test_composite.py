@@ -33,17 +33,31 @@ def cases():
     return {c.id: c for c in made}
 
 
+class _Runs(dict):
+    """Engine results by case id, each run when a test first asks for it (a test pays for its own cases only)."""
+
+    def __init__(self, cases: dict) -> None:
+        super().__init__()
+        self.cases = cases
+
+    def __missing__(self, cid: str):
+        c = self.cases[cid]
+        self[cid] = result = ClassicEngine().propagate(ArrayClip(c.frames, c.fps), c.edit())
+        return result
+
+
 @pytest.fixture(scope="module")
 def results(cases):
-    return {cid: ClassicEngine().propagate(ArrayClip(c.frames, c.fps), c.edit()) for cid, c in cases.items()}
+    return _Runs(cases)
 
 
 @pytest.fixture(scope="module")
 def more_results():
-    """A removal with a long cast shadow under an occluder, and the two harder outpaint shots (own fixture: < 30 s)."""
+    """A removal with a long cast shadow under an occluder, and the two harder outpaint shots: (case, result)."""
     made = build_cases(COUNT, WIDTH, scenes=["occluded_woman"], tasks=["remove"])
     made += build_cases(COUNT, WIDTH, scenes=["outpaint_handheld", "outpaint_static"])
-    return {c.id: (c, ClassicEngine().propagate(ArrayClip(c.frames, c.fps), c.edit())) for c in made}
+    runs = _Runs({c.id: c for c in made})
+    return {c.id: (c, runs[c.id]) for c in made}
 
 
 def _j(result, case) -> tuple[float, float]:
