@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         "- Columns: J / J last / F = DAVIS region (mean, last frame) and boundary measures; PSNR in / SSIM in = inside the "
         "true region vs the truth (dB); PSNR out = outside it vs the source; flicker = mean |output's frame-to-frame "
         "change - the truth's| inside the region (0..255); corner err = mean distance (px) of the inserted logo's "
-        "corners from the truth, recovered from the output frames; black px = share of the new canvas left black; "
+        "corners from the truth, recovered from the output frames; black px = share of the new canvas left pure black "
+        "where the truth is not dark (black from source: pure black continuing the source's own black across the seam, "
+        "<= 12 px deep, not counted in black px); "
         "seam/natural = step across the outpaint seam over the image's own step; cut errors = missed + false shot "
         "cuts; fps = frames per second of the whole run (clip in memory).",
         "",

@@ -73,6 +73,11 @@ def _occluders(
     return np.isin(labels, touching) & sel_small
 
 
+def _at_border(mask: np.ndarray, px: int = 2) -> bool:
+    """True when ``mask`` reaches within ``px`` of the frame's border."""
+    return bool(mask[:px].any() or mask[-px:].any() or mask[:, :px].any() or mask[:, -px:].any())
+
+
 def _overlap(mask_a: np.ndarray, m: np.ndarray, target: np.ndarray) -> float:
     """IoU of ``mask_a`` moved by ``m`` (working size) with ``target``."""
     moved = cv2.warpAffine(mask_a.astype(np.float32), m[:2], target.shape[::-1], flags=cv2.INTER_LINEAR) > 0.5
@@ -122,7 +127,9 @@ def follow_extras(
             candidates = [predicted] + ([refit] if refit is not None and share > MIN_SHARE else [])
             scores = [_overlap(small_a, m, obj_small) for m in candidates]
             predicted = candidates[int(np.argmax(scores))]
-            if max(scores) < GOOD_FIT:
+            # (Only for an object wholly in view: one entering or leaving the frame changes its
+            # box, not its size.)
+            if max(scores) < GOOD_FIT and not (_at_border(obj[anchor]) or _at_border(obj[t])):
                 boxed = to_small @ _similarity(obj[anchor], obj[t]) @ to_full
                 if _overlap(small_a, boxed, obj_small) > max(scores):
                     predicted = boxed
