@@ -43,7 +43,7 @@ COLUMNS: dict[str, list[str]] = {
     "track": ["j", "j_last", "f", "cut_errors", "fps"],
     "remove": ["psnr_inside", "ssim_inside", "psnr_m", "flicker", "j", "cut_errors", "fps"],
     "insert": ["corner_error", "corner_error_last", "psnr_inside", "fps"],
-    "outpaint": ["black_fraction", "seam_ratio", "psnr_inside", "flicker", "fps"],
+    "outpaint": ["black_fraction", "black_from_source", "seam_ratio", "psnr_inside", "flicker", "fps"],
 }
 HEADERS = {
     "j": "J",
@@ -58,6 +58,7 @@ HEADERS = {
     "corner_error": "corner err",
     "corner_error_last": "corner err last",
     "black_fraction": "black px",
+    "black_from_source": "black from source",
     "seam_ratio": "seam/natural",
 }
 TARGETS = {
@@ -71,12 +72,13 @@ ABLATIONS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "re-anchoring to frame 1": ({"anchor_every": 0}, ("track", "remove")),
     "re-finding after a cut": ({"refind": False}, ("track",)),
     "shot-cut detection": ({"detect_cuts": False}, ("track", "remove")),
+    "shadow moved with the object (removal extras apart)": ({"remove_extras_apart": False}, ("remove",)),
     "footprint kept for a removal (shadows)": ({"remove_cover": False}, ("remove",)),
     "moving-pixel check (removal)": ({"remove_moving_check": False}, ("remove",)),
     "backward pass (later frames)": ({"remove_backward": False}, ("remove",)),
     "temporal reach (1 frame instead of 60)": ({"temporal_reach": 1}, ("remove", "outpaint")),
     "re-anchoring of the inserted layer": ({"insert_reanchor": False}, ("insert",)),
-    "seam correction (outpaint)": ({"outpaint_seam": False}, ("outpaint",)),
+    "gradient-domain seam blend (outpaint)": ({"outpaint_seam": False}, ("outpaint",)),
 }
 """Ablation name -> (classic engine options that switch one step off, the tasks it concerns)."""
 
@@ -329,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         "- Columns: J / J last / F = DAVIS region (mean, last frame) and boundary measures; PSNR in / SSIM in = inside the "
         "true region vs the truth (dB); PSNR out = outside it vs the source; flicker = mean |output's frame-to-frame "
         "change - the truth's| inside the region (0..255); corner err = mean distance (px) of the inserted logo's "
-        "corners from the truth, recovered from the output frames; black px = share of the new canvas left black; "
+        "corners from the truth, recovered from the output frames; black px = share of the new canvas left pure black "
+        "where the truth is not dark (black from source: pure black continuing the source's own black across the seam, "
+        "<= 12 px deep, not counted in black px); "
         "seam/natural = step across the outpaint seam over the image's own step; cut errors = missed + false shot "
         "cuts; fps = frames per second of the whole run (clip in memory).",
         "",

@@ -57,6 +57,10 @@ class EditOperation:
             ``None`` for pure inserts and outpaint.
         layer_rgba: for insert/replace, the placed layer at canvas size,
             ``[H, W, 4]`` uint8 with straight (non-premultiplied) alpha.
+        extras_mask: for remove/replace, the painted extras alone (the object's
+            shadow, reflection), ``[H, W]`` uint8 (0/255), part of ``source_mask``;
+            ``None`` when there are none. Engines move them with the object's motion
+            instead of tracking them as if they were the object.
     """
 
     kind: EditKind
@@ -64,6 +68,7 @@ class EditOperation:
     params: dict[str, Any] = field(default_factory=dict)
     source_mask: np.ndarray | None = None
     layer_rgba: np.ndarray | None = None
+    extras_mask: np.ndarray | None = None
 
 
 @dataclass

@@ -33,9 +33,31 @@ def cases():
     return {c.id: c for c in made}
 
 
+class _Runs(dict):
+    """Engine results by case id, each run when a test first asks for it (a test pays for its own cases only)."""
+
+    def __init__(self, cases: dict) -> None:
+        super().__init__()
+        self.cases = cases
+
+    def __missing__(self, cid: str):
+        c = self.cases[cid]
+        self[cid] = result = ClassicEngine().propagate(ArrayClip(c.frames, c.fps), c.edit())
+        return result
+
+
 @pytest.fixture(scope="module")
 def results(cases):
-    return {cid: ClassicEngine().propagate(ArrayClip(c.frames, c.fps), c.edit()) for cid, c in cases.items()}
+    return _Runs(cases)
+
+
+@pytest.fixture(scope="module")
+def more_results():
+    """A removal with a long cast shadow under an occluder, and the two harder outpaint shots: (case, result)."""
+    made = build_cases(COUNT, WIDTH, scenes=["occluded_woman"], tasks=["remove"])
+    made += build_cases(COUNT, WIDTH, scenes=["outpaint_handheld", "outpaint_static"])
+    runs = _Runs({c.id: c for c in made})
+    return {c.id: (c, runs[c.id]) for c in made}
 
 
 def _j(result, case) -> tuple[float, float]:
@@ -139,3 +161,41 @@ def test_shot_cut_stops_the_edit(cases, results) -> None:
     j, _ = _j(res, case)
     assert j > 0.85, j
     assert results["pan_man_track"].extras["shot_cuts"] == []  # a pan is not a cut
+
+
+def test_removal_moves_the_shadow_with_the_object(more_results) -> None:
+    """The painted shadow follows the object's motion (it is not tracked as if it were the object)."""
+    case, res = more_results["occluded_woman_remove"]
+    ours = psnr_inside(res.frames[1:], case.target[1:], case.masks[1:])
+    frames, _ = telea_true(case.case_data())
+    naive = psnr_inside(frames[1:], case.target[1:], case.masks[1:])
+    # Measured at commit time: 17.89 dB vs 16.21 dB (17.23 when the shadow was tracked with the woman).
+    assert ours > 17.5 and ours > naive + 1.2, (ours, naive)
+    covered = [((res.masks[t] > 0) & case.masks[t]).sum() / case.masks[t].sum() for t in range(1, COUNT)]
+    assert min(covered) > 0.93, covered  # the shadow's far end is removed on every frame (measured >= 0.97)
+
+
+def test_outpaint_handheld_and_static_have_no_seam_and_no_black(more_results) -> None:
+    for cid, limit in (("outpaint_handheld", 1.5), ("outpaint_static", 1.5)):
+        case, res = more_results[cid]
+        assert black_fraction(res.frames, case.masks, case.target) == 0.0, cid
+        ox, oy = case.edit().canvas_offset
+        ratio = seam_ratio(res.frames[1:], (ox, oy), case.frames.shape[2:0:-1])
+        # Measured at commit time: 0.22 (handheld) and 0.49 (static); before the gradient-domain
+        # blend 1.71 and 0.86. The truth scores about 1.
+        assert ratio < limit, (cid, ratio)
+
+
+def test_removal_is_deterministic_whatever_the_thread_count() -> None:
+    """Two runs give the same frames, also with OpenCV on one thread (DIS flow and RANSAC are seeded)."""
+    import cv2
+
+    case = build_cases(8, 160, scenes=["cut_man"], tasks=["remove"])[0]
+    first = ClassicEngine().propagate(ArrayClip(case.frames, case.fps), case.edit())
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        again = ClassicEngine().propagate(ArrayClip(case.frames, case.fps), case.edit())
+    finally:
+        cv2.setNumThreads(threads)
+    assert np.array_equal(first.frames, again.frames) and np.array_equal(first.masks, again.masks)

@@ -148,3 +148,27 @@ def test_clip_scores_with_a_local_tiny_model(tmp_path) -> None:
     assert -1.0 <= scorer.clip_t(frames, "a red bird") <= 1.0
     with pytest.raises(ValueError, match="non-empty"):
         scorer.clip_t(frames, " ")
+
+
+def test_black_continuing_the_source_black_is_told_apart_from_undefined_black() -> None:
+    """Pure black joined to the source's own pure black, a few px deep, is the source's; deeper or apart it is a defect."""
+    from engine.metrics import black_fraction, source_black_fraction
+    from engine.metrics.outpaint import SOURCE_BLACK_DEPTH
+
+    h, w, margin = 40, 100, 30
+    truth = np.full((1, h, w, 3), 120, np.uint8)
+    margins = np.zeros((1, h, w), bool)
+    margins[:, :, :margin] = True
+    out = truth.copy()
+    out[0, 10:20, margin : margin + 6] = 0  # a crushed-black coat at the source's left border
+    out[0, 10:20, margin - 4 : margin] = 0  # ... continued 4 px into the margin
+    assert black_fraction(out, margins, truth) == 0.0
+    assert source_black_fraction(out, margins, truth) == pytest.approx(40 / margins.sum())
+    deep = out.copy()
+    deep[0, 10:20, :margin] = 0  # the same black smeared across the whole margin (a mirrored letterbox)
+    counted = (margin - SOURCE_BLACK_DEPTH) * 10
+    assert black_fraction(deep, margins, truth) == pytest.approx(counted / margins.sum(), rel=0.15)
+    apart = truth.copy()
+    apart[0, 25:35, 5:15] = 0  # black the engine invented, touching nothing of the source
+    assert black_fraction(apart, margins, truth) == pytest.approx(100 / margins.sum())
+    assert source_black_fraction(apart, margins, truth) == 0.0

@@ -27,6 +27,14 @@ def removal_region(
     return source, grow(source, dilate)
 
 
+def extras_alone(mask: np.ndarray, extras_mask: np.ndarray | None, size_hw: tuple[int, int]) -> np.ndarray | None:
+    """The painted extras outside the object (0/255), or None when there are none."""
+    if extras_mask is None:
+        return None
+    extras = np.where((check_mask(extras_mask, size_hw, name="extras_mask") > 0) & (check_mask(mask, size_hw) == 0), 255, 0)
+    return extras.astype(np.uint8) if extras.any() else None
+
+
 def remove(
     frame: np.ndarray,
     mask: np.ndarray,
@@ -50,8 +58,8 @@ def remove(
         options: backend options (``model``, ``prompt``, ``seed``, ``steps`` for diffusers).
 
     Returns:
-        The new frame and an ``EditOperation`` whose ``mask`` is the filled region and
-        ``source_mask`` the object + extras.
+        The new frame and an ``EditOperation`` whose ``mask`` is the filled region,
+        ``source_mask`` the object + extras and ``extras_mask`` the extras alone.
     """
     check_frame(frame)
     dilate = specs.number("dilate", dilate, low=0, high=specs.MAX_DISTANCE)
@@ -63,7 +71,8 @@ def remove(
         raise ValueError("mask is empty: select the object to remove first")
     out = inpaint(frame, region, concrete, radius=radius, **opts)
     params = {"method": concrete, "dilate": dilate, "radius": radius, "options": opts}
-    return out, EditOperation(EditKind.REMOVE, mask=region, params=params, source_mask=source)
+    extras = extras_alone(mask, extras_mask, frame.shape[:2])
+    return out, EditOperation(EditKind.REMOVE, mask=region, params=params, source_mask=source, extras_mask=extras)
 
 
 @specs.register_spec

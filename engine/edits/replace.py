@@ -69,6 +69,7 @@ def replace(
         params=params,
         source_mask=rm_op.source_mask,
         layer_rgba=ins_op.layer_rgba,
+        extras_mask=rm_op.extras_mask,
     )
     return out, op
 

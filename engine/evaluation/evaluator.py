@@ -35,6 +35,7 @@ from engine.metrics import (
     psnr_inside,
     psnr_outside,
     seam_ratio,
+    source_black_fraction,
     ssim_inside,
     ssim_outside,
     temporal_consistency,
@@ -55,6 +56,7 @@ GROUND_TRUTH_METRICS: tuple[str, ...] = (
     "corner_error",
     "corner_error_last",
     "black_fraction",
+    "black_from_source",
     "seam_ratio",
     "cut_errors",
 )
@@ -71,6 +73,7 @@ LOWER_IS_BETTER = {
     "corner_error",
     "corner_error_last",
     "black_fraction",
+    "black_from_source",
     "seam_ratio",
     "cut_errors",
     "temporal_consistency",
@@ -181,6 +184,7 @@ def score_case(
             m["flicker"] = _finite(flicker(frames[s], data.target[s], data.masks[s]))
         if spec.task == "outpaint" and data.masks is not None:
             m["black_fraction"] = _finite(black_fraction(frames[s], data.masks[s], data.target[s]))
+            m["black_from_source"] = _finite(source_black_fraction(frames[s], data.masks[s], data.target[s]))
             m["seam_ratio"] = _finite(seam_ratio(frames[s], (ox, oy), (fw, fh)))
     if data.masks is not None:
         jf = j_and_f(engine_masks, data.masks, skip_first=FIRST_SCORED > 0)

@@ -29,6 +29,7 @@ LABELS = {
     "corner_error": "corner err (px)",
     "corner_error_last": "corner err last (px)",
     "black_fraction": "black px",
+    "black_from_source": "black px from source",
     "seam_ratio": "seam / natural",
     "cut_errors": "cut errors",
     "psnr_m": "PSNRm (dB)",
@@ -50,6 +51,7 @@ _DIGITS = {
     "f": 3,
     "jf": 3,
     "black_fraction": 4,
+    "black_from_source": 4,
     "cut_errors": 0,
     "seconds": 2,
     "fps": 1,
@@ -147,7 +149,9 @@ def to_markdown(evaluation: Evaluation, title: str | None = None) -> str:
         "else the engine's masks (column *region*). J/F: DAVIS region and boundary measures of the engine's masks; "
         "PSNR/SSIM in: inside the true region vs the target; flicker: mean |output's frame-to-frame change - the "
         "truth's| inside the region (0..255); corner err: mean distance of the inserted layer's corners from the truth "
-        "(lost = the layer was not found); black px: share of new-canvas pixels left black; seam / natural: step "
+        "(lost = the layer was not found); black px: share of new-canvas pixels left pure black where the truth is not "
+        "dark; black px from source: pure black continuing the source's own black pixels across the seam (at most "
+        "12 px deep; not counted as black px); seam / natural: step "
         "across the outpaint seam over the image's own step; cut errors: missed + false shot cuts. PSNRm/SSIM out: "
         "outside the region vs the source clip; TC: flow-warped error between consecutive output frames.",
         "- Values in (parentheses) hold by construction and are left out of the means (listed below).",

@@ -3,7 +3,12 @@
 ``black_fraction``: the share of new-canvas pixels that came out pure black (0, 0, 0)
 in all-black 3x3 patches where the truth is not dark: what an engine leaves when no
 frame covers a pixel (a stray dark pixel of real content placed a pixel off is not an
-undefined fill and is not counted).
+undefined fill and is not counted). One exception, measured apart by
+``source_black_fraction``: pure black that *continues the source's own pure-black
+pixels* across the seam (a crushed-black coat at the frame's border, carried a few
+pixels outward by a seam blend) at most :data:`SOURCE_BLACK_DEPTH` px deep. Deeper than
+that it counts again: a black border of the source (a letterbox) mirrored or smeared
+across the margin is not a plausible fill where the truth is not black.
 ``seam_ratio``: the mean absolute step between the two pixel rows/columns that meet at
 the border of the source area, divided by the image's own step between neighbouring
 rows/columns just inside it. A seamless fill scores about 1 (the truth scores ~1); a
@@ -21,22 +26,52 @@ DARK_TRUTH = 24
 """...and counts as a defect only where the truth has a channel above this."""
 
 
-def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
-    """Fraction of ``margins`` pixels (``[T, H, W]``) of ``output`` that are black (and should not be)."""
+SOURCE_BLACK_DEPTH = 12
+"""How deep (px from the source area) pure black continuing the source's own may reach and not count."""
+
+
+def _black_parts(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(``[T, H, W]`` undefined black margin pixels, ``[T, H, W]`` margin pixels continuing the source's black)."""
     out = np.asarray(output)
     m = np.asarray(margins) > 0
     if out.shape[:3] != m.shape:
         raise ValueError(f"margins {m.shape} do not match output {out.shape[:3]}")
-    if not m.any():
-        return float("nan")
     black = out.max(axis=-1) <= BLACK_LEVEL
     # Part of an all-black 3x3 patch: what an uncovered area looks like (a stray black
     # pixel of real content, placed a pixel off, is not an undefined fill).
     kernel = np.ones((3, 3), np.uint8)
-    black = np.stack([cv2.morphologyEx(b.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0 for b in black])
+    patch = np.stack([cv2.morphologyEx(b.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0 for b in black])
     if truth is not None:
-        black &= np.asarray(truth).max(axis=-1) > DARK_TRUTH
-    return float((black & m).sum() / m.sum())
+        patch &= np.asarray(truth).max(axis=-1) > DARK_TRUTH
+    patch &= m
+    continued = np.zeros_like(patch)
+    for t in range(len(out)):
+        if not patch[t].any():
+            continue
+        # Black pixels joined (8-connected, through black) to the source area's own black.
+        _, labels = cv2.connectedComponents(black[t].astype(np.uint8), connectivity=8)
+        from_source = np.unique(labels[black[t] & ~m[t]])
+        depth = cv2.distanceTransform(m[t].astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        continued[t] = patch[t] & np.isin(labels, from_source[from_source > 0]) & (depth <= SOURCE_BLACK_DEPTH)
+    return patch & ~continued, continued
+
+
+def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
+    """Fraction of ``margins`` pixels (``[T, H, W]``) of ``output`` that are black (and should not be)."""
+    m = np.asarray(margins) > 0
+    if not m.any():
+        return float("nan")
+    undefined, _ = _black_parts(output, m, truth)
+    return float(undefined.sum() / m.sum())
+
+
+def source_black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
+    """Fraction of ``margins`` pixels that are pure black continuing the source's own black (not counted above)."""
+    m = np.asarray(margins) > 0
+    if not m.any():
+        return float("nan")
+    _, continued = _black_parts(output, m, truth)
+    return float(continued.sum() / m.sum())
 
 
 def _steps(frame: np.ndarray, offset: tuple[int, int], size: tuple[int, int], inner: int) -> tuple[list[float], list[float]]:

@@ -40,12 +40,13 @@ from engine.engines.base import (
     StageTimer,
 )
 from engine.engines.classic.colour import frame_transform
+from engine.engines.classic.extras import extras_in_shots
 from engine.engines.classic.insert import composite_layer, layer_homographies
 from engine.engines.classic.keyframe_edits import colour_anchors, edited_keyframes, keyframe_layer
 from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
-from engine.engines.classic.outpaint import camera_homographies, fill_canvas
+from engine.engines.classic.outpaint import blend_seam, camera_homographies, fill_canvas
 from engine.engines.classic.remove import fill_holes
 from engine.engines.classic.shots import detect_cuts, shot_ranges
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
@@ -450,7 +451,14 @@ class ClassicEngine(Engine):
     def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         opts = ctx.opts
         first = op.source_mask if op.source_mask is not None else op.mask
-        tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
+        extras = op.extras_mask if opts.remove_extras_apart and op.extras_mask is not None else None
+        obj = (_binary(first) > 0) & ~(_binary(extras) > 0) if extras is not None and extras.shape == first.shape else None
+        if obj is not None and obj.any():
+            # The painted extras (a shadow) follow the object's motion; the object is tracked alone.
+            tracked = self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover)
+            tracked = np.maximum(tracked, _binary(extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj)))
+        else:
+            tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         holes = tracked > 0
         if opts.remove_grow:
             k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2)
@@ -525,18 +533,11 @@ class ClassicEngine(Engine):
             view = ctx.flows.view(s, e)
             first = edit.edited_frame if k == 0 else _reflect_canvas(work[s], (left, top), (cw, ch))
             cams = camera_homographies(view, ctx.rep.tick)
+            previous = None  # the last frame's fill before its seam blend (blends never pile up)
             for t in range(e - s):
-                previous = out[s + t - 1] if t > 0 else None
-                out[s + t] = fill_canvas(
-                    t,
-                    view.frames,
-                    first,
-                    (left, top),
-                    cams,
-                    previous,
-                    window=ctx.opts.temporal_reach,
-                    seam=ctx.opts.outpaint_seam,
-                )
+                previous = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
+                seam = ctx.opts.outpaint_seam and t > 0
+                out[s + t] = blend_seam(previous, (left, top), (w, h)) if seam else previous
                 ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)

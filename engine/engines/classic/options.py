@@ -91,12 +91,14 @@ class ClassicOptions:
     """Internal (ablation): also take background from later frames (the backward pass)."""
     remove_cover: bool = True
     """Internal (ablation): a removal region keeps its rigidly moved frame-1 footprint (soft shadows)."""
+    remove_extras_apart: bool = True
+    """Internal (ablation): a removal's painted extras (its shadow) follow the object's motion instead of being tracked with it."""
     remove_moving_check: bool = True
     """Internal (ablation): pixels near the hole that move unlike the background are never copied."""
     insert_reanchor: bool = True
     """Internal (ablation): the layer's homography is measured against frame 1 every frame (else chained)."""
     outpaint_seam: bool = True
-    """Internal (ablation): the step at the source area's border is removed from the fill."""
+    """Internal (ablation): the fill is blended into each frame in the gradient domain at the source area's border."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:

@@ -13,9 +13,10 @@ this order, from:
 4. a spatial fill (mirrored continuation, blurred with distance) for anything still
    uncovered (the camera moved beyond everything seen): never a black pixel.
 
-Within ``seam_px`` of the source area the fill is then nudged toward the current frame
-by the step measured at the seam, fading with distance, so the border of the original
-frame does not show.
+The fill is then blended into the current frame in the gradient domain
+(:func:`blend_seam`), so the border of the original frame does not show. The next
+frame carries the fill *before* that blend (the engine keeps it), so corrections made
+for one frame's border never pile up in a margin no frame reveals.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def fill_canvas(
     feather_px: int = 8,
     seam_px: int = 12,
     max_sources: int = 60,
-    seam: bool = True,
+    seam: bool = False,
     align: bool = True,
 ) -> np.ndarray:
     """Canvas ``[H', W', 3]`` for frame ``t``: the frame at ``offset``, the new area filled.
@@ -169,7 +170,7 @@ def fill_canvas(
     known = inner | (got > 0.5)
     canvas = spatial_fill(canvas, known)
     if seam:
-        canvas = _soften_seam(canvas, offset, (w, h), seam_px)
+        canvas = blend_seam(canvas, offset, (w, h))
     canvas[inner] = place[inner]
     return canvas
 
@@ -224,42 +225,65 @@ def _band(inner: np.ndarray, px: int) -> np.ndarray:
     return inner & ~eroded
 
 
-def _soften_seam(canvas: np.ndarray, offset: tuple[int, int], size: tuple[int, int], px: int) -> np.ndarray:
-    """Remove the step at each border of the source area, fading over ``px`` pixels into the fill.
+def _harmonic_strip(g: np.ndarray, width: int) -> np.ndarray:
+    """``[width, n, C]``: the harmonic field on a strip ``width`` deep equal to ``g`` (``[n, C]``) at depth 0.
 
-    Per border pixel the step across the seam is compared with the image's own step on
-    either side (the predicted continuation); the excess, smoothed along the seam, is
-    added to the fill and fades out with distance, so the fill's own detail is kept.
+    Zero-derivative (Neumann) at the far edge and at both ends of the strip. Solved
+    exactly per cosine mode along the seam: mode ``k`` decays with depth ``d`` like
+    ``cosh(l_k (L - d)) / cosh(l_k L)``, so a colour offset (k = 0) carries across the
+    whole margin and a fine mismatch fades within a few pixels.
+    """
+    n, c = g.shape
+    m = n + (n % 2)  # OpenCV's DCT wants an even length; the repeated row keeps the Neumann end
+    gg = np.concatenate([g, g[-1:]], 0) if m != n else g
+    coef = cv2.dct(np.ascontiguousarray(gg.T, dtype=np.float64), flags=cv2.DCT_ROWS)  # [C, m]
+    k = np.arange(m, dtype=np.float64)
+    lam = np.arccosh(1.0 + (1.0 - np.cos(np.pi * k / m)))  # discrete Laplacian's decay rate per pixel
+    d = np.arange(width, dtype=np.float64)[:, None]
+    big = width - 1
+    # cosh(l (L - d)) / cosh(l L) without overflow.
+    decay = (np.exp(-lam * d) + np.exp(-lam * (2 * big - d))) / (1.0 + np.exp(-2 * lam * big))  # [width, m]
+    modes = (coef[None] * decay[:, None, :]).reshape(width * c, m)
+    field = cv2.idct(modes, flags=cv2.DCT_ROWS).reshape(width, c, m)[:, :, :n]
+    return np.transpose(field, (0, 2, 1))
+
+
+def blend_seam(canvas: np.ndarray, offset: tuple[int, int], size: tuple[int, int], depth_px: int = 12) -> np.ndarray:
+    """``canvas`` with its fill blended into the source area in the gradient domain (no step at the seam).
+
+    Per side, the fill gets the harmonic correction (Poisson blending, Perez et al. 2003)
+    whose value at the first fill pixel makes the step across the seam the fill's own
+    next step (a natural step, not the misfit of a moved frame or an exposure change);
+    the correction is smooth, so the fill's own detail is kept. It fades out over
+    ``depth_px`` into the fill: a colour that crosses the border on one frame (a dark coat
+    passing) is continued a few pixels, not painted across a margin no frame reveals
+    (exposure differences of revealing frames are matched before, in :func:`fill_canvas`).
     """
     img = canvas.astype(np.float32)
     ox, oy = offset
     w, h = size
     ch, cw = img.shape[:2]
-    ramp = np.clip(1.0 - np.arange(px, dtype=np.float32) / px, 0, 1)  # at distance 0..px-1 from the seam
 
-    def fix(line_in, line_in2, line_out, line_out2):  # noqa: ANN001, ANN202 - [n, 3] rows across one seam
-        natural = 0.5 * ((line_in2 - line_in) + (line_out - line_out2))
-        excess = (line_in - line_out) - natural
-        return cv2.GaussianBlur(excess[:, None, :], (1, 0), sigmaX=0.1, sigmaY=3.0)[:, 0, :] if len(excess) > 1 else excess
+    def blended(fill: np.ndarray, live: np.ndarray) -> np.ndarray:
+        """``fill`` (``[depth, n, 3]``, depth 0 at the seam) blended toward the border ``live`` (``[n, 3]``)."""
+        target = live + (fill[1] - fill[0])  # the source continued by the fill's own outward step
+        ramp = np.clip(1.0 - np.arange(len(fill), dtype=np.float32) / depth_px, 0, 1)[:, None, None]
+        u = _harmonic_strip(target - fill[0], len(fill)) * ramp
+        # At most the ramp's share of the way from the fill to the border's colour, never
+        # past it: a dark border darkens a bright fill near the seam, it does not drive a
+        # dark fill to black further out (Poisson's bleeding).
+        toward = live[None] - fill
+        return np.clip(fill + u, fill + ramp * np.minimum(toward, 0), fill + ramp * np.maximum(toward, 0))
 
-    if ox >= 2 and w >= 2:  # left margin: columns ox-1, ox-2, ... get the correction
-        e = fix(img[oy : oy + h, ox], img[oy : oy + h, ox + 1], img[oy : oy + h, ox - 1], img[oy : oy + h, ox - 2])
-        n = min(px, ox)
-        img[oy : oy + h, ox - n : ox] += e[:, None, :] * ramp[:n][::-1][None, :, None]
-    if ox + w <= cw - 2 and w >= 2:  # right margin
-        e = fix(
-            img[oy : oy + h, ox + w - 1], img[oy : oy + h, ox + w - 2], img[oy : oy + h, ox + w], img[oy : oy + h, ox + w + 1]
-        )
-        n = min(px, cw - ox - w)
-        img[oy : oy + h, ox + w : ox + w + n] += e[:, None, :] * ramp[:n][None, :, None]
-    if oy >= 2 and h >= 2:  # top margin
-        e = fix(img[oy, ox : ox + w], img[oy + 1, ox : ox + w], img[oy - 1, ox : ox + w], img[oy - 2, ox : ox + w])
-        n = min(px, oy)
-        img[oy - n : oy, ox : ox + w] += e[None, :, :] * ramp[:n][::-1][:, None, None]
-    if oy + h <= ch - 2 and h >= 2:  # bottom margin
-        e = fix(
-            img[oy + h - 1, ox : ox + w], img[oy + h - 2, ox : ox + w], img[oy + h, ox : ox + w], img[oy + h + 1, ox : ox + w]
-        )
-        n = min(px, ch - oy - h)
-        img[oy + h : oy + h + n, ox : ox + w] += e[None, :, :] * ramp[:n][:, None, None]
+    rows, cols = slice(oy, oy + h), slice(ox, ox + w)
+    if ox >= 2:  # left margin: columns ox-1, ox-2, ... at depth 0, 1, ...
+        fill = np.transpose(img[rows, :ox][:, ::-1], (1, 0, 2))
+        img[rows, :ox] = np.transpose(blended(fill, img[rows, ox]), (1, 0, 2))[:, ::-1]
+    if cw - ox - w >= 2:  # right margin
+        fill = np.transpose(img[rows, ox + w :], (1, 0, 2))
+        img[rows, ox + w :] = np.transpose(blended(fill, img[rows, ox + w - 1]), (1, 0, 2))
+    if oy >= 2:  # top margin
+        img[:oy, cols] = blended(img[:oy, cols][::-1], img[oy, cols])[::-1]
+    if ch - oy - h >= 2:  # bottom margin
+        img[oy + h :, cols] = blended(img[oy + h :, cols], img[oy + h - 1, cols])
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)

@@ -13,7 +13,7 @@ for the CPU), within a window of ``window`` frames each way:
    ghost) that is its source, otherwise it inherits the source of the pixel it landed
    on. Colours are then sampled once from the source frame, so a fill stays sharp
    however far it travelled;
-3. each hole pixel takes the source nearest in time (the two blended near a tie), so
+3. each hole pixel blends its two sources weighted by nearness in time, so
    early frames use background revealed later (the backward pass) and late frames
    background revealed earlier;
 4. pixels no frame in the window shows are taken from the previous *output* frame
@@ -172,14 +172,16 @@ def _sweep(
 
 
 def _real_colours(frames: np.ndarray, f: _Sources, b: _Sources, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(``[n, 3]`` colours, ``[n]`` found) of pixels from their nearest source in time (blended near ties)."""
+    """(``[n, 3]`` colours, ``[n]`` found) of pixels from their two sources, weighted by nearness in time."""
     colour = np.zeros((n, 3), np.float32)
     okf = f.idx != NO_SOURCE if len(f.idx) == n else np.zeros(n, bool)
     okb = b.idx != NO_SOURCE if len(b.idx) == n else np.zeros(n, bool)
     af = np.where(okf, f.age, 10**6).astype(np.float32) if len(f.idx) == n else np.full(n, 1e6, np.float32)
     ab = np.where(okb, b.age, 10**6).astype(np.float32) if len(b.idx) == n else np.full(n, 1e6, np.float32)
-    # Nearer source outright; blend only near ties (a smooth hand-over between the passes).
-    wf = np.where(af * 2 <= ab, 1.0, np.where(ab * 2 <= af, 0.0, ab / np.maximum(af + ab, 1e-6))).astype(np.float32)
+    # Both passes, weighted by nearness in time (the nearer dominates: ages 1 and 20 give
+    # 0.95 / 0.05). A hard choice of the nearer one kept one pass's misalignment or stray
+    # passer-by whole; weighting measured better on every removal case (+0.02 to +0.7 dB).
+    wf = (ab / np.maximum(af + ab, 1e-6)).astype(np.float32)
     wf = np.where(okf & ~okb, 1.0, np.where(okb & ~okf, 0.0, wf))
     if okf.any():
         sel = okf & (wf > 0)
