@@ -115,11 +115,51 @@ def test_an_edited_keyframe_replaces_an_inserted_layer() -> None:
     assert "re-placed" in moved.extras["frame_notes"][k]
 
 
-def test_removal_says_it_does_not_use_edited_keyframes() -> None:
-    frames, truth = jump_clip()
-    u8 = truth.astype(np.uint8) * 255
-    res = _run(frames, [RemoveSpec(mask=u8[0], method="telea")], [Keyframe(JUMP, {0: u8[JUMP]}, edited_frame=frames[JUMP])])
-    assert any("not used by a remove" in w for w in res.extras["warnings"])
+def _still_with_square() -> tuple[np.ndarray, np.ndarray]:
+    """A still shot of a textured plate with a static square on it: the background under it is never seen."""
+    rng = np.random.default_rng(7)
+    plate = cv2.GaussianBlur(rng.integers(0, 255, (H, W, 3)).astype(np.uint8), (0, 0), 2.0)
+    plate[40:60, 50:70] = (200, 30, 30)
+    mask = np.zeros((H, W), np.uint8)
+    mask[40:60, 50:70] = 255
+    return np.stack([plate] * 16), mask
+
+
+def test_an_edited_keyframe_gives_a_removal_its_fill_from_that_frame_on() -> None:
+    frames, mask = _still_with_square()
+    k = 9
+    user = frames[k].copy()
+    user[mask > 0] = (0, 200, 0)  # the user's own fill of the hole on frame 10
+    op = RemoveSpec(mask=mask, method="telea")
+    plain = _run(frames, [op])
+    keyed = _run(frames, [op], [Keyframe(k, {0: mask}, edited_frame=user)])
+    inside = mask > 0
+    assert np.array_equal(keyed.frames[:k], plain.frames[:k])  # frames before the keyframe are untouched
+    for t in range(k, 16):
+        # never-seen background: the hole carries the user's fill from the keyframe on
+        assert np.abs(keyed.frames[t][inside].astype(int) - (0, 200, 0)).mean() < 8, t
+    assert np.abs(plain.frames[k][inside].astype(int) - (0, 200, 0)).mean() > 60
+    assert not any("not used" in w for w in keyed.extras["warnings"])
+    assert "filled from the edited frame" in keyed.extras["frame_notes"][k]
+
+
+def test_an_edited_keyframe_gives_an_outpaint_its_margins_from_that_frame_on() -> None:
+    from engine.edits import OutpaintSpec
+
+    frames, _ = _still_with_square()
+    op = OutpaintSpec(left=16, right=0, top=0, bottom=0)
+    plain = _run(frames, [op])
+    k = 7
+    user = plain.frames[k].copy()
+    user[:, :16] = (0, 0, 220)  # the user paints the new left margin blue on frame 8
+    keyed = _run(frames, [op], [Keyframe(k, edited_frame=user)])
+    assert np.array_equal(keyed.frames[:k], plain.frames[:k])
+    for t in range(k, 16):
+        margin = keyed.frames[t][:, :3].astype(
+            int
+        )  # a still shot reveals nothing: the margin (past the seam blend) is the user's
+        assert np.abs(margin - (0, 0, 220)).mean() < 10, t
+    assert np.array_equal(keyed.frames[k][:, 16:], frames[k])  # the source itself is untouched
 
 
 def _occluded_clip() -> tuple[np.ndarray, np.ndarray]:
@@ -154,3 +194,23 @@ def test_a_correction_on_an_occluded_frame_keeps_the_whole_object() -> None:
     late = range(16, T)
     j = j_and_f(fixed.masks[16:] > 0, truth[16:]).j_mean
     assert j > 0.95, (j, [int((fixed.masks[t] > 0).sum()) for t in late], int(truth[T - 1].sum()))  # 0.84 without it
+
+
+def test_an_edited_keyframe_is_cropped_to_each_operations_canvas() -> None:
+    from engine.edits import OutpaintSpec
+    from engine.engines.classic.keyframe_edits import edited_keyframes
+
+    frames, mask = _still_with_square()
+    ops = [
+        RecolourSpec(mask=mask, hue_shift=90.0),
+        OutpaintSpec(left=16, top=8),
+        RecolourSpec(mask=np.pad(mask, ((8, 0), (16, 0)))),
+    ]
+    edit = compose(frames[0], ops)
+    user = np.random.default_rng(3).integers(0, 255, edit.edited_frame.shape).astype(np.uint8)
+    edit = compose(frames[0], ops, keyframes=[Keyframe(5, edited_frame=user)])
+    ((k0, before, _),) = edited_keyframes(edit, 0, (H, W))  # the source's canvas sits at (16, 8) in the final one
+    assert k0 == 5 and np.array_equal(before, user[8 : 8 + H, 16 : 16 + W])
+    for index in (1, 2):  # the outpaint and what follows it work on the final canvas
+        ((_, after, _),) = edited_keyframes(edit, index, user.shape[:2])
+        assert np.array_equal(after, user)

@@ -24,6 +24,7 @@ for removal), so it is monotonic; the cancel token is checked on every frame.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,6 +198,32 @@ class _Outcome:
     timer: StageTimer
 
 
+def _look_segments(shots: list[tuple[int, int]], keyed: Mapping[int, Any]) -> list[tuple[int, int, int, int]]:
+    """``(start, stop, shot end, shot index)`` of each stretch that takes its look from one frame: a shot's
+    first frame (frame 0's edit for the first shot) or an edited keyframe inside it (issue 19)."""
+    out = []
+    for index, (s, e) in enumerate(shots):
+        starts = [s, *sorted(k for k in keyed if s < k < e)]
+        for a, b in zip(starts, [*starts[1:], e], strict=True):
+            out.append((a, b, e, index))
+    return out
+
+
+class _Budget:
+    """Progress for a stage that works on more frames than it keeps: ticks for the kept ones, then only
+    checks for cancel (the run's units stay what was budgeted)."""
+
+    def __init__(self, rep: _Reporter, units: int) -> None:
+        self._rep, self._left = rep, units
+
+    def tick(self) -> None:
+        if self._left > 0:
+            self._left -= 1
+            self._rep.tick()
+        else:
+            self._rep.check()
+
+
 class ClassicEngine(Engine):
     """Propagates first-frame edits with optical flow, tracking, warping and inpainting.
 
@@ -321,12 +348,6 @@ class ClassicEngine(Engine):
         deferred = None
         for i, op in enumerate(edit.operations):
             ctx.op_index, ctx.op_name = i, f"operation {i + 1} ({op.kind.value})"
-            if edited_keys and op.kind in (EditKind.REMOVE, EditKind.OUTPAINT):
-                frames_text = ", ".join(str(k + 1) for k in edited_keys)
-                notes.warn(
-                    f"{ctx.op_name}: the edited frames of the keyframes (frames {frames_text}) are not used by a "
-                    f"{op.kind.value} yet; it follows their corrected masks only"
-                )
             rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
             with timer.stage(op.kind.value):
                 last = i == len(edit.operations) - 1
@@ -468,21 +489,35 @@ class ClassicEngine(Engine):
         if edit.edited_frame.shape == work.shape[1:]:
             first_filled[holes[0]] = edit.edited_frame[holes[0]]
         out = work.copy()
-        for k, (s, e) in enumerate(ctx.shots):
-            if not holes[s:e].any():
+        keyed = {k: after for k, after, _ in self._edited_keys(ctx, work.shape[1:3])}
+        for a, b, e, shot in _look_segments(ctx.shots, keyed):
+            if not holes[a:b].any():
                 continue
-            view = ctx.flows.view(s, e)
-            out[s:e] = fill_holes(
+            if a in keyed:  # the user's own fill of this frame's hole is the look from here on
+                first_here = work[a].copy()
+                first_here[holes[a]] = keyed[a][holes[a]]
+                ctx.notes.note(a, f"keyframe: {ctx.op_name} filled from the edited frame")
+            else:
+                first_here = first_filled if shot == 0 else None
+            # Filled to the shot's end, so frames before the next keyframe still see what is revealed after it.
+            view = ctx.flows.view(a, e)
+            filled = fill_holes(
                 view.frames,
-                holes[s:e],
-                first_filled if k == 0 else None,
+                holes[a:e],
+                first_here,
                 view,
-                ctx.rep.tick,
+                _Budget(ctx.rep, b - a).tick,
                 window=opts.temporal_reach,
                 both_directions=opts.remove_backward,
                 moving_check=opts.remove_moving_check,
             )
+            out[a:b] = filled[: b - a]
         return out, _binary(holes)
+
+    @staticmethod
+    def _edited_keys(ctx: _Run, hw: tuple[int, int]) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
+        """The current operation's edited keyframes: (frame, the user's frame on its canvas, its mask or None)."""
+        return edited_keyframes(ctx.edit, ctx.op_index, hw) if ctx.edit is not None else []
 
     def _insert(self, work, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
         """The layer moved by its surface from frame 0, re-placed from each edited keyframe (``keyframe_edits``)."""
@@ -529,15 +564,20 @@ class ClassicEngine(Engine):
                 f"outpaint canvas is {cw}x{ch} but the edited frame is {edit.edited_frame.shape[1]}x{edit.edited_frame.shape[0]}"
             )
         out = np.empty((len(work), ch, cw, 3), np.uint8)
-        for k, (s, e) in enumerate(ctx.shots):
-            view = ctx.flows.view(s, e)
-            first = edit.edited_frame if k == 0 else _reflect_canvas(work[s], (left, top), (cw, ch))
+        keyed = {k: after for k, after, _ in self._edited_keys(ctx, (ch, cw))}
+        for a, b, _, shot in _look_segments(ctx.shots, keyed):
+            view = ctx.flows.view(a, b)
+            if a in keyed:  # the user's own margins of this frame are the look from here on
+                first = keyed[a]
+                ctx.notes.note(a, f"keyframe: {ctx.op_name} margins from the edited frame")
+            else:
+                first = edit.edited_frame if shot == 0 else _reflect_canvas(work[a], (left, top), (cw, ch))
             cams = camera_homographies(view, ctx.rep.tick)
             previous = None  # the last frame's fill before its seam blend (blends never pile up)
-            for t in range(e - s):
+            for t in range(b - a):
                 previous = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
                 seam = ctx.opts.outpaint_seam and t > 0
-                out[s + t] = blend_seam(previous, (left, top), (w, h)) if seam else previous
+                out[a + t] = blend_seam(previous, (left, top), (w, h)) if seam else previous
                 ctx.rep.tick()
         masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
         return out, masks, (left, top)

@@ -9,7 +9,8 @@
   its surface from there; the switch is at the keyframe itself (a cross-fade between two
   placements would show the object twice).
 
-Removal and outpaint do not use edited keyframes yet (the run says so).
+Removal and outpaint take their look from an edited keyframe too (``engine._look_segments``): the
+hole's fill, the new margins are the user's from that frame on, continued like frame 1's.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ DIFF_LEVEL = 24
 
 def _offset_at(edit: FirstFrameEdit, index: int) -> tuple[int, int]:
     """(x, y) of operation ``index``'s canvas inside the final edited canvas."""
-    x, y = edit.canvas_offset
+    # Operation ``index`` works on the canvas left by the operations up to it (an outpaint: after itself);
+    # only the outpaints after it move that canvas inside the final one.
+    x = y = 0
     for op in edit.operations[index + 1 :]:
         if op.kind is EditKind.OUTPAINT:
-            x, y = x - int(op.params.get("left", 0)), y - int(op.params.get("top", 0))
+            x, y = x + int(op.params.get("left", 0)), y + int(op.params.get("top", 0))
     return x, y
 
 
