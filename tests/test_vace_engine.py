@@ -224,3 +224,30 @@ def test_whole_real_clip_in_several_windows(pipe: VacePropagationPipeline, share
     result = VaceEngine(pipeline=pipe).propagate(clip, paste_edit(clip[0]), {**OPTS, "window": 17, "long_side": 64})
     assert result.frames.shape == (len(clip), 240, 320, 3) and len(result.extras["windows"]) > 3
     assert all(d is None or d >= 0 for d in result.extras["colour_drift"])
+
+
+def test_keyframes_reach_vace(pipe: VacePropagationPipeline) -> None:
+    """A mask correction moves the regenerated region (through the classic tracking); an edited keyframe is
+    kept as the user made it, like frame 1."""
+    from engine.edit import Keyframe
+
+    clip = generated_clip(8)
+    edit = paste_edit(clip[0])
+    moved = np.zeros(edit.operations[0].mask.shape, np.uint8)
+    moved[2:10, 30:42] = 255  # the user says the object is here on frame 5
+    user = np.asarray(clip[5]).copy()
+    user[2:10, 30:42] = (0, 255, 0)
+    keyed = type(edit)(
+        edit.original_frame,
+        edit.edited_frame,
+        edit.edit_mask,
+        edit.operations,
+        edit.canvas_offset,
+        [Keyframe(5, {0: moved}, edited_frame=user)],
+    )
+    assert get_engine("genprop-vace").follows_keyframes
+    result = VaceEngine(pipeline=pipe).propagate(clip, keyed, OPTS)
+    assert np.array_equal(result.frames[5], user)
+    assert (result.masks[5][moved > 0] > 0).mean() > 0.9  # the tracked region follows the correction there
+    plain = VaceEngine(pipeline=pipe).propagate(clip, edit, OPTS)
+    assert (plain.masks[5][moved > 0] > 0).mean() < 0.5

@@ -110,6 +110,9 @@ class VaceEngine(Engine):
     """Wan2.1-VACE behind the Engine interface; spec (label, options) in ``engine.engines``."""
 
     name = "genprop-vace"
+    #: Mask corrections reach VACE through the classic tracking; an edited keyframe is a known frame of the
+    #: context (kept as the user made it, VACE continues it), like frame 1. GenProp-Wan weights: mask-only.
+    follows_keyframes = True
     load_options: ClassVar[tuple[str, ...]] = ("vace", "model", "weights", "model_dirs", "memory", "device")
 
     def __init__(self, pipeline: VacePropagationPipeline | None = None) -> None:
@@ -189,6 +192,7 @@ class VaceEngine(Engine):
         total = track_units + num_windows * (opts.steps + 1) + 1
         cw, ch = edit.canvas_size
         originals = None
+        known: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # frame -> (the user's edited keyframe, its mask)
         if genprop:  # GenProp-Wan: G continues the edited frame 1, the SCE reads the original clip, the MPD finds the edit
             originals = _Canvas(clip, edit)
             regions = np.full((n, ch, cw), 255, np.uint8)
@@ -199,6 +203,10 @@ class VaceEngine(Engine):
                 classic = self._classic(clip, edit, opts, n, cancel, report, total)
             regions, greys = self._regions(edit, classic, opts)
             context = self._context(edit, classic.frames, greys)
+            for k in edit.keyframes:
+                if k.edited_frame is not None:  # a known frame, like frame 1: nothing regenerated there
+                    context[k.frame], regions[k.frame] = k.edited_frame, 0
+                    known[k.frame] = (k.edited_frame, classic.masks[k.frame])
         long_side = max(MODEL_MULTIPLE, opts.long_side // MODEL_MULTIPLE * MODEL_MULTIPLE)
         space = ModelSpace.fit((cw, ch), long_side=long_side, multiple=MODEL_MULTIPLE)
 
@@ -209,6 +217,9 @@ class VaceEngine(Engine):
             if index == 0:  # frame 1 is kept exactly as edited; its mask is the edit's
                 out_frames[0] = edit.edited_frame
                 out_masks[0] = np.where(edit.edit_mask > 127, 255, 0).astype(np.uint8)
+                return
+            if index in known:  # an edited keyframe is kept exactly as the user made it
+                out_frames[index], out_masks[index] = known[index]
                 return
             region = regions[index]
             if mpd is not None:  # GenProp-Wan: the MPD's edit region
@@ -282,6 +293,10 @@ class VaceEngine(Engine):
             )
         )
         warnings: list[str] = []
+        edited = [k.frame for k in edit.keyframes if k.edited_frame is not None]
+        if genprop and edited:
+            frames_text = ", ".join(str(f + 1) for f in edited)
+            warnings.append(f"GenProp-Wan does not use the edited frames of keyframes yet (frames {frames_text})")
         if device.type == "cpu":
             warnings.append("Wan2.1-VACE ran on the CPU: a real checkpoint takes many minutes per denoising step")
         drift = [None if c is None else round(c.drift_before, 2) for c in out.colour]
