@@ -63,6 +63,9 @@ class FlowMaskTracker:
         refind: search for a lost object again.
         cover: for a region to remove: keep everything that moves with the object
             (its frame-1 footprint moved rigidly), not only what looks like it.
+        look_search: search a small object by its look on the run's first frame near a
+            constant-velocity prediction every frame, and take that where the flow lost it
+            (``engine.engines.classic.look_search``).
     """
 
     def __init__(
@@ -77,12 +80,13 @@ class FlowMaskTracker:
         motion_weight: float = 3.0,
         refind: bool = True,
         cover: bool = False,
+        look_search: bool = True,
     ) -> None:
         if anchor_every < 0:
             raise ValueError(f"anchor_every must be >= 0, got {anchor_every}")
         self.max_side, self.preset, self.anchor_every = max_side, preset, anchor_every
         self.refine, self.colour_weight, self.motion_weight, self.refind = refine, colour_weight, motion_weight, refind
-        self.cover = cover
+        self.cover, self.look_search = cover, look_search
         self._flows = flows
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""

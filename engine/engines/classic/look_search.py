@@ -1,0 +1,118 @@
+"""Finding a fast small object near where its motion predicts it, by its look on the run's first frame.
+
+Dense flow loses an object that moves about its own size per frame (a swinging bottle):
+its mask stays behind on whatever lies there (a coin on the table), and a correction on a
+keyframe holds only a few frames. The look a run starts from (frame 1's, or a keyframe's
+correction) is a drift-free template of the object: every frame it is searched for by
+masked normalised cross-correlation (colour) in a window around a constant-velocity
+prediction from the last confident frames. A clear match (high, and unique in the window)
+that the flow track does not hold replaces it: the start mask moved there, so the
+mask keeps the correction's shape. A match the flow track agrees with only confirms the
+object's position (the velocity). An object that changed its look (turned, deformed,
+partly hidden) matches below the bar, and the flow track stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+MIN_SCORE = 0.85
+"""Masked colour correlation a match must reach (1 = identical up to gain and offset per channel)."""
+UNIQUE_MARGIN = 0.1
+"""How far the best match must stand above the best one elsewhere in the window."""
+AGREEMENT = 0.6
+"""Share of the placed look inside the flow track above which the flow track is kept (it has the finer shape,
+and may have grown past a start mask that showed only part of the object)."""
+MAX_SIDE = 96
+"""Largest side (px) of an object this search is for: bigger objects are slow relative to their size."""
+
+
+@dataclass
+class Placement:
+    """The run's start mask moved to where its look matched in a frame."""
+
+    mask: np.ndarray  # [H, W] bool
+    shift: tuple[float, float]  # (dx, dy) full px from the run's first frame
+    score: float
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()], np.float64)
+
+
+class LookSearch:
+    """The look of an object on a run's first frame, searched for near a constant-velocity prediction."""
+
+    def __init__(self, frame: np.ndarray, mask: np.ndarray) -> None:
+        ys, xs = np.nonzero(mask)
+        self.y0, self.x0 = int(ys.min()), int(xs.min())
+        y1, x1 = int(ys.max()) + 1, int(xs.max()) + 1
+        self.mask = mask.copy()
+        self.template = frame[self.y0 : y1, self.x0 : x1].astype(np.float32)
+        self.tmask = mask[self.y0 : y1, self.x0 : x1].astype(np.float32)
+        self.size = float(np.sqrt(mask.sum()))
+        self.history: list[tuple[int, np.ndarray]] = [(0, _centre(mask))]
+
+    @staticmethod
+    def applies(mask: np.ndarray) -> bool:
+        """Whether an object this shape is searched for (small enough to outrun the flow, big enough to match)."""
+        ys, xs = np.nonzero(mask)
+        if len(xs) < 64:
+            return False
+        return max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 <= MAX_SIDE
+
+    def predict(self, t: int) -> tuple[np.ndarray, float]:
+        """(expected centre at frame ``t``, search radius in px) from the last confirmed positions."""
+        t1, c1 = self.history[-1]
+        if len(self.history) >= 2:
+            t2, c2 = self.history[-2]
+            v = (c1 - c2) / (t1 - t2)
+            gap = t - t1
+            return c1 + v * gap, self.size + 0.5 * float(np.linalg.norm(v)) * gap + 4.0 * (gap - 1)
+        return c1, 2.5 * self.size * (t - t1)
+
+    def confirm(self, t: int, mask: np.ndarray) -> None:
+        """Record where the object is on frame ``t`` (a confident frame: it feeds the velocity)."""
+        if mask.any():
+            self.history = [*self.history[-2:], (t, _centre(mask))]
+
+    def search(self, frame: np.ndarray, t: int) -> Placement | None:
+        """The start mask placed where the look matches clearly near the prediction on frame ``t``, or None."""
+        h, w = frame.shape[:2]
+        th, tw = self.tmask.shape
+        centre, radius = self.predict(t)
+        # The template's top-left corner for the predicted centre, and the window of corners searched.
+        c0 = _centre(self.mask) - (self.x0, self.y0)
+        cx, cy = centre - c0
+        r = int(np.ceil(radius))
+        wx0, wy0 = max(0, int(cx) - r), max(0, int(cy) - r)
+        wx1, wy1 = min(w, int(cx) + r + tw + 1), min(h, int(cy) + r + th + 1)
+        if wx1 - wx0 < tw + 2 or wy1 - wy0 < th + 2:
+            return None
+        window = frame[wy0:wy1, wx0:wx1].astype(np.float32)
+        tm = np.repeat(self.tmask[..., None], 3, axis=2)
+        res = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED, mask=tm)
+        res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        _, top, _, (lx, ly) = cv2.minMaxLoc(res)
+        if top < MIN_SCORE:
+            return None
+        blocked = res.copy()
+        cv2.rectangle(blocked, (lx - tw // 2, ly - th // 2), (lx + tw // 2, ly + th // 2), -1.0, -1)
+        if float(blocked.max()) > top - UNIQUE_MARGIN:
+            return None
+        dx, dy = wx0 + lx - self.x0, wy0 + ly - self.y0
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        placed = cv2.warpAffine(self.mask.astype(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
+        if not placed.any():
+            return None
+        return Placement(placed, (float(dx), float(dy)), float(top))
+
+
+def covered(placed: np.ndarray, track: np.ndarray) -> float:
+    """Share of ``placed`` that ``track`` holds (a track grown past a partial start mask still agrees)."""
+    area = placed.sum()
+    return float(np.logical_and(placed, track).sum() / area) if area else 1.0
