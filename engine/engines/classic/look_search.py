@@ -26,6 +26,10 @@ UNIQUE_MARGIN = 0.1
 AGREEMENT = 0.6
 """Share of the placed look inside the flow track above which the flow track is kept (it has the finer shape,
 and may have grown past a start mask that showed only part of the object)."""
+FIRST_RADIUS = 2.5
+"""Search radius, in object sizes, before a velocity is known (the run's first frames)."""
+MAX_RADIUS = 4.0
+"""Largest search radius, in object sizes (a wider window only adds chances of a false match)."""
 MAX_SIDE = 96
 """Largest side (px) of an object this search is for: bigger objects are slow relative to their size."""
 
@@ -54,7 +58,9 @@ class LookSearch:
         self.mask = mask.copy()
         self.template = frame[self.y0 : y1, self.x0 : x1].astype(np.float32)
         self.tmask = mask[self.y0 : y1, self.x0 : x1].astype(np.float32)
-        self.size = float(np.sqrt(mask.sum()))
+        self.tmask3 = np.repeat(self.tmask[..., None], 3, axis=2)
+        self.size = float(max(y1 - self.y0, x1 - self.x0))  # the longer side: how far "its own size" is
+        self.offset = _centre(mask) - (self.x0, self.y0)  # the centre inside the template
         self.history: list[tuple[int, np.ndarray]] = [(0, _centre(mask))]
 
     @staticmethod
@@ -73,29 +79,35 @@ class LookSearch:
             v = (c1 - c2) / (t1 - t2)
             gap = t - t1
             return c1 + v * gap, self.size + 0.5 * float(np.linalg.norm(v)) * gap + 4.0 * (gap - 1)
-        return c1, 2.5 * self.size * (t - t1)
+        return c1, FIRST_RADIUS * self.size * (t - t1)
 
     def confirm(self, t: int, mask: np.ndarray) -> None:
         """Record where the object is on frame ``t`` (a confident frame: it feeds the velocity)."""
         if mask.any():
             self.history = [*self.history[-2:], (t, _centre(mask))]
 
-    def search(self, frame: np.ndarray, t: int) -> Placement | None:
-        """The start mask placed where the look matches clearly near the prediction on frame ``t``, or None."""
+    def search(self, frame: np.ndarray, t: int, track: np.ndarray | None = None) -> Placement | None:
+        """The start mask placed where the look matches clearly on frame ``t``, or None.
+
+        Searched near the constant-velocity prediction and, when that finds nothing, near the
+        flow ``track``'s mask (the prediction misses where the path curves, the flow may not)."""
+        found = self._search_near(frame, *self.predict(t))
+        if found is None and track is not None and track.any():
+            found = self._search_near(frame, _centre(track), 0.5 * self.size)
+        return found
+
+    def _search_near(self, frame: np.ndarray, centre: np.ndarray, radius: float) -> Placement | None:
         h, w = frame.shape[:2]
         th, tw = self.tmask.shape
-        centre, radius = self.predict(t)
-        # The template's top-left corner for the predicted centre, and the window of corners searched.
-        c0 = _centre(self.mask) - (self.x0, self.y0)
-        cx, cy = centre - c0
-        r = int(np.ceil(radius))
+        # The template's top-left corner for the given centre, and the window of corners searched.
+        cx, cy = centre - self.offset
+        r = int(np.ceil(min(radius, MAX_RADIUS * self.size)))
         wx0, wy0 = max(0, int(cx) - r), max(0, int(cy) - r)
         wx1, wy1 = min(w, int(cx) + r + tw + 1), min(h, int(cy) + r + th + 1)
         if wx1 - wx0 < tw + 2 or wy1 - wy0 < th + 2:
             return None
         window = frame[wy0:wy1, wx0:wx1].astype(np.float32)
-        tm = np.repeat(self.tmask[..., None], 3, axis=2)
-        res = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED, mask=tm)
+        res = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED, mask=self.tmask3)
         res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
         _, top, _, (lx, ly) = cv2.minMaxLoc(res)
         if top < MIN_SCORE:

@@ -213,7 +213,7 @@ class TrackedObject:
         mask = self._flow_step(f) > 0
         if self.look is None:
             return _u8(mask)
-        found = self.look.search(f.frame, f.t)
+        found = self.look.search(f.frame, f.t, mask)
         if found is None:
             return _u8(mask)
         if mask.any() and covered(found.mask, mask) >= AGREEMENT:
