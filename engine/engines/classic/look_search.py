@@ -6,7 +6,7 @@ keyframe holds only a few frames. The look a run starts from (frame 1's, or a ke
 correction) is a drift-free template of the object: every frame it is searched for by
 masked normalised cross-correlation (colour) in a window around a constant-velocity
 prediction from the last confident frames. A clear match (high, and unique in the window)
-that the flow track does not hold replaces it: the start mask moved there, so the
+that the flow track does not hold (or holds inside a much larger region) replaces it: the start mask moved there, so the
 mask keeps the correction's shape. A match the flow track agrees with only confirms the
 object's position (the velocity). An object that changed its look (turned, deformed,
 partly hidden) matches below the bar, and the flow track stands.
@@ -26,10 +26,15 @@ UNIQUE_MARGIN = 0.1
 AGREEMENT = 0.6
 """Share of the placed look inside the flow track above which the flow track is kept (it has the finer shape,
 and may have grown past a start mask that showed only part of the object)."""
+GROWTH = 1.3
+"""Largest area of a flow track that holds the placed look, against the larger of the look's and the object's
+first area (its whole extent when the run kept an earlier look): past it the track has taken in something else."""
 FIRST_RADIUS = 2.5
 """Search radius, in object sizes, before a velocity is known (the run's first frames)."""
 MAX_RADIUS = 4.0
 """Largest search radius, in object sizes (a wider window only adds chances of a false match)."""
+MATCH_SIDE = 48
+"""Longer side (px) an object is searched at; a larger one is searched at a reduced size first (cost)."""
 MAX_SIDE = 96
 """Largest side (px) of an object this search is for: bigger objects are slow relative to their size."""
 
@@ -61,6 +66,15 @@ class LookSearch:
         self.tmask3 = np.repeat(self.tmask[..., None], 3, axis=2)
         self.size = float(max(y1 - self.y0, x1 - self.x0))  # the longer side: how far "its own size" is
         self.offset = _centre(mask) - (self.x0, self.y0)  # the centre inside the template
+        self.coarse_scale = min(1.0, MATCH_SIDE / self.size)
+        if self.coarse_scale < 1.0:
+            small = (
+                max(3, round(self.tmask.shape[1] * self.coarse_scale)),
+                max(3, round(self.tmask.shape[0] * self.coarse_scale)),
+            )
+            self.small_template = cv2.resize(self.template, small, interpolation=cv2.INTER_AREA)
+            tm = (cv2.resize(self.tmask, small, interpolation=cv2.INTER_AREA) > 0.5).astype(np.float32)
+            self.small_tmask3 = np.repeat(tm[..., None], 3, axis=2)
         self.history: list[tuple[int, np.ndarray]] = [(0, _centre(mask))]
 
     @staticmethod
@@ -107,21 +121,45 @@ class LookSearch:
         if wx1 - wx0 < tw + 2 or wy1 - wy0 < th + 2:
             return None
         window = frame[wy0:wy1, wx0:wx1].astype(np.float32)
-        res = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED, mask=self.tmask3)
-        res = np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
+        scale = self.coarse_scale
+        if scale < 1.0:  # a larger object: searched at a reduced size, then placed to the pixel at full size
+            small = cv2.resize(window, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            if small.shape[0] < self.small_template.shape[0] or small.shape[1] < self.small_template.shape[1]:
+                return None
+            res = _ncc(small, self.small_template, self.small_tmask3)
+        else:
+            res = _ncc(window, self.template, self.tmask3)
         _, top, _, (lx, ly) = cv2.minMaxLoc(res)
-        if top < MIN_SCORE:
+        if top < MIN_SCORE - (0.05 if scale < 1.0 else 0.0):
             return None
+        bw, bh = max(1, int(tw * scale) // 2), max(1, int(th * scale) // 2)
         blocked = res.copy()
-        cv2.rectangle(blocked, (lx - tw // 2, ly - th // 2), (lx + tw // 2, ly + th // 2), -1.0, -1)
+        cv2.rectangle(blocked, (lx - bw, ly - bh), (lx + bw, ly + bh), -1.0, -1)
         if float(blocked.max()) > top - UNIQUE_MARGIN:
             return None
+        if scale < 1.0:
+            lx, ly = int(round(lx / scale)), int(round(ly / scale))
+            pad = int(np.ceil(1.0 / scale)) + 1
+            rx0, ry0 = max(0, lx - pad), max(0, ly - pad)
+            rx1, ry1 = min(window.shape[1], lx + pad + tw + 1), min(window.shape[0], ly + pad + th + 1)
+            if rx1 - rx0 < tw or ry1 - ry0 < th:
+                return None
+            _, top, _, (fx, fy) = cv2.minMaxLoc(_ncc(window[ry0:ry1, rx0:rx1], self.template, self.tmask3))
+            if top < MIN_SCORE:
+                return None
+            lx, ly = rx0 + fx, ry0 + fy
         dx, dy = wx0 + lx - self.x0, wy0 + ly - self.y0
         shift = np.float32([[1, 0, dx], [0, 1, dy]])
         placed = cv2.warpAffine(self.mask.astype(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
         if not placed.any():
             return None
         return Placement(placed, (float(dx), float(dy)), float(top))
+
+
+def _ncc(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Masked normalised cross-correlation of ``template`` over ``image`` (NaN where flat: -1)."""
+    res = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    return np.nan_to_num(res, nan=-1.0, posinf=-1.0, neginf=-1.0)
 
 
 def covered(placed: np.ndarray, track: np.ndarray) -> float:

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from engine.engines.classic.flow import to_gray
-from engine.engines.classic.look_search import AGREEMENT, LookSearch, covered
+from engine.engines.classic.look_search import AGREEMENT, GROWTH, LookSearch, covered
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
 from engine.engines.classic.segment import ColourModel, guided_filter
@@ -216,7 +216,8 @@ class TrackedObject:
         found = self.look.search(f.frame, f.t, mask)
         if found is None:
             return _u8(mask)
-        if mask.any() and covered(found.mask, mask) >= AGREEMENT:
+        held = covered(found.mask, mask) >= AGREEMENT and mask.sum() <= GROWTH * max(found.mask.sum(), self.area0)
+        if mask.any() and held:
             self.look.confirm(f.t, mask)
             return _u8(mask)
         # The flow lost the object or left it behind: the run's first mask, moved to where its look is.
