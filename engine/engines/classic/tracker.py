@@ -50,6 +50,11 @@ class FlowMaskTracker:
     like the camera?), smoothed with a guided filter so the mask snaps to image edges,
     thresholded, and cleaned of islands not connected to the predicted object.
 
+    A small object (longer side up to 96 px) is also searched for every frame by its look on
+    the run's first frame (frame 1's, or a keyframe's correction) near a constant-velocity
+    prediction: where the flow left it behind (it moves about its own size per frame), the
+    start mask moved to a clear match replaces the flow's (``look_search``).
+
     A mask that collapses while the object should still be in view is reported as lost
     (``events``) and, when ``refind`` is on, searched for again by its appearance;
     until found it stays empty: a lost object is never painted elsewhere.
