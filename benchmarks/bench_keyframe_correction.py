@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(r)
         print(
-            f"{name} {len(frames)} frames x{stride}: mean J {r.j_all:.3f}, first below {THRESHOLD}: {r.first_bad}, "
+            f"{name} {len(frames)} frames x{stride}: mean J {r.j_all:.3f}, "
+            f"{'corrected anyway at' if r.forced else f'first below {THRESHOLD}:'} {r.first_bad}, "
             f"after: {r.j_after_plain} -> {r.j_after_fixed}, re-track {r.retrack_s:.2f} s / full {r.full_s:.2f} s",
             flush=True,
         )
@@ -224,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = "python -m benchmarks.bench_keyframe_correction " + " ".join(argv if argv is not None else sys.argv[1:])
     head = [
-        "## One keyframe correction on the composite tracking cases (issue 19)",
+        "## One keyframe correction on the composite tracking cases (issue 19)"
+        + ("" if args.correct_frame is None else f": also where none is needed (at frame {args.correct_frame})"),
         "",
         f"- Date: {_dt.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}, "
