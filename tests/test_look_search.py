@@ -73,3 +73,21 @@ def test_the_search_predicts_with_constant_velocity_and_places_nothing_when_the_
     empty[truth[2]] = frames[0][~truth[0]][: int(truth[2].sum())]  # the bar painted out
     assert look.search(empty, 2) is None
     assert not LookSearch.applies(np.ones((H, W), bool))  # a large object is left to the flow
+
+
+def test_a_look_that_is_mostly_a_smooth_ramp_is_not_placed_on_correlation_alone(monkeypatch) -> None:  # noqa: ANN001
+    """A selection of mostly background ramp with a corner of a moving square: the square's corner correlates
+    where the square went, but the ramp's colours there differ, so nothing is placed."""
+    yy, xx = np.mgrid[0:H, 0:W]
+    ramp = np.stack([np.clip(3 * xx, 0, 255), np.clip(3 * yy, 0, 255), np.full_like(xx, 90)], -1).astype(np.uint8)
+    first, later = ramp.copy(), ramp.copy()
+    first[30:46, 30:46] = (250, 40, 40)
+    later[36:52, 44:60] = (250, 40, 40)  # moved by (14, 6)
+    mask = np.zeros((H, W), bool)
+    mask[40:60, 40:60] = True
+    assert LookSearch(first, mask).search(later, 1) is None
+    import engine.engines.classic.look_search as look_search
+
+    monkeypatch.setattr(look_search, "MAX_RMS", 1e9)
+    found = LookSearch(first, mask).search(later, 1)
+    assert found is not None and found.shift == (14.0, 6.0)  # what correlation alone would do

@@ -5,7 +5,8 @@ its mask stays behind on whatever lies there (a coin on the table), and a correc
 keyframe holds only a few frames. The look a run starts from (frame 1's, or a keyframe's
 correction) is a drift-free template of the object: every frame it is searched for by
 masked normalised cross-correlation (colour) in a window around a constant-velocity
-prediction from the last confident frames. A clear match (high, and unique in the window)
+prediction from the last confident frames. A clear match (high, unique in the window, and close in
+colour, not only correlated)
 that the flow track does not hold (or holds inside a much larger region) replaces it: the start mask moved there, so the
 mask keeps the correction's shape. A match the flow track agrees with only confirms the
 object's position (the velocity). An object that changed its look (turned, deformed,
@@ -21,6 +22,8 @@ import numpy as np
 
 MIN_SCORE = 0.85
 """Masked colour correlation a match must reach (1 = identical up to gain and offset per channel)."""
+MAX_RMS = 20.0
+"""Largest RMS colour difference (0..255) of a match from the look (a lighting change beyond it is left to the flow)."""
 UNIQUE_MARGIN = 0.1
 """How far the best match must stand above the best one elsewhere in the window."""
 AGREEMENT = 0.6
@@ -46,6 +49,7 @@ class Placement:
     mask: np.ndarray  # [H, W] bool
     shift: tuple[float, float]  # (dx, dy) full px from the run's first frame
     score: float
+    rms: float  # RMS colour difference from the look, 0..255
 
 
 def _centre(mask: np.ndarray) -> np.ndarray:
@@ -148,12 +152,17 @@ class LookSearch:
             if top < MIN_SCORE:
                 return None
             lx, ly = rx0 + fx, ry0 + fy
+        # Correlation forgives gain and offset, so a smooth ramp matches a shifted ramp: the colours must match too.
+        patch = window[ly : ly + th, lx : lx + tw]
+        rms = float(np.sqrt(np.sum((patch - self.template) ** 2 * self.tmask3) / max(1.0, 3.0 * float(self.tmask.sum()))))
+        if rms > MAX_RMS:
+            return None
         dx, dy = wx0 + lx - self.x0, wy0 + ly - self.y0
         shift = np.float32([[1, 0, dx], [0, 1, dy]])
         placed = cv2.warpAffine(self.mask.astype(np.uint8), shift, (w, h), flags=cv2.INTER_NEAREST) > 0
         if not placed.any():
             return None
-        return Placement(placed, (float(dx), float(dy)), float(top))
+        return Placement(placed, (float(dx), float(dy)), float(top), rms)
 
 
 def _ncc(image: np.ndarray, template: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -218,7 +218,7 @@ class TrackedObject:
             return _u8(mask)
         held = covered(found.mask, mask) >= AGREEMENT and mask.sum() <= GROWTH * max(found.mask.sum(), self.area0)
         if mask.any() and held:
-            self.look.confirm(f.t, mask)
+            self.look.confirm(f.t, found.mask)  # the look's own centre: the velocity does not jump with the shape
             return _u8(mask)
         # The flow lost the object or left it behind: the run's first mask, moved to where its look is.
         if was_lost:
