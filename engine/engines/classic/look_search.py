@@ -32,7 +32,7 @@ and may have grown past a start mask that showed only part of the object)."""
 GROWTH = 1.3
 """Largest area of a flow track that holds the placed look, against the larger of the look's and the object's
 first area (its whole extent when the run kept an earlier look): past it the track has taken in something else."""
-FIRST_RADIUS = 2.5
+FIRST_RADIUS = 3.5
 """Search radius, in object sizes, before a velocity is known (the run's first frames)."""
 MAX_RADIUS = 4.0
 """Largest search radius, in object sizes (a wider window only adds chances of a false match)."""
@@ -96,7 +96,8 @@ class LookSearch:
             t2, c2 = self.history[-2]
             v = (c1 - c2) / (t1 - t2)
             gap = t - t1
-            return c1 + v * gap, self.size + 0.5 * float(np.linalg.norm(v)) * gap + 4.0 * (gap - 1)
+            # One step of slack past the object's size: a swinging path leaves the straight line by up to about that.
+            return c1 + v * gap, self.size + 1.0 * float(np.linalg.norm(v)) * gap + 4.0 * (gap - 1)
         return c1, FIRST_RADIUS * self.size * (t - t1)
 
     def confirm(self, t: int, mask: np.ndarray) -> None:
