@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from engine.engines.classic.flow import to_gray
+from engine.engines.classic.look_search import AGREEMENT, GROWTH, LookSearch, covered
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
 from engine.engines.classic.segment import ColourModel, guided_filter
@@ -119,6 +120,8 @@ class TrackedObject:
         self.reference_kept = False
         if reference is not None and mask0.any() and np.asarray(reference[1]).any():
             self.reference_kept = self._keep_reference(reference[0], np.asarray(reference[1]) > 0, frame0, mask0)
+        self.anchor0 = self.anchor.copy()  # the anchor on this run's first frame (the look search moves it)
+        self.look = LookSearch(frame0, mask0) if cfg.look_search and LookSearch.applies(mask0) else None
 
     def _keep_reference(self, ref_frame: np.ndarray, ref_mask: np.ndarray, frame0: np.ndarray, mask0: np.ndarray) -> bool:
         """Re-anchor to an earlier look of the object (a keyframe run keeps the first frame's) when it still matches.
@@ -205,6 +208,32 @@ class TrackedObject:
         return self.to_full @ m @ self.to_small
 
     def step(self, f: Frame) -> np.ndarray:
+        """This object's mask on frame ``f.t`` (uint8 0/255): the flow step, checked against the look search."""
+        was_lost = self.lost
+        mask = self._flow_step(f) > 0
+        if self.look is None:
+            return _u8(mask)
+        found = self.look.search(f.frame, f.t, mask)
+        if found is None:
+            return _u8(mask)
+        held = covered(found.mask, mask) >= AGREEMENT and mask.sum() <= GROWTH * max(found.mask.sum(), self.area0)
+        if mask.any() and held:
+            self.look.confirm(f.t, found.mask)  # the look's own centre: the velocity does not jump with the shape
+            return _u8(mask)
+        # The flow lost the object or left it behind: the run's first mask, moved to where its look is.
+        if was_lost:
+            self._events.append((f.t, self.index, "found again"))
+        elif self.lost and self._events and self._events[-1][0] == f.t:
+            self._events.pop()  # declared lost on this very frame: it was not
+        dx, dy = found.shift
+        self.anchor = self.to_small @ np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], np.float64) @ self.to_full @ self.anchor0
+        self.mask, self.lost = found.mask, False
+        self.appearance = (f.frame.copy(), found.mask.copy())
+        self._remember(f.frame, f.grey)
+        self.look.confirm(f.t, found.mask)
+        return _u8(found.mask)
+
+    def _flow_step(self, f: Frame) -> np.ndarray:
         if self.lost:
             return _u8(self._try_refind(f))
         h, w = self.mask.shape

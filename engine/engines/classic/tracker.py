@@ -50,6 +50,11 @@ class FlowMaskTracker:
     like the camera?), smoothed with a guided filter so the mask snaps to image edges,
     thresholded, and cleaned of islands not connected to the predicted object.
 
+    A small object (longer side up to 96 px) is also searched for every frame by its look on
+    the run's first frame (frame 1's, or a keyframe's correction) near a constant-velocity
+    prediction: where the flow left it behind (it moves about its own size per frame), the
+    start mask moved to a clear match replaces the flow's (``look_search``).
+
     A mask that collapses while the object should still be in view is reported as lost
     (``events``) and, when ``refind`` is on, searched for again by its appearance;
     until found it stays empty: a lost object is never painted elsewhere.
@@ -63,6 +68,9 @@ class FlowMaskTracker:
         refind: search for a lost object again.
         cover: for a region to remove: keep everything that moves with the object
             (its frame-1 footprint moved rigidly), not only what looks like it.
+        look_search: search a small object by its look on the run's first frame near a
+            constant-velocity prediction every frame, and take that where the flow lost it
+            (``engine.engines.classic.look_search``).
     """
 
     def __init__(
@@ -77,12 +85,13 @@ class FlowMaskTracker:
         motion_weight: float = 3.0,
         refind: bool = True,
         cover: bool = False,
+        look_search: bool = True,
     ) -> None:
         if anchor_every < 0:
             raise ValueError(f"anchor_every must be >= 0, got {anchor_every}")
         self.max_side, self.preset, self.anchor_every = max_side, preset, anchor_every
         self.refine, self.colour_weight, self.motion_weight, self.refind = refine, colour_weight, motion_weight, refind
-        self.cover = cover
+        self.cover, self.look_search = cover, look_search
         self._flows = flows
         self.events: list[tuple[int, int, str]] = []
         """``(frame index, object index, what)`` during the last ``track``: "lost", "left the frame", "found again"."""
