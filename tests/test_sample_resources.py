@@ -43,3 +43,21 @@ def test_sample_edit_follows_the_coin_to_the_end() -> None:
     first = areas[0]
     assert (areas > 0.6 * first).all() and (areas < 1.6 * first).all(), areas.tolist()
     assert not any("left the frame" in w or "lost" in w for w in result.extras.get("warnings", []))
+
+
+def test_a_loose_selection_of_the_coin_does_not_spread_over_the_table() -> None:
+    """A box-selected coin (GrabCut keeps a ring of table around it) for removal, in the mask preview:
+    when the pen pushes the coin fast, the band the coin's motion uncovers at the right border was
+    opened as 'parts coming into view', and the table there joined the mask (6x the coin by frame 50)."""
+    import cv2
+
+    from engine.edits import RemoveSpec, compose
+    from engine.engines.mask_track import track_operation_masks
+
+    with open_video(SAMPLE_CLIP) as clip:
+        _, edit = load_edit(RESOURCES / "samples" / "coin_edit" / "edit.json", clip[0])
+        coin = edit.operations[0].source_mask if edit.operations[0].source_mask is not None else edit.operations[0].mask
+        loose = cv2.dilate(coin, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (15, 15)))
+        removal = compose(np.asarray(clip[0]), [RemoveSpec(mask=loose, method="telea")])
+        areas = np.array([int((m[0] > 0).sum()) for _, m in track_operation_masks(clip, removal, {"tracker": "flow"}, stop=60)])
+    assert (areas < 2.0 * areas[0]).all(), areas.tolist()
