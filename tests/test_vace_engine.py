@@ -210,6 +210,15 @@ def test_genprop_wan_weights_use_the_sce_and_the_mpd(tmp_path: Path, pipe: VaceP
     for t in range(1, 6):  # keep-original follows the MPD's mask against the ORIGINAL clip
         outside = feather_mask(result.masks[t], 2) == 0
         assert np.array_equal(result.frames[t][outside], clip[t][outside])
+    from engine.edit import Keyframe
+
+    user = np.asarray(clip[3]).copy()
+    user[2:10, 30:42] = (0, 255, 0)  # an edited keyframe is a known frame for GenProp-Wan too
+    keyed = type(edit)(
+        edit.original_frame, edit.edited_frame, edit.edit_mask, edit.operations, keyframes=[Keyframe(3, edited_frame=user)]
+    )
+    keyed_result = VaceEngine().propagate(clip, keyed, {**OPTS, "vace": str(folder), "weights": str(tmp_path / "genprop-wan")})
+    assert np.array_equal(keyed_result.frames[3], user) and not np.array_equal(result.frames[3], user)
     with pytest.raises(MissingWeightsError, match="does not exist"):
         VaceEngine().propagate(clip, edit, {**OPTS, "vace": str(folder), "weights": str(tmp_path / "nowhere")})
     with pytest.raises(ValueError, match="set_heads"):

@@ -93,17 +93,18 @@ class _InModelSpace:
 
 
 class _FirstFrameContext:
-    """G's image-to-video context for GenProp-Wan: the edited frame 1, then grey frames (regenerated)."""
+    """G's image-to-video context for GenProp-Wan: the edited frame 1 (and the user's edited keyframes),
+    grey frames elsewhere (regenerated)."""
 
-    def __init__(self, first: np.ndarray, n: int) -> None:
-        self.first, self.n = first, n
+    def __init__(self, first: np.ndarray, n: int, known: dict[int, np.ndarray] | None = None) -> None:
+        self.first, self.n, self.known = first, n, known or {}
         self.grey = np.full_like(first, GREY)
 
     def __len__(self) -> int:
         return self.n
 
     def __getitem__(self, index: int) -> np.ndarray:
-        return self.first if index == 0 else self.grey
+        return self.first if index == 0 else self.known.get(index, self.grey)
 
 
 class VaceEngine(Engine):
@@ -111,7 +112,7 @@ class VaceEngine(Engine):
 
     name = "genprop-vace"
     #: Mask corrections reach VACE through the classic tracking; an edited keyframe is a known frame of the
-    #: context (kept as the user made it, VACE continues it), like frame 1. GenProp-Wan weights: mask-only.
+    #: context (kept as the user made it, VACE continues it), like frame 1 (with GenProp-Wan weights too).
     follows_keyframes = True
     load_options: ClassVar[tuple[str, ...]] = ("vace", "model", "weights", "model_dirs", "memory", "device")
 
@@ -192,12 +193,16 @@ class VaceEngine(Engine):
         total = track_units + num_windows * (opts.steps + 1) + 1
         cw, ch = edit.canvas_size
         originals = None
-        known: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # frame -> (the user's edited keyframe, its mask)
+        known: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # frame -> (the user's edited keyframe, its mask)
         if genprop:  # GenProp-Wan: G continues the edited frame 1, the SCE reads the original clip, the MPD finds the edit
             originals = _Canvas(clip, edit)
             regions = np.full((n, ch, cw), 255, np.uint8)
             regions[0] = 0
-            context: Sequence[np.ndarray] = _FirstFrameContext(edit.edited_frame, n)
+            keyed = {k.frame: k.edited_frame for k in edit.keyframes if k.edited_frame is not None}
+            for k in keyed:  # a known frame, like frame 1; its mask is the MPD's
+                regions[k] = 0
+                known[k] = (keyed[k], None)
+            context: Sequence[np.ndarray] = _FirstFrameContext(edit.edited_frame, n, keyed)
         else:
             with timer.stage("track"):
                 classic = self._classic(clip, edit, opts, n, cancel, report, total)
@@ -218,12 +223,13 @@ class VaceEngine(Engine):
                 out_frames[0] = edit.edited_frame
                 out_masks[0] = np.where(edit.edit_mask > 127, 255, 0).astype(np.uint8)
                 return
-            if index in known:  # an edited keyframe is kept exactly as the user made it
-                out_frames[index], out_masks[index] = known[index]
-                return
             region = regions[index]
             if mpd is not None:  # GenProp-Wan: the MPD's edit region
                 region = np.where(np.clip(space.from_model(mpd.astype(np.float32)), 0, 1) >= 0.5, 255, 0).astype(np.uint8)
+            if index in known:  # an edited keyframe is kept exactly as the user made it
+                frame, mask = known[index]
+                out_frames[index], out_masks[index] = frame, region if mask is None else mask
+                return
             frame = space.from_model(frame)
             if opts.keep_original:
                 base = originals[index] if originals is not None else context[index]
@@ -293,10 +299,6 @@ class VaceEngine(Engine):
             )
         )
         warnings: list[str] = []
-        edited = [k.frame for k in edit.keyframes if k.edited_frame is not None]
-        if genprop and edited:
-            frames_text = ", ".join(str(f + 1) for f in edited)
-            warnings.append(f"GenProp-Wan does not use the edited frames of keyframes yet (frames {frames_text})")
         if device.type == "cpu":
             warnings.append("Wan2.1-VACE ran on the CPU: a real checkpoint takes many minutes per denoising step")
         drift = [None if c is None else round(c.drift_before, 2) for c in out.colour]
