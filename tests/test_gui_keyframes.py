@@ -114,6 +114,14 @@ def test_cancel_and_escape_leave_the_keyframes_alone(qtbot, win: MainWindow) -> 
     assert win.tabs.currentIndex() == 0
 
 
+def test_the_correct_here_button_corrects_the_shown_frame(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """The button under the clip's timeline (its clicked(bool) once arrived as frame 0: 'Frame 1 is edited')."""
+    _scrub(qtbot, win, 6)
+    qtbot.mouseClick(win.keyframes.correct_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: win.keyframes.correction.active, timeout=10000)
+    assert win.tabs.currentWidget() is win.keyframes.view and win.keyframes.correction.frame == 6
+
+
 def test_correct_here_on_frame_1_says_where_frame_1_is_edited(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
     _scrub(qtbot, win, 3)
     _scrub(qtbot, win, 0)

@@ -106,7 +106,7 @@ class KeyframeController(QObject):
         self.overlay_check.toggled.connect(lambda _v: self.refresh_overlay(force=True))
         self.correct_button = QPushButton("Correct here")
         self.correct_button.setToolTip("Fix an edit's mask on the shown frame: it becomes a keyframe (K)")
-        self.correct_button.clicked.connect(self.correct_here)
+        self.correct_button.clicked.connect(lambda: self.correct_here())  # clicked(bool) would arrive as the frame
         self.status = QLabel("")
         self.status.setObjectName("keyframeStatus")
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the window
