@@ -9,14 +9,15 @@ the project's keyframe list with the correction in it, for one undo command.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from app import keyframes as kf
+from app.changes import ChangeListeners, Listener
 from engine.edit import FirstFrameEdit, Keyframe
 
-Listener = Callable[[str], None]  # "begin" | "selection" | "operation" | "end"
+# What on_change listeners are told: "begin" | "selection" | "operation" | "end"
 
 
 class CorrectionSession:
@@ -30,14 +31,13 @@ class CorrectionSession:
         self.selection: np.ndarray | None = None  # [H, W] uint8 0/255 on the original picture
         self.generation = 0  # grows with every begin/end: selection undo steps of an older correction are stale
         self._starts: dict[int, np.ndarray | None] = {}  # operation -> the mask it starts from
-        self._listeners: list[Listener] = []
+        self._listeners = ChangeListeners()
 
     def on_change(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def _emit(self, what: str) -> None:
-        for listener in list(self._listeners):
-            listener(what)
+        self._listeners.emit(what)
 
     @property
     def active(self) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app import result_files
+from app.changes import ChangeListeners, Listener
 from engine.edit import FirstFrameEdit, Keyframe
 from engine.edits import compose, load_edit
 from engine.edits.edit_file import EditFileError
@@ -36,7 +37,6 @@ PROJECT_FILE = "project.json"
 EDIT_FILE = "edit.json"
 RESULTS_FOLDER = "results"
 
-Listener = Callable[[str], None]
 ProgressFn = Callable[[int, int, str], None]  # (done, total, what)
 
 
@@ -110,18 +110,17 @@ class Project:
         self.unsaved = False
         self.change_count = 0
         self._edit_written: tuple[Path, tuple[int, ...]] | None = None
-        self._listeners: list[Listener] = []
+        self._listeners = ChangeListeners()
         self._result_counter = 0
 
     # ------------------------------------------------------------ notifications
     def on_change(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def _emit(self, what: str) -> None:
         if what != "result_files":  # where a copy lives is no change to the work
             self.change_count += 1
-        for listener in list(self._listeners):
-            listener(what)
+        self._listeners.emit(what)
 
     # ------------------------------------------------------------ mutations
     def set_clip(self, path: str | Path | None) -> None:

@@ -15,10 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from app.changes import ChangeListeners, Listener
 from app.project import Project
 from engine.edit import FirstFrameEdit
 
-Listener = Callable[[str], None]  # "frame" | "selection" | "edit" | "compose"
+# What on_change listeners are told: "frame" | "selection" | "edit" | "compose"
 
 
 class EditSession:
@@ -30,15 +31,14 @@ class EditSession:
         self.selection: np.ndarray | None = None
         self.edit: FirstFrameEdit | None = None
         self._version = 0
-        self._listeners: list[Listener] = []
+        self._listeners = ChangeListeners()
         project.on_change(self._project_changed)
 
     def on_change(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        self._listeners.add(listener)
 
     def _emit(self, what: str) -> None:
-        for listener in list(self._listeners):
-            listener(what)
+        self._listeners.emit(what)
 
     # ------------------------------------------------------------ derived
     @property

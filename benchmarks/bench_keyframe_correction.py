@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_video_io import load_note, write_section
 from engine.edit import Keyframe
 from engine.edits import compose
 from engine.engines.mask_track import TrackCache, retrack_range, track_operation_masks
@@ -56,11 +57,6 @@ class Outcome:
     j_after_repeated: float | None = None
     corrections: int = 0
     forced: bool = False  # never dropped below the threshold: corrected at ``--correct-frame`` anyway
-
-
-def _load() -> str:
-    la = os.getloadavg()
-    return f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}"
 
 
 def _track(clip, edit, cache, **kw) -> dict[int, np.ndarray]:  # noqa: ANN001
@@ -203,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     lengths = [int(f) for f in args.frames.split(",")]
     if args.quick:
         lengths, args.width, scenes, strides = [24], 240, scenes or ["fast_bottle"], [3]
-    load_before = _load()
+    load_before = load_note()
     results = []
     skipped: list[str] = []
     for name, stride, frames, truth, ops in cases_for(lengths, args.width, strides, scenes, data, skipped):
@@ -231,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Date: {_dt.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
-        f"- Load average (1 / 5 / 15 min) before / after: {load_before} -> {_load()}",
+        f"- Load average before / after: {load_before} -> {load_note()}",
         f"- Command: `{command.strip()}`",
         f"- Clip lengths {args.frames} frames, {args.width} px. The composite scenes move their objects along a path over "
         "the whole clip, so a shorter clip moves them faster per frame (12 frames: 3.3x the 40-frame speed); stride n = "
@@ -243,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "the end), reusing the kept runs; its time is against the full track's in the same process.",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(head + body) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_section("\n".join(head + body) + "\n", args.out)
     return 0
 
 

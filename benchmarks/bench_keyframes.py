@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.bench_video_io import load_note, write_section
 from engine.edit import Keyframe
 from engine.edits import RecolourSpec, compose
 from engine.engines.mask_track import TrackCache, retrack_range, track_operation_masks
@@ -74,11 +75,6 @@ class PanClip:
         return frame
 
 
-def _load() -> str:
-    la = os.getloadavg()
-    return f"{la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f}"
-
-
 def _steps(cache: TrackCache) -> int:
     return sum(r.done for runs in cache.runs.values() for r in runs.values())
 
@@ -103,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     n = args.frames
     clip = PanClip(n, args.width, args.height)
     ops = [RecolourSpec(mask=clip.mask(0), hue_shift=90.0)]
-    load_before = _load()
+    load_before = load_note()
     cache = TrackCache()
     _, full_s = _track(clip, compose(clip[0], ops), cache)
     full_steps = _steps(cache)
@@ -142,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Date: {_dt.datetime.now().astimezone().isoformat(timespec='minutes')}",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, OpenCV {cv2.__version__}",
-        f"- Load average (1 / 5 / 15 min) before / after: {load_before} -> {_load()}",
+        f"- Load average before / after: {load_before} -> {load_note()}",
         f"- Command: `{command.strip()}`",
         f"- Clip: procedural {n} frames at {args.width}x{args.height} (panning textured plate, textured ellipse with exact "
         f"masks), read on demand. Full track: {full_s:.1f} s, {full_steps} tracker steps (flow tracker, classic defaults, "
@@ -152,9 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "'without the cache' = the same range with a new `TrackCache` (it must track from frame 0 again).",
         "",
     ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(head + lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_section("\n".join(head + lines) + "\n", args.out)
     return 0
 
 
