@@ -58,9 +58,10 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
+from engine.engines.classic.working_set import FrameWindow, chunk_outputs, chunks, load
 from engine.engines.packed_masks import PackedMasks
+from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
-from engine.video.source_frames import SourceFrames
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,32 @@ class _Run:
         self.op_index = 0  # the operation being applied
         self.op_name = ""  # its name in notes ("operation 2 (recolour)", as tracker_choice names them)
         self.edit: FirstFrameEdit | None = None
+        self.stream = False  # frames in spools, masks packed, removal in chunks (propagate_to)
+        self.chunk: int | None = None  # output frames per removal chunk; None: a whole shot at once
+        self.spools: list[FrameSpool] = []
+
+    def new_frames(self, n: int, h: int, w: int) -> Any:
+        """Room for ``n`` output frames: a spool on disk when streaming, else an array."""
+        if not self.stream:
+            return np.empty((n, h, w, 3), np.uint8)
+        spool = FrameSpool(n, h, w)
+        self.spools.append(spool)
+        return spool
+
+    def new_masks(self, n: int, h: int, w: int) -> Any:
+        """``[n, h, w]`` zero masks: packed when streaming, else an array."""
+        return PackedMasks(n, h, w) if self.stream else np.zeros((n, h, w), np.uint8)
+
+    def release(self, frames: Any) -> None:
+        """An operation's input that nothing reads any more: its spool's disk space is freed."""
+        if isinstance(frames, FrameSpool) and frames is not self.flows.frames and frames in self.spools:
+            self.spools.remove(frames)
+            frames.close()
+
+    def close(self) -> None:
+        for spool in self.spools:
+            spool.close()
+        self.spools.clear()
 
 
 def _keyframe_masks(edit: FirstFrameEdit, n: int) -> dict[int, dict[int, np.ndarray]]:
@@ -189,13 +216,14 @@ def _reflect_canvas(frame: np.ndarray, offset: tuple[int, int], size: tuple[int,
 class _Outcome:
     """Steps 1-3 of a run: the working frames, each op's masks, a deferred last transform, the notes."""
 
-    work: np.ndarray
-    op_masks: list[np.ndarray]
+    work: Any  # [T, H, W, 3]: an array, or a FrameSpool when streaming
+    op_masks: list[Any]  # [T, H, W] each: arrays, or PackedMasks when streaming
     deferred: Any  # (frame, mask) -> frame still to apply for the last op, or None
     extras: dict[str, Any]
     fps: float
     rep: _Reporter
     timer: StageTimer
+    ctx: _Run
 
 
 def _look_segments(shots: list[tuple[int, int]], keyed: Mapping[int, Any]) -> list[tuple[int, int, int, int]]:
@@ -232,7 +260,10 @@ class ClassicEngine(Engine):
 
     name = "classic"
     follows_keyframes = True
-    streams = True  # frames go to the sink as they are written out; the working set is still whole-clip
+    # propagate_to streams: frames go to the sink as they are written out, the clip and each operation's
+    # output wait in frame spools on disk, masks are packed, and removal and outpaint hold a bounded window
+    # of frames (engine.engines.classic.working_set), so memory does not grow with the clip.
+    streams = True
 
     def propagate(
         self,
@@ -262,23 +293,30 @@ class ClassicEngine(Engine):
     ) -> PropagationResult:
         """As :meth:`propagate`, handing each frame to ``sink`` (``engine.engines.sink``) in order.
 
-        Saves the last output copy: a final track/recolour is applied frame by frame as
-        frames are handed over, and the union mask is made per frame. Still whole-clip:
-        the source frames, each operation's working copy and its ``[T, H, W]`` masks.
+        Memory does not grow with the clip: the clip is read once into a frame spool on
+        disk, each operation writes its output into another (the input's is freed when
+        nothing reads it), masks are kept packed, removal fills its shots in chunks of
+        ``working_set_mb`` (``engine.engines.classic.working_set``) and outpaint keeps the
+        frames within its reach. A final track/recolour is applied frame by frame as frames
+        are handed over. The result equals :meth:`propagate`'s.
         """
         run = self._run(clip, edit, options, progress, cancel, defer_last=True)
-        run.rep.stage = "writing"
-        with run.timer.stage("write"):
-            for t in range(len(run.work)):
-                frame = run.work[t]
-                if run.deferred is not None and run.op_masks[-1][t].any():
-                    frame = run.deferred(frame, run.op_masks[-1][t])
-                union = np.zeros(frame.shape[:2], np.uint8)
-                for m in run.op_masks:
-                    np.maximum(union, m[t], out=union)
-                sink.put(frame, union, [m[t] for m in run.op_masks])
-                if run.deferred is not None:
-                    run.rep.tick()  # the recolour's per-frame unit, done here
+        try:
+            run.rep.stage = "writing"
+            with run.timer.stage("write"):
+                for t in range(len(run.work)):
+                    frame = run.work[t]
+                    masks = [m[t] for m in run.op_masks]
+                    if run.deferred is not None and masks[-1].any():
+                        frame = run.deferred(frame, masks[-1])
+                    union = np.zeros(frame.shape[:2], np.uint8)
+                    for m in masks:
+                        np.maximum(union, m, out=union)
+                    sink.put(frame, union, masks)
+                    if run.deferred is not None:
+                        run.rep.tick()  # the recolour's per-frame unit, done here
+        finally:
+            run.ctx.close()
         run.rep.stage = "done"
         run.rep.finish()
         return sink.finish(self.name, "classic", run.extras, run.timer.timings)
@@ -292,7 +330,8 @@ class ClassicEngine(Engine):
         cancel: CancelToken | None,
         defer_last: bool,
     ) -> _Outcome:
-        """Steps 1-3; with ``defer_last`` a final track/recolour returns its transform instead of applying it."""
+        """Steps 1-3; with ``defer_last`` (streaming) a final track/recolour returns its transform instead of
+        applying it, and frames go to spools instead of arrays."""
         # 1. Inputs.
         opts = ClassicOptions.from_dict(options)
         n = len(clip)
@@ -312,21 +351,17 @@ class ClassicEngine(Engine):
         timer = StageTimer()
 
         rep.stage = "read"
-        ops = edit.operations
         edited_keys = [k.frame for k in edit.keyframes if k.edited_frame is not None]
         simple = defer_last and not edited_keys  # an edited keyframe makes the colour transform per frame
-        if simple and sam2_tracker is None and len(ops) == 1 and ops[0].kind in (EditKind.TRACK, EditKind.RECOLOUR):
-            # One track/recolour only indexes frames: read them from the source when needed
-            # (a few sequential passes) instead of holding the clip; its transform is deferred.
-            frames = SourceFrames(clip)
-            for _ in range(n):
+        spools: list[FrameSpool] = []
+        with timer.stage("read"):
+            # Streaming: decoded once into a spool on disk (every later pass reads it, no decode).
+            frames = FrameSpool(n, h, w) if defer_last else np.empty((n, h, w, 3), np.uint8)
+            if defer_last:
+                spools.append(frames)
+            for t in range(n):
+                frames[t] = clip[t]
                 rep.tick()
-        else:
-            with timer.stage("read"):
-                frames = np.empty((n, h, w, 3), np.uint8)
-                for t in range(n):
-                    frames[t] = clip[t]
-                    rep.tick()
 
         # 2. Shot cuts.
         work = frames
@@ -341,36 +376,14 @@ class ClassicEngine(Engine):
         ctx = _Run(opts, flows, shots, notes, rep, sam2_tracker)
         ctx.keyframes = _keyframe_masks(edit, n)
         ctx.edit = edit
-
-        # 3. Operations, in order.
-        op_masks: list[np.ndarray] = []
-        canvas = (0, 0)  # current offset of the source inside the canvas
-        deferred = None
-        for i, op in enumerate(edit.operations):
-            ctx.op_index, ctx.op_name = i, f"operation {i + 1} ({op.kind.value})"
-            rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
-            with timer.stage(op.kind.value):
-                last = i == len(edit.operations) - 1
-                if simple and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
-                    deferred, masks = self._recolour_masks(work, op, ctx, packed=True)
-                elif op.kind == EditKind.OUTPAINT:
-                    work, masks, canvas = self._outpaint(work, edit, op, ctx)
-                    op_masks = [self._pad(m, canvas, work.shape[1:3]) for m in op_masks]
-                    ctx.flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
-                elif op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
-                    work, masks = self._recolour(work, op, ctx)
-                elif op.kind == EditKind.REMOVE:
-                    work, masks = self._remove(work, edit, op, ctx)
-                elif op.kind == EditKind.INSERT:
-                    work, masks = self._insert(work, op, ctx)
-                elif op.kind == EditKind.REPLACE:
-                    work, hole = self._remove(work, edit, op, ctx) if op.source_mask is not None else (work, None)
-                    work, masks = self._insert(work, op, ctx)
-                    if hole is not None:
-                        masks = np.maximum(masks, hole)
-                else:  # pragma: no cover - EditKind is closed
-                    raise ValueError(f"unsupported operation kind {op.kind!r}")
-            op_masks.append(masks)
+        ctx.stream, ctx.spools = defer_last, spools
+        if defer_last:
+            ctx.chunk = chunk_outputs(w, h, opts.temporal_reach, opts.working_set_mb)
+        try:
+            work, op_masks, deferred = self._operations(frames, edit, ctx, simple, timer)
+        except BaseException:
+            ctx.close()
+            raise
 
         # 4. Result (the caller builds it or streams it).
         extras = {
@@ -381,7 +394,48 @@ class ClassicEngine(Engine):
             "warnings": notes.warnings,
             "frame_notes": dict(sorted(notes.frame_notes.items())),
         }
-        return _Outcome(work, op_masks, deferred, extras, float(clip.fps), rep, timer)
+        return _Outcome(work, op_masks, deferred, extras, float(clip.fps), rep, timer, ctx)
+
+    def _operations(self, work: Any, edit: FirstFrameEdit, ctx: _Run, simple: bool, timer: StageTimer):  # noqa: ANN202
+        """Step 3: (the last working frames, each op's masks, the deferred transform or None)."""
+        opts, rep = ctx.opts, ctx.rep
+
+        # 3. Operations, in order.
+        op_masks: list[Any] = []
+        canvas = (0, 0)  # current offset of the source inside the canvas
+        deferred = None
+        for i, op in enumerate(edit.operations):
+            ctx.op_index, ctx.op_name = i, f"operation {i + 1} ({op.kind.value})"
+            rep.stage = f"{op.kind.value} ({i + 1}/{len(edit.operations)})"
+            before = work
+            with timer.stage(op.kind.value):
+                last = i == len(edit.operations) - 1
+                if simple and last and op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
+                    deferred, masks = self._recolour_masks(work, op, ctx, packed=True)
+                elif op.kind == EditKind.OUTPAINT:
+                    work, masks, canvas = self._outpaint(work, edit, op, ctx)
+                    op_masks = [self._pad(m, canvas, work.shape[1:3], ctx) for m in op_masks]
+                    ctx.flows = FlowCache(work, opts.flow_max_side, opts.flow_preset)
+                elif op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
+                    work, masks = self._recolour(work, op, ctx)
+                elif op.kind == EditKind.REMOVE:
+                    work, masks = self._remove(work, edit, op, ctx)
+                elif op.kind == EditKind.INSERT:
+                    work, masks = self._insert(work, op, ctx)
+                elif op.kind == EditKind.REPLACE:
+                    work, hole = self._remove(work, edit, op, ctx) if op.source_mask is not None else (work, None)
+                    filled = work
+                    work, masks = self._insert(work, op, ctx)
+                    if hole is not None:
+                        ctx.release(filled)
+                        for t in range(len(masks)):
+                            masks[t] = np.maximum(masks[t], hole[t])
+                else:  # pragma: no cover - EditKind is closed
+                    raise ValueError(f"unsupported operation kind {op.kind!r}")
+            if work is not before:
+                ctx.release(before)
+            op_masks.append(masks)
+        return work, op_masks, deferred
 
     @staticmethod
     def _tracker(opts: ClassicOptions, edit: FirstFrameEdit) -> tuple[MaskTracker | None, TrackerChoice]:
@@ -415,7 +469,7 @@ class ClassicEngine(Engine):
             raise ValueError(
                 f"operation mask is {first.shape[1]}x{first.shape[0]} but the canvas is {work.shape[2]}x{work.shape[1]}"
             )
-        out = PackedMasks(*work.shape[:3]) if packed else np.zeros(work.shape[:3], np.uint8)
+        out = PackedMasks(*work.shape[:3]) if packed or ctx.stream else np.zeros(work.shape[:3], np.uint8)
 
         def start_run(view: FlowCache, mask: np.ndarray, reference):  # noqa: ANN001, ANN202 - keyframe_track.StartRun
             tracker = self._make_tracker(ctx, view, cover)
@@ -462,10 +516,12 @@ class ClassicEngine(Engine):
         keyed = edited_keyframes(ctx.edit, ctx.op_index, work.shape[1:3]) if ctx.edit is not None else []
         feather = float(op.params.get("feather", 2.0)) if op.kind is EditKind.RECOLOUR else 0.0
         per_frame = colour_anchors(transform, keyed, work, masks, feather, ctx.notes.warn) if keyed else None
-        out = work.copy()
+        out = ctx.new_frames(*work.shape[:3])
         for t in range(len(work)):
-            if masks[t].any():
-                out[t] = per_frame(t, work[t], masks[t]) if per_frame is not None else transform(work[t], masks[t])
+            frame, mask = work[t], masks[t]
+            if mask.any():
+                frame = per_frame(t, frame, mask) if per_frame is not None else transform(frame, mask)
+            out[t] = frame
             ctx.rep.tick()
         return out, masks
 
@@ -476,43 +532,64 @@ class ClassicEngine(Engine):
         obj = (_binary(first) > 0) & ~(_binary(extras) > 0) if extras is not None and extras.shape == first.shape else None
         if obj is not None and obj.any():
             # The painted extras (a shadow) follow the object's motion; the object is tracked alone.
-            tracked = self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover)
+            # (Still whole-clip: the moved extras are a [T, H, W] array.)
+            tracked = np.asarray(self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover))
             tracked = np.maximum(tracked, _binary(extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj)))
         else:
             tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
-        holes = tracked > 0
-        if opts.remove_grow:
-            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2)
-            holes = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in holes])
-        holes[0] = _binary(op.mask) > 0 if op.mask.shape == holes.shape[1:] else holes[0]
-        first_filled = work[0].copy()
+        n, hw = len(work), work.shape[1:3]
+        holes = ctx.new_masks(n, *hw)  # 0/255, the grown tracked region (frame 0: the user's)
+        has_hole = np.zeros(n, bool)
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * opts.remove_grow + 1,) * 2) if opts.remove_grow else None
+        for t in range(n):
+            m = tracked[t] > 0
+            if k is not None and m.any():
+                m = cv2.dilate(m.astype(np.uint8), k) > 0
+            if t == 0 and op.mask.shape == hw:
+                m = _binary(op.mask) > 0
+            holes[t], has_hole[t] = _binary(m), m.any()
+        hole0 = holes[0] > 0
+        first_filled = np.array(work[0])
         if edit.edited_frame.shape == work.shape[1:]:
-            first_filled[holes[0]] = edit.edited_frame[holes[0]]
-        out = work.copy()
+            first_filled[hole0] = edit.edited_frame[hole0]
+        out = ctx.new_frames(n, *hw)
+        written = np.zeros(n, bool)
         keyed = {k: after for k, after, _ in self._edited_keys(ctx, work.shape[1:3])}
         for a, b, e, shot in _look_segments(ctx.shots, keyed):
-            if not holes[a:b].any():
+            if not has_hole[a:b].any():
                 continue
             if a in keyed:  # the user's own fill of this frame's hole is the look from here on
-                first_here = work[a].copy()
-                first_here[holes[a]] = keyed[a][holes[a]]
+                first_here = np.array(work[a])
+                hole_a = holes[a] > 0
+                first_here[hole_a] = keyed[a][hole_a]
                 ctx.notes.note(a, f"keyframe: {ctx.op_name} filled from the edited frame")
             else:
                 first_here = first_filled if shot == 0 else None
-            # Filled to the shot's end, so frames before the next keyframe still see what is revealed after it.
-            view = ctx.flows.view(a, e)
-            filled = fill_holes(
-                view.frames,
-                holes[a:e],
-                first_here,
-                view,
-                _Budget(ctx.rep, b - a).tick,
-                window=opts.temporal_reach,
-                both_directions=opts.remove_backward,
-                moving_check=opts.remove_moving_check,
-            )
-            out[a:b] = filled[: b - a]
-        return out, _binary(holes)
+            # Filled with the frames to the shot's end, so frames before the next keyframe still see what is
+            # revealed after it; in chunks when streaming (working_set: each equals the whole shot's fill).
+            tick = _Budget(ctx.rep, b - a).tick
+            previous = None
+            for c0, c1, lo, hi in chunks(a, b, e, opts.temporal_reach, ctx.chunk):
+                view = ctx.flows.view(lo, hi)
+                filled = fill_holes(
+                    load(view.frames, 0, hi - lo),
+                    np.stack([holes[t] > 0 for t in range(lo, hi)]),
+                    first_here if lo == a else None,
+                    view,
+                    tick,
+                    window=opts.temporal_reach,
+                    both_directions=opts.remove_backward,
+                    moving_check=opts.remove_moving_check,
+                    output_range=(c0 - lo, c1 - lo),
+                    previous_output=previous,
+                )
+                for t in range(c0, c1):
+                    out[t] = filled[t - c0]
+                written[c0:c1] = True
+                previous = np.array(filled[-1])
+        for t in np.flatnonzero(~written):
+            out[t] = work[t]
+        return out, holes
 
     @staticmethod
     def _edited_keys(ctx: _Run, hw: tuple[int, int]) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
@@ -524,8 +601,10 @@ class ClassicEngine(Engine):
         layer = op.layer_rgba
         if layer.shape != (*work.shape[1:3], 4):
             raise ValueError(f"layer_rgba is {layer.shape} but the canvas is {work.shape[1:3]} (+4 channels)")
-        out = work.copy()
-        masks = np.zeros(work.shape[:3], np.uint8)
+        n = len(work)
+        out = ctx.new_frames(*work.shape[:3])
+        masks = ctx.new_masks(*work.shape[:3])
+        written = np.zeros(n, bool)
         anchors: list[tuple[int, np.ndarray]] = [(0, layer)]
         for k, after, footprint in edited_keyframes(ctx.edit, ctx.op_index, work.shape[1:3]) if ctx.edit is not None else []:
             placed = keyframe_layer(work[k], after, footprint)
@@ -542,11 +621,14 @@ class ClassicEngine(Engine):
             homs = layer_homographies(lay[..., 3], view, tick=ctx.rep.tick, reanchor=ctx.opts.insert_reanchor)
             for t, hom in enumerate(homs):
                 out[a + t], masks[a + t] = composite_layer(work[a + t], lay, hom)
+                written[a + t] = True
                 ctx.rep.tick()
             if stop == e < len(work):
                 resume = f"; it resumes at the keyframe on frame {nxt + 1}" if nxt < len(work) else ""
                 ctx.notes.warn(f"shot cut at frame {e + 1}: the inserted layer stops there{resume}")
                 ctx.notes.note(e, "the inserted layer stops at the cut")
+        for t in np.flatnonzero(~written):
+            out[t] = work[t]
         return out, masks
 
     def _outpaint(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run):
@@ -563,10 +645,13 @@ class ClassicEngine(Engine):
             raise ValueError(
                 f"outpaint canvas is {cw}x{ch} but the edited frame is {edit.edited_frame.shape[1]}x{edit.edited_frame.shape[0]}"
             )
-        out = np.empty((len(work), ch, cw, 3), np.uint8)
+        n, reach = len(work), ctx.opts.temporal_reach
+        out = ctx.new_frames(n, ch, cw)
         keyed = {k: after for k, after, _ in self._edited_keys(ctx, (ch, cw))}
         for a, b, _, shot in _look_segments(ctx.shots, keyed):
             view = ctx.flows.view(a, b)
+            # Each canvas reads the frames within the reach of its own: kept in memory, nothing older.
+            frames = FrameWindow(view.frames, 2 * reach + 2) if ctx.stream else view.frames
             if a in keyed:  # the user's own margins of this frame are the look from here on
                 first = keyed[a]
                 ctx.notes.note(a, f"keyframe: {ctx.op_name} margins from the edited frame")
@@ -575,16 +660,23 @@ class ClassicEngine(Engine):
             cams = camera_homographies(view, ctx.rep.tick)
             previous = None  # the last frame's fill before its seam blend (blends never pile up)
             for t in range(b - a):
-                previous = fill_canvas(t, view.frames, first, (left, top), cams, previous, window=ctx.opts.temporal_reach)
+                previous = fill_canvas(t, frames, first, (left, top), cams, previous, window=reach)
                 seam = ctx.opts.outpaint_seam and t > 0
                 out[a + t] = blend_seam(previous, (left, top), (w, h)) if seam else previous
                 ctx.rep.tick()
-        masks = np.repeat(_binary(op.mask)[None], len(work), axis=0)
+        masks = ctx.new_masks(n, ch, cw)
+        margins = _binary(op.mask)
+        for t in range(n):
+            masks[t] = margins
         return out, masks, (left, top)
 
     @staticmethod
-    def _pad(masks: np.ndarray, offset: tuple[int, int], hw: tuple[int, int]) -> np.ndarray:
-        out = np.zeros((len(masks), *hw), np.uint8)
+    def _pad(masks: Any, offset: tuple[int, int], hw: tuple[int, int], ctx: _Run) -> Any:
+        """Each frame's mask placed at ``offset`` on a canvas of ``hw`` (after an outpaint)."""
+        out = ctx.new_masks(len(masks), *hw)
         h, w = masks.shape[1:]
-        out[:, offset[1] : offset[1] + h, offset[0] : offset[0] + w] = masks
+        for t in range(len(masks)):
+            m = np.zeros(hw, np.uint8)
+            m[offset[1] : offset[1] + h, offset[0] : offset[0] + w] = masks[t]
+            out[t] = m
         return out

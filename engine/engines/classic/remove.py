@@ -269,6 +269,8 @@ def fill_holes(
     safety_px: int = 2,
     moving_check: bool = True,
     sources_out: np.ndarray | None = None,
+    output_range: tuple[int, int] | None = None,
+    previous_output: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fill ``holes`` ``[T, H, W]`` bool of ``frames`` ``[T, H, W, 3]``; returns new frames.
 
@@ -280,6 +282,11 @@ def fill_holes(
     ``sources_out``: an optional ``[T, H, W]`` uint8 array that receives, per hole pixel,
     where its content came from (:data:`FROM_FRAMES`, :data:`FROM_PREVIOUS_OUTPUT`,
     :data:`FROM_INPAINTING`), for tests and diagnostics.
+
+    ``output_range`` ``(lo, hi)``: only frames ``lo..hi-1`` are made and returned (a chunk of a
+    longer shot, ``frames`` holding ``window`` frames of context each side, see
+    ``engine.engines.classic.working_set``); ``previous_output`` is then the output frame
+    before ``lo`` (the previous chunk's last), the seed that never-seen pixels are carried from.
     """
     t_len, h, w = holes.shape
     gw, gh = flows.size
@@ -300,17 +307,23 @@ def fill_holes(
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
     unknown = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
     safe = unknown
-    fwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len), 1, window, tick)
+    lo, hi = (0, t_len) if output_range is None else (int(output_range[0]), int(output_range[1]))
+    if not 0 <= lo < hi <= t_len:
+        raise ValueError(f"output range {lo}..{hi} is outside the {t_len} frames given")
+    # The forward sweep reaches frame t from earlier frames only, the backward one from later ones.
+    fwd = _sweep((h, w), unknown, safe, flows, small_holes, range(hi), 1, window, tick)
     if both_directions and t_len > 1:
-        bwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, -1, -1), -1, window, tick)
+        bwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, lo - 1, -1), -1, window, tick)
     else:
         bwd = [_Sources.empty() for _ in range(t_len)]
     out = frames.copy()
-    start = 0
-    if first_filled is not None:
+    start = lo
+    if first_filled is not None and lo == 0:
         out[0] = first_filled
         start = 1
-    for t in range(start, t_len):
+    if previous_output is not None and lo > 0:
+        out[lo - 1] = previous_output  # what the frame before this chunk became: the carry's seed
+    for t in range(start, hi):
         hole = holes[t]
         if not hole.any():
             continue
@@ -349,4 +362,4 @@ def fill_holes(
         if sources_out is not None:
             sources_out[t][ys[have], xs[have]] = FROM_FRAMES
         out[t] = frame
-    return out
+    return out if output_range is None else out[lo:hi]

@@ -1,0 +1,137 @@
+"""Frames of a run kept in a raw temporary file instead of memory (issue 16).
+
+A long clip does not fit in memory, but an engine step often needs frames it has already
+passed (a fill looks ``window`` frames back and ahead; the next operation reads this one's
+output). :class:`FrameSpool` is a ``[T, H, W, C]`` uint8 array-like backed by an unlinked
+temporary file, read and written one frame at a time with ``pread``/``pwrite``. Unlike
+``np.memmap``, whose mapped file pages count in the process's resident set, what is read
+lands in a fresh small buffer and the file's pages stay in the kernel's page cache, so the
+run's memory does not grow with the clip (the disk holds ``T * H * W * C`` bytes).
+
+Whole-array operations (``np.asarray``, ``.copy()``) are not offered, as with
+``engine.video.source_frames.SourceFrames``: they are what a long clip cannot afford.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any
+
+import numpy as np
+
+
+class _SpoolFile:
+    """The open temporary file of a spool, shared by its slices; removed from the disk when closed."""
+
+    def __init__(self, nbytes: int, folder: str | os.PathLike[str] | None) -> None:
+        fd, path = tempfile.mkstemp(prefix="genprop-spool-", suffix=".raw", dir=folder)
+        self.fd, self.path = fd, path
+        self._lock = threading.Lock()  # only for systems without pread/pwrite (seek + read)
+        try:
+            if os.name == "posix":
+                os.unlink(path)  # nothing left behind even if the process is killed
+                self.path = None
+            os.ftruncate(fd, nbytes)
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, offset: int, size: int) -> bytes:
+        if hasattr(os, "pread"):
+            data = os.pread(self.fd, size, offset)
+        else:  # pragma: no cover - Windows
+            with self._lock:
+                os.lseek(self.fd, offset, os.SEEK_SET)
+                data = os.read(self.fd, size)
+        if len(data) != size:
+            raise OSError(f"frame spool: short read ({len(data)} of {size} bytes at {offset})")
+        return data
+
+    def write(self, offset: int, data: memoryview) -> None:
+        view = data
+        while view:
+            if hasattr(os, "pwrite"):
+                written = os.pwrite(self.fd, view, offset)
+            else:  # pragma: no cover - Windows
+                with self._lock:
+                    os.lseek(self.fd, offset, os.SEEK_SET)
+                    written = os.write(self.fd, view)
+            if written <= 0:
+                raise OSError(f"frame spool: write returned {written}")
+            view, offset = view[written:], offset + written
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "fd", -1) >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if getattr(self, "path", None) is not None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            self.path = None
+
+
+class FrameSpool:
+    """``[T, H, W, C]`` uint8 frames (all zero at first) in a temporary file; ``spool[a:b]`` is a view."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(
+        self, length: int, height: int, width: int, channels: int = 3, folder: str | os.PathLike[str] | None = None
+    ) -> None:
+        self._frame_shape = (int(height), int(width), int(channels))
+        self._frame_bytes = int(np.prod(self._frame_shape))
+        self._file = _SpoolFile(max(1, int(length) * self._frame_bytes), folder)
+        self._start, self._stop = 0, int(length)
+
+    @classmethod
+    def _view(cls, parent: FrameSpool, start: int, stop: int) -> FrameSpool:
+        view = cls.__new__(cls)
+        view._frame_shape, view._frame_bytes, view._file = parent._frame_shape, parent._frame_bytes, parent._file
+        view._start, view._stop = start, stop
+        return view
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self._stop - self._start, *self._frame_shape)
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def _offset(self, index: Any) -> int:
+        i = int(index)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {index} out of range: {len(self)} frames")
+        return (self._start + i) * self._frame_bytes
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise IndexError("FrameSpool slices must be contiguous")
+            return FrameSpool._view(self, self._start + start, self._start + max(start, stop))
+        data = self._file.read(self._offset(index), self._frame_bytes)
+        return np.frombuffer(bytearray(data), np.uint8).reshape(self._frame_shape)
+
+    def __setitem__(self, index: Any, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        if frame.shape != self._frame_shape:
+            raise ValueError(f"frame is {frame.shape}, the spool holds {self._frame_shape}")
+        raw = np.ascontiguousarray(frame, np.uint8)
+        self._file.write(self._offset(index), memoryview(raw).cast("B"))
+
+    def close(self) -> None:
+        """Remove the file (every view of it becomes unreadable)."""
+        self._file.close()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise TypeError("FrameSpool keeps frames on disk; read them by index (the whole clip may not fit in memory)")

@@ -1,0 +1,117 @@
+"""The classic engine's streamed run (issue 16) equals its in-memory run exactly, for every operation.
+
+``propagate_to`` keeps the clip and each operation's output in frame spools, packs the
+masks and fills removals in chunks with ``temporal_reach`` frames of context each side;
+``propagate`` holds arrays and fills whole shots. Here chunks are forced small (a few
+frames of output each, a reach of 4) so every clip is cut into several, and each case
+must give the same frames and masks as the in-memory run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine.engines.classic.working_set as working_set
+from engine.edit import Keyframe
+from engine.edits import InsertSpec, OutpaintSpec, RecolourSpec, RemoveSpec, ReplaceSpec, compose
+from engine.engines.classic import ClassicEngine
+from engine.engines.sink import MemorySink
+from engine.procedural import generate_clip
+from engine.video.frame_spool import FrameSpool
+from engine.video.source import ArrayClip
+
+W, H, T = 128, 80, 30
+OPTS = {"tracker": "flow", "temporal_reach": 4, "working_set_mb": 1}
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(W, H, T, num_objects=2, seed=2, pan_speed=2.0)
+
+
+def _mask(clip, k: int = 1) -> np.ndarray:  # noqa: ANN001
+    return clip.object_masks[k, 0].astype(np.uint8) * 255
+
+
+def _layer() -> np.ndarray:
+    layer = np.zeros((H, W, 4), np.uint8)
+    layer[8:28, 10:40] = (250, 240, 30, 255)
+    return layer
+
+
+def _same(frames: np.ndarray, ops, keyframes=(), monkeypatch=None, opts=OPTS) -> None:  # noqa: ANN001
+    """Streamed in chunks of 5 output frames == in memory, frame by frame and mask by mask."""
+    monkeypatch.setattr(working_set, "MIN_OUTPUTS", 5)
+    edit = compose(frames[0], ops, keyframes=list(keyframes))
+    memory = ClassicEngine().propagate(ArrayClip(frames, 24.0), edit, dict(opts))
+    streamed = ClassicEngine().propagate_to(MemorySink(24.0), ArrayClip(frames, 24.0), edit, dict(opts))
+    assert streamed.frames.shape == memory.frames.shape
+    for t in range(len(frames)):
+        np.testing.assert_array_equal(streamed.frames[t], memory.frames[t], err_msg=f"frame {t}")
+        np.testing.assert_array_equal(streamed.masks[t], memory.masks[t], err_msg=f"mask {t}")
+    for a, b in zip(streamed.extras["operation_masks"], memory.extras["operation_masks"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert streamed.extras["warnings"] == memory.extras["warnings"]
+    assert streamed.extras["frame_notes"] == memory.extras["frame_notes"]
+    return memory
+
+
+def test_chunks_cover_the_outputs_with_the_reach_each_side() -> None:
+    got = list(working_set.chunks(10, 40, 50, 4, 12))
+    assert got == [(10, 22, 10, 26), (22, 34, 17, 38), (34, 40, 29, 44)]
+    assert list(working_set.chunks(10, 40, 50, 4, None)) == [(10, 40, 10, 50)]
+    assert working_set.chunk_outputs(480, 270, 60, 1) == working_set.MIN_OUTPUTS
+
+
+def test_removal_in_chunks_equals_the_whole_shot(clip, monkeypatch) -> None:  # noqa: ANN001
+    memory = _same(clip.frames, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
+    assert (memory.frames != clip.frames).any()  # something was filled
+
+
+def test_removal_without_the_backward_pass_or_the_moving_check(clip, monkeypatch) -> None:  # noqa: ANN001
+    opts = {**OPTS, "remove_backward": False, "remove_moving_check": False}
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch, opts=opts)
+
+
+def test_outpaint_insert_and_replace_stream_the_same(clip, monkeypatch) -> None:  # noqa: ANN001
+    _same(clip.frames, [OutpaintSpec(left=12, right=8, top=4, bottom=0)], monkeypatch=monkeypatch)
+    _same(clip.frames, [InsertSpec(layer=_layer())], monkeypatch=monkeypatch)
+    _same(clip.frames, [ReplaceSpec(mask=_mask(clip), layer=_layer())], monkeypatch=monkeypatch)
+
+
+def test_two_operations_and_an_outpaint_after_a_removal(clip, monkeypatch) -> None:  # noqa: ANN001
+    _same(clip.frames, [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), OutpaintSpec(left=10)], monkeypatch=monkeypatch)
+
+
+def test_an_edited_keyframe_and_a_shot_cut(clip, monkeypatch) -> None:  # noqa: ANN001
+    k = 17
+    user = clip.frames[k].copy()
+    user[clip.object_masks[1, k]] = (0, 200, 0)  # the user's own fill of the hole on that frame
+    keyframe = Keyframe(k, {0: clip.object_masks[1, k].astype(np.uint8) * 255}, edited_frame=user)
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], [keyframe], monkeypatch=monkeypatch)
+    other = generate_clip(W, H, T, num_objects=2, seed=11)
+    spliced = np.concatenate([clip.frames[:19], other.frames[19:]])
+    memory = _same(spliced, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
+    assert memory.extras["shot_cuts"] == [19]
+
+
+def test_a_frame_spool_reads_back_what_was_written_and_refuses_whole_array_reads() -> None:
+    spool = FrameSpool(4, 6, 5)
+    frames = np.random.default_rng(0).integers(0, 255, (4, 6, 5, 3), dtype=np.uint8)
+    for t in range(4):
+        spool[t] = frames[t]
+    view = spool[1:3]
+    assert view.shape == (2, 6, 5, 3) and len(view) == 2
+    np.testing.assert_array_equal(view[1], frames[2])
+    np.testing.assert_array_equal(spool[-1], frames[3])
+    spool[0][:] = 0  # a read is a copy: the spool keeps its frame
+    np.testing.assert_array_equal(spool[0], frames[0])
+    with pytest.raises(TypeError, match="by index"):
+        np.asarray(spool)
+    with pytest.raises(IndexError):
+        spool[4]
+    with pytest.raises(ValueError, match="holds"):
+        spool[0] = frames[0][:3]
+    spool.close()
