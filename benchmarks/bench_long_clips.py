@@ -37,7 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench_sections" / "long_clips.md"
-OPS = ("track", "recolour", "remove")
+OPS = ("track", "recolour", "remove", "insert", "outpaint")
 
 _REFERENCE = """
 import sys, time
@@ -92,6 +92,8 @@ def object_mask(w: int, h: int) -> np.ndarray:
 def make_inputs(folder: Path, n: int, w: int, h: int) -> tuple[Path, dict[str, Path]]:
     """The clip of ``n`` frames and one edit file per op."""
     from engine.edits.edit_file import save_edit
+    from engine.edits.insert import InsertSpec
+    from engine.edits.outpaint import OutpaintSpec
     from engine.edits.recolour import RecolourSpec
     from engine.edits.remove import RemoveSpec
     from engine.edits.track import TrackSpec
@@ -100,7 +102,15 @@ def make_inputs(folder: Path, n: int, w: int, h: int) -> tuple[Path, dict[str, P
     clip = folder / f"clip_{n}.mp4"
     write_video(clip, synthetic_frames(n, w, h), 25.0, quality=18)
     mask = object_mask(w, h)
-    specs = {"track": TrackSpec(mask), "recolour": RecolourSpec(mask, hue_shift=120.0), "remove": RemoveSpec(mask)}
+    sticker = np.zeros((h // 5, w // 5, 4), np.uint8)
+    sticker[...] = (250, 230, 40, 255)  # a yellow card on the panning background
+    specs = {
+        "track": TrackSpec(mask),
+        "recolour": RecolourSpec(mask, hue_shift=120.0),
+        "remove": RemoveSpec(mask),
+        "insert": InsertSpec(sticker, x=w * 0.25, y=h * 0.25),
+        "outpaint": OutpaintSpec(left=w // 10, right=w // 10),  # 480x270 -> 576x270
+    }
     edits = {op: save_edit([spec], folder / f"edit_{op}") for op, spec in specs.items()}
     return clip, edits
 

@@ -58,10 +58,12 @@ def _same(frames: np.ndarray, ops, keyframes=(), monkeypatch=None, opts=OPTS) ->
 
 
 def test_chunks_cover_the_outputs_with_the_reach_each_side() -> None:
-    got = list(working_set.chunks(10, 40, 50, 4, 12))
+    got = list(working_set.chunks(10, 40, 50, 4, 12 + 9))
     assert got == [(10, 22, 10, 26), (22, 34, 17, 38), (34, 40, 29, 44)]
     assert list(working_set.chunks(10, 40, 50, 4, None)) == [(10, 40, 10, 50)]
-    assert working_set.chunk_outputs(480, 270, 60, 1) == working_set.MIN_OUTPUTS
+    assert list(working_set.chunks(10, 40, 50, 4, 40)) == [(10, 40, 10, 50)]  # the shot fits: filled whole
+    assert working_set.chunk_frames(480, 270, 60, 1) == working_set.MIN_OUTPUTS + 121
+    assert working_set.chunk_frames(480, 270, 60, 512) > 300  # a 300-frame shot at 480x270 is filled whole
 
 
 def test_removal_in_chunks_equals_the_whole_shot(clip, monkeypatch) -> None:  # noqa: ANN001

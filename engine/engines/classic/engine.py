@@ -58,7 +58,7 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
-from engine.engines.classic.working_set import FrameWindow, chunk_outputs, chunks, load
+from engine.engines.classic.working_set import FrameWindow, chunk_frames, chunks, load
 from engine.engines.packed_masks import PackedMasks
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
@@ -143,7 +143,7 @@ class _Run:
         self.op_name = ""  # its name in notes ("operation 2 (recolour)", as tracker_choice names them)
         self.edit: FirstFrameEdit | None = None
         self.stream = False  # frames in spools, masks packed, removal in chunks (propagate_to)
-        self.chunk: int | None = None  # output frames per removal chunk; None: a whole shot at once
+        self.chunk: int | None = None  # frames a removal chunk may hold; None: a whole shot at once
         self.spools: list[FrameSpool] = []
 
     def new_frames(self, n: int, h: int, w: int) -> Any:
@@ -378,7 +378,7 @@ class ClassicEngine(Engine):
         ctx.edit = edit
         ctx.stream, ctx.spools = defer_last, spools
         if defer_last:
-            ctx.chunk = chunk_outputs(w, h, opts.temporal_reach, opts.working_set_mb)
+            ctx.chunk = chunk_frames(w, h, opts.temporal_reach, opts.working_set_mb)
         try:
             work, op_masks, deferred = self._operations(frames, edit, ctx, simple, timer)
         except BaseException:

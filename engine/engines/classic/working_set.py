@@ -14,7 +14,8 @@ needs to make a stretch of output frames. Both steps only look ``reach`` frames 
   chunk's last output frame (``fill_holes(previous_output=...)``).
 
 The chunk length comes from a memory budget (``ClassicOptions.working_set_mb``), never
-below what the two reaches need plus :data:`MIN_OUTPUTS` frames.
+below what the two reaches need plus :data:`MIN_OUTPUTS` frames; a shot that fits the
+budget is filled whole, as the in-memory path does (no overlap is computed twice).
 """
 
 from __future__ import annotations
@@ -32,21 +33,21 @@ BYTES_PER_PIXEL = 12
 the unknown and moving masks (1 + 1 + 1), and about 3 for the sparse correspondences of a hole."""
 
 
-def chunk_outputs(width: int, height: int, reach: int, budget_mb: int) -> int:
-    """Output frames per chunk for frames of ``width`` x ``height`` within ``budget_mb`` megabytes."""
+def chunk_frames(width: int, height: int, reach: int, budget_mb: int) -> int:
+    """Frames a chunk may hold (its outputs and their context) for ``width`` x ``height`` within ``budget_mb`` MB."""
     per_frame = max(1, int(width) * int(height) * BYTES_PER_PIXEL)
-    frames = int(budget_mb) * 2**20 // per_frame
-    return max(MIN_OUTPUTS, frames - (2 * int(reach) + 1))
+    return max(MIN_OUTPUTS + 2 * int(reach) + 1, int(budget_mb) * 2**20 // per_frame)
 
 
-def chunks(a: int, b: int, e: int, reach: int, outputs: int | None) -> Iterator[tuple[int, int, int, int]]:
+def chunks(a: int, b: int, e: int, reach: int, frames: int | None) -> Iterator[tuple[int, int, int, int]]:
     """``(c0, c1, lo, hi)``: outputs ``c0..c1-1`` of ``a..b-1``, made from frames ``lo..hi-1`` of ``a..e-1``.
 
-    ``outputs`` None: one chunk, the whole stretch (the in-memory path).
+    ``frames``: at most that many per chunk (:func:`chunk_frames`); None, or a stretch that fits: one chunk.
     """
-    if outputs is None:
+    if frames is None or e - a <= frames:
         yield a, b, a, e
         return
+    outputs = max(1, frames - (2 * int(reach) + 1))
     for c0 in range(a, b, outputs):
         c1 = min(b, c0 + outputs)
         yield c0, c1, max(a, c0 - reach - 1), min(e, c1 + reach)
