@@ -67,6 +67,11 @@ MAX_PENDING = 4
 #: here, and level 1 with the "sub" filter and run-length coding was the fastest of the PNG settings
 #: tried at ~60% of the raw size (docs/streaming.md).
 PNG_LEVEL = 1
+#: Frames are stored without deflate (level 0, still checked PNG): on textured 480x270 frames level 1 saved
+#: only ~40% of the size but cost ~6.7 ms of CPU per 480x270 frame to encode and decode (4x level 0),
+#: the largest part of what the store path spent beyond the in-memory path (issue 16). Masks, mostly
+#: flat, stay at PNG_LEVEL (about 1 KB each instead of a raw plane).
+FRAME_PNG_LEVEL = 0
 MAX_PNG_BYTES = 256 * 1024 * 1024
 PROXY_FOLDER = "proxy"
 #: Frames whose long side exceeds this by a quarter get a scrubbing proxy this size (about the
@@ -307,7 +312,7 @@ class ResultWriter:
             _write_proxy(self.folder, index, frame, mask, self._proxy)
         final = self.folder / FRAMES_FOLDER / _frame_name(index)
         tmp = final.with_name(f".{final.name}.partial-{os.getpid()}")
-        _write_png(tmp, frame)
+        _write_png(tmp, frame, FRAME_PNG_LEVEL)
         os.replace(tmp, final)
 
     def _wait(self) -> None:
@@ -353,9 +358,9 @@ class ResultWriter:
         self.close()
 
 
-def _write_png(path: Path, image: np.ndarray) -> None:
+def _write_png(path: Path, image: np.ndarray, level: int = PNG_LEVEL) -> None:
     image = image if image.dtype == np.uint8 else np.clip(image, 0, 255).astype(np.uint8)
-    write_file_checked(path, encode_png(image, compression=PNG_LEVEL, fast=True))
+    write_file_checked(path, encode_png(image, compression=level, fast=True))
 
 
 def _write_proxy(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> None:
