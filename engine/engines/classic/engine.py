@@ -2,7 +2,8 @@
 
 Steps of :meth:`ClassicEngine.propagate`:
 
-1. check inputs and options, read the clip into memory;
+1. check inputs and options, read the clip (into memory for :meth:`ClassicEngine.propagate`,
+   into a frame spool on disk for :meth:`ClassicEngine.propagate_to`, which streams);
 2. find shot cuts (``shots``): no edit crosses one. A tracked object is searched for
    again after a cut by its appearance; if it is not found the edit stops there. An
    inserted layer stops at the first cut; outpaint and removal use frames of the same
