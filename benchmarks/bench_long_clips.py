@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ops", default=",".join(OPS), help="operations (default %(default)s)")
     p.add_argument("--paths", default="cli,in-memory", help="cli and/or in-memory (default %(default)s)")
     p.add_argument("--reference-max", type=int, default=1 << 30, help="run the in-memory path only up to this many frames")
+    p.add_argument("--out", type=Path, default=OUT, help=f"section to write (default {OUT.relative_to(ROOT)})")
     args = p.parse_args(argv)
     size = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
     lengths = [8, 32] if args.quick else [int(v) for v in args.lengths.split(",")]
@@ -230,9 +231,9 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT}")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0
 
 
