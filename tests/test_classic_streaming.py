@@ -117,3 +117,20 @@ def test_a_frame_spool_reads_back_what_was_written_and_refuses_whole_array_reads
     with pytest.raises(ValueError, match="holds"):
         spool[0] = frames[0][:3]
     spool.close()
+
+
+@pytest.mark.slow  # ~1-2 min on 2 loaded cores: two real removals, each run twice
+def test_real_footage_removal_streams_the_same_in_chunks(monkeypatch) -> None:  # noqa: ANN001
+    from engine.evaluation.composite import build_cases, has_data
+
+    if not has_data():
+        pytest.skip("the shared clips and VOC masks are not present")
+    monkeypatch.setattr(working_set, "MIN_OUTPUTS", 8)
+    opts = {"tracker": "flow", "temporal_reach": 8, "working_set_mb": 1}  # 40 frames in 5 chunks
+    for case in build_cases(40, 480, scenes=["occluded_woman", "pan_man"], tasks=["remove"]):
+        data = case.case_data()
+        clip = ArrayClip(data.frames, data.fps)
+        memory = ClassicEngine().propagate(clip, data.edit, dict(opts))
+        streamed = ClassicEngine().propagate_to(MemorySink(data.fps), clip, data.edit, dict(opts))
+        for t in range(len(data.frames)):
+            np.testing.assert_array_equal(streamed.frames[t], memory.frames[t], err_msg=f"{data.spec.id} frame {t}")
