@@ -21,12 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from engine.video.errors import VideoError
+
 
 class _SpoolFile:
     """The open temporary file of a spool, shared by its slices; removed from the disk when closed."""
 
     def __init__(self, nbytes: int, folder: str | os.PathLike[str] | None) -> None:
-        fd, path = tempfile.mkstemp(prefix="genprop-spool-", suffix=".raw", dir=folder)
+        self.folder = str(folder or tempfile.gettempdir())
+        self.fd, self.path = -1, None
+        try:
+            fd, path = tempfile.mkstemp(prefix="genprop-spool-", suffix=".raw", dir=folder)
+        except OSError as exc:
+            raise self._error(exc) from exc
         self.fd, self.path = fd, path
         self._lock = threading.Lock()  # only for systems without pread/pwrite (seek + read)
         try:
@@ -34,9 +41,16 @@ class _SpoolFile:
                 os.unlink(path)  # nothing left behind even if the process is killed
                 self.path = None
             os.ftruncate(fd, nbytes)
+        except OSError as exc:
+            self.close()
+            raise self._error(exc) from exc
         except BaseException:
             self.close()
             raise
+
+    def _error(self, exc: OSError) -> VideoError:
+        """A disk that is full or refuses the size (ENOSPC, EFBIG): a clear error naming the folder."""
+        return VideoError(self.folder, f"no room for the run's working frames on disk: {exc.strerror or exc}")
 
     def read(self, offset: int, size: int) -> bytes:
         if hasattr(os, "pread"):
@@ -50,6 +64,12 @@ class _SpoolFile:
         return data
 
     def write(self, offset: int, data: memoryview) -> None:
+        try:
+            self._write(offset, data)
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def _write(self, offset: int, data: memoryview) -> None:
         view = data
         while view:
             if hasattr(os, "pwrite"):
