@@ -68,12 +68,18 @@ def short_reason(why: str) -> str:
     return first if len(first) <= 90 else first[:87] + "..."
 
 
-def pick_available(preferred: str | None, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[str, str]:
+def pick_available(
+    preferred: str | None, model_dirs: Sequence[str | os.PathLike[str]] = (), given: Sequence[str] = ()
+) -> tuple[str, str]:
     """(engine to use, a one-line note) for ``preferred`` (a name or ``auto``).
 
     ``auto`` takes the first available engine of ``engine.engines.AUTO_ORDER``; an
-    unavailable preferred engine falls back the same way. The note says what happened
-    ("" when the preferred engine runs as asked).
+    unavailable preferred engine falls back the same way. ``given``: the options the user
+    set (e.g. ``svd`` from ``--svd``): only engines that take all of them are candidates,
+    and when the search folders find none of those available the first one is still
+    chosen, so that its own run names what is missing (``--svd`` means a GenProp engine,
+    not an error about classic). The note says what happened ("" when the preferred
+    engine runs as asked).
     """
     from engine.engines import AUTO_ORDER
 
@@ -83,6 +89,17 @@ def pick_available(preferred: str | None, model_dirs: Sequence[str | os.PathLike
         if ok:
             return preferred, ""
         skipped.append(f"{preferred}: {short_reason(why)}")
+    if given:
+        takes = [n for n in AUTO_ORDER if set(given) <= {i.name for i in engine_spec(n).option_infos()}]
+        if not takes:
+            raise ValueError(f"no engine takes all of the options given ({', '.join(sorted(given))})")
+        flags = ", ".join(sorted(given))
+        for name in takes:
+            ok, why = engine_spec(name).availability(model_dirs)
+            if ok:
+                return name, f"using {engine_spec(name).label} (the options given: {flags})"
+            skipped.append(f"{name}: {short_reason(why)}")
+        return takes[0], f"using {engine_spec(takes[0]).label}, the first engine that takes {flags} ({'; '.join(skipped)})"
     for name in AUTO_ORDER:
         if name == preferred:
             continue
@@ -145,6 +162,11 @@ def _default_text(info: OptionInfo) -> str:
     if info.kind == "bool":
         return "on" if info.default else "off"
     return str(info.default)
+
+
+def given_engine_options(args: argparse.Namespace) -> list[str]:
+    """The engine options set on the command line (for ``--engine auto``'s choice)."""
+    return [name for name in _cli_infos() if getattr(args, f"opt_{name}", None) is not None]
 
 
 def engine_options_from_args(args: argparse.Namespace, engine: str) -> dict[str, Any]:

@@ -110,7 +110,7 @@ def save_snapshot(
         target = folder / entry.folder_name
         what = f"result {n + 1}/{len(to_write)}"
         if entry.files is not None and result_files.is_complete(entry.files):
-            result_files.copy_result(entry.files, target)
+            result_files.copy_result(entry.files, target, entry.result.extras)
             report(f"{what} copied")
         else:
             base = done

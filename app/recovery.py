@@ -64,7 +64,7 @@ def write_result(entry: ResultEntry) -> Path:
     if result_files.is_complete(target):
         return target
     if entry.files is not None and result_files.is_complete(entry.files):
-        return result_files.copy_result(entry.files, target)
+        return result_files.copy_result(entry.files, target, entry.result.extras)
     return result_files.write_result(entry.result, target)
 
 

@@ -1,7 +1,7 @@
 """A propagation result on disk: how projects and the recovery copy store and read results.
 
 Projects and the recovery copy keep results through this small interface only. Results
-are folders of the on-disk result store (``engine.result_store``: lossless FFV1 chunks,
+are folders of the on-disk result store (``engine.result_store``: lossless PNG frames,
 PNG masks, ``result.json`` written last, so a folder with ``result.json`` is complete);
 folders of the earlier one-file layout (``frames.mkv`` + ``masks/`` + ``result.json``)
 are still read. Results are read as handles, not arrays: frames decode when shown or
@@ -63,7 +63,7 @@ def write_result(
     """
     source = stored_folder(result)
     if source is not None:
-        return copy_result(source, folder)
+        return copy_result(source, folder, result.extras)
 
     def on(done: int, total: int) -> None:
         if cancel is not None:
@@ -103,10 +103,16 @@ def read_result(folder: Path, on_frame: FrameCallback | None = None, cancel: Can
     return result
 
 
-def copy_result(source: Path, folder: Path) -> Path:
-    """Copy a complete result folder (no re-encoding) into ``folder``, atomically."""
+def copy_result(source: Path, folder: Path, extras: dict | None = None) -> Path:
+    """Copy a complete result folder (no re-encoding) into ``folder``, atomically.
+
+    ``extras``: the result's current notes, written into the copy (they may have grown
+    since the run wrote ``source``).
+    """
     if not is_complete(source):
         raise ValueError(f"{source} is not a complete result folder")
     with atomic_folder(folder) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
+        if extras is not None and (Path(tmp) / STORE_FILE).exists():
+            result_store.replace_extras(tmp, extras)
     return folder

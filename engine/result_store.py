@@ -436,6 +436,20 @@ def plain_extras(extras: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def replace_extras(folder: str | os.PathLike[str], extras: dict[str, Any]) -> None:
+    """Rewrite a complete store's kept extras (``result.json``, atomically): notes added to a
+    result after its run (e.g. the app's "keyframes ignored" warning) then survive a copy."""
+    folder = Path(folder)
+    meta = _read_meta(folder)
+    if meta is None:
+        raise StoreError(f"{folder} is not a complete result folder")
+    kept = plain_extras(extras)
+    if meta.get("extras") == kept:
+        return
+    meta["extras"] = kept
+    write_bytes_atomic(folder / RESULT_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
+
+
 # ------------------------------------------------------------------------------------ reading
 class StoredFrames:
     """A read-only ``[T, H, W, C]`` / ``[T, H, W]`` array view of stored images: ``len``, ``shape``,

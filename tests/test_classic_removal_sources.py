@@ -62,3 +62,28 @@ def test_far_passer_by_is_left_alone() -> None:
     flows = FlowCache(frames)
     moving = _moving_near(flows, 2, _holes(flows), (H, W))
     assert moving is None or not moving[:, 240:].any()
+
+
+def test_ground_seen_next_to_the_users_frame_1_fill_is_a_source() -> None:
+    """Frame 1's hole is the user's fill region, already grown past the object's edge: the
+    ground just outside it is seen there. It used to count as the safety margin, so a strip
+    covered from frame 2 on was inpainted (a dark smear carried all clip) instead of copied."""
+    from engine.engines.classic.remove import FROM_FRAMES, fill_holes
+
+    wall = _texture(3, H, W)
+    frames = np.repeat(wall[None], T, axis=0)
+    holes = np.zeros((T, H, W), bool)
+    holes[:, HOLE[0], HOLE[1]] = True
+    holes[1:, HOLE[0], HOLE[1].stop : HOLE[1].stop + 2] = True  # from frame 2 on the hole takes 2 px more
+    first = frames[0].copy()
+    first[holes[0]] = 128  # the user's fill
+    sources = np.zeros(holes.shape, np.uint8)
+    flows = FlowCache(frames, 160)
+    out = fill_holes(frames, holes, first, flows, both_directions=False, sources_out=sources, first_hole_grown=True)
+    strip = (slice(HOLE[0].start + 4, HOLE[0].stop - 4), slice(HOLE[1].stop, HOLE[1].stop + 2))
+    for t in range(1, T):
+        assert (sources[t][strip] == FROM_FRAMES).all()
+        assert np.abs(out[t][strip].astype(int) - wall[strip].astype(int)).max() <= 2
+    # A mask drawn tight on the object (not grown by the remove tool) keeps the safety margin.
+    fill_holes(frames, holes, first, flows, both_directions=False, sources_out=sources)
+    assert not (sources[1][strip] == FROM_FRAMES).any()

@@ -100,6 +100,20 @@ def test_auto_picks_an_available_engine_and_says_why(monkeypatch: pytest.MonkeyP
     assert set(engine_names()) >= {"classic", "genprop", "genprop-training-free"}
 
 
+def test_auto_takes_an_engine_that_accepts_the_options_given(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``--engine auto --svd X`` means a GenProp engine: before, auto chose classic and then refused --svd."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    for var in ("GENPROP_SVD_PATH", "GENPROP_WEIGHTS_PATH", "GENPROP_DEMO_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    name, note = pick_available("auto", [str(tmp_path)], ["svd"])
+    assert name == "genprop" and "svd" in note and "not found" in note
+    name, note = pick_available("auto", [str(tmp_path)], ["flow_preset"])
+    assert name == "classic" and "flow_preset" in note
+    with pytest.raises(ValueError, match="no engine takes all"):
+        pick_available("auto", [str(tmp_path)], ["svd", "flow_preset"])
+
+
 def test_importing_the_registry_and_options_loads_no_torch() -> None:
     code = (
         "import sys; import app.engine_options, engine.engines.base as b; b.engine_names(); "

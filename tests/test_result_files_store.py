@@ -141,3 +141,15 @@ def test_autosave_works_when_a_result_reached_the_recovery_folder_first(tmp_path
 
     with pytest.raises(ProjectError, match="other files"):
         check_save_target(tmp_path / "mine")
+
+
+def test_a_note_added_after_the_run_survives_the_copy_into_a_project(tmp_path: Path) -> None:
+    """The app adds e.g. "the genprop engine does not use keyframes" to a stored result after its
+    run; a save copied the run's folder as it was, so the warning was gone after a reopen."""
+    stored = result_files.read_result(result_files.write_result(memory_result(), tmp_path / "run"))
+    stored.extras.setdefault("warnings", []).append("keyframes ignored")
+    saved = result_files.write_result(stored, tmp_path / "project" / "results" / "k")
+    assert result_files.read_result(saved).extras["warnings"] == ["a", "keyframes ignored"]
+    again = result_files.copy_result(saved, tmp_path / "other", {"warnings": ["a"]})
+    assert result_files.read_result(again).extras["warnings"] == ["a"]
+    assert result_files.read_result(saved).extras["warnings"] == ["a", "keyframes ignored"]  # the source is untouched

@@ -28,7 +28,14 @@ from typing import Any
 import numpy as np
 
 from app.cli import EXIT_BAD_INPUT, EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, command
-from app.engine_options import AUTO, add_engine_option_flags, engine_options_from_args, pick_available, run_options
+from app.engine_options import (
+    AUTO,
+    add_engine_option_flags,
+    engine_options_from_args,
+    given_engine_options,
+    pick_available,
+    run_options,
+)
 from engine.edits.from_frame import TASKS
 from engine.engines.base import engine_names
 from engine.video.formats import AUTO as AUTO_FORMAT
@@ -412,7 +419,9 @@ def _run_checked(
 
     model_dirs = model_search_dirs(user_dirs().models)
     try:
-        engine_name, note = pick_available(args.engine, model_dirs) if args.engine == AUTO else (args.engine, "")
+        engine_name, note = (
+            pick_available(args.engine, model_dirs, given_engine_options(args)) if args.engine == AUTO else (args.engine, "")
+        )
         options = engine_options_from_args(args, engine_name)
     except (RuntimeError, ValueError) as exc:
         return Outcome(EXIT_BAD_INPUT, str(exc))

@@ -11,6 +11,7 @@ from engine.edit import EditKind, EditOperation
 from engine.edits import specs
 from engine.edits.inpaint import available_methods, inpaint, resolve_method
 from engine.edits.masks import check_frame, check_mask, grow, union
+from engine.edits.shadow_lift import lift_shadow
 
 
 def removal_region(
@@ -52,7 +53,8 @@ def remove(
         mask: ``[H, W]`` object selection (non-zero inside).
         method: inpainting method (``auto``, ``telea``, ``ns``, ``diffusers``).
         extras_mask: ``[H, W]`` extra painted regions removed with the object (its
-            shadow, reflection).
+            shadow, reflection). Where they darken the ground like a shadow they are
+            lifted (the texture stays, the darkening goes); otherwise inpainted.
         dilate: pixels the fill region extends past the selection.
         radius: OpenCV inpainting neighbourhood radius in pixels.
         options: backend options (``model``, ``prompt``, ``seed``, ``steps`` for diffusers).
@@ -72,6 +74,9 @@ def remove(
     out = inpaint(frame, region, concrete, radius=radius, **opts)
     params = {"method": concrete, "dilate": dilate, "radius": radius, "options": opts}
     extras = extras_alone(mask, extras_mask, frame.shape[:2])
+    if extras is not None:  # a painted shadow keeps its ground: lifted, not painted over (shadow_lift)
+        out, lifted = lift_shadow(frame, out, extras, check_mask(mask, frame.shape[:2]))
+        params["shadow"] = "lifted" if lifted else "inpainted"
     return out, EditOperation(EditKind.REMOVE, mask=region, params=params, source_mask=source, extras_mask=extras)
 
 

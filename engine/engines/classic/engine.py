@@ -171,6 +171,14 @@ class _Run:
         self.spools.clear()
 
 
+def _grown(op: EditOperation) -> bool:
+    """Whether the operation's frame-1 mask was grown past the object by the remove tool (``dilate``)."""
+    try:
+        return float(op.params.get("dilate", 0) or 0) >= 2.0
+    except (TypeError, ValueError):
+        return False
+
+
 def _keyframe_masks(edit: FirstFrameEdit, n: int) -> dict[int, dict[int, np.ndarray]]:
     """op index -> {frame: corrected mask} of the edit's keyframes (refused beyond the clip)."""
     out: dict[int, dict[int, np.ndarray]] = {}
@@ -581,6 +589,7 @@ class ClassicEngine(Engine):
                     window=opts.temporal_reach,
                     both_directions=opts.remove_backward,
                     moving_check=opts.remove_moving_check,
+                    first_hole_grown=shot == 0 and a == 0 and lo == a and _grown(op),
                     output_range=(c0 - lo, c1 - lo),
                     previous_output=previous,
                 )

@@ -289,6 +289,7 @@ def fill_holes(
     safety_px: int = 2,
     moving_check: bool = True,
     sources_out: np.ndarray | None = None,
+    first_hole_grown: bool = False,
     output_range: tuple[int, int] | None = None,
     previous_output: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -301,7 +302,9 @@ def fill_holes(
     background (a passer-by) are never copied; chains pass through them instead.
     ``sources_out``: an optional ``[T, H, W]`` uint8 array that receives, per hole pixel,
     where its content came from (:data:`FROM_FRAMES`, :data:`FROM_PREVIOUS_OUTPUT`,
-    :data:`FROM_INPAINTING`), for tests and diagnostics.
+    :data:`FROM_INPAINTING`), for tests and diagnostics. ``first_hole_grown``: frame 0's
+    hole already reaches ``safety_px`` past the object (the remove tool grows it), so the
+    ground just outside it is a source there.
 
     ``output_range`` ``(lo, hi)``: only frames ``lo..hi-1`` are made and returned (a chunk of a
     longer shot, ``frames`` holding ``window`` frames of context each side, see
@@ -326,6 +329,10 @@ def fill_holes(
     # sources of its own), a source may not lie in it.
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
     unknown = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
+    if first_filled is not None and first_hole_grown:
+        # Frame 0's hole is the user's own fill region, already grown past the object's edge
+        # (the remove tool's ``dilate``): the ground right next to it is seen, and a source.
+        unknown[0] = holes[0] | moving[0]
     safe = unknown
     lo, hi = (0, t_len) if output_range is None else (int(output_range[0]), int(output_range[1]))
     if not 0 <= lo < hi <= t_len:
