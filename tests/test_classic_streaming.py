@@ -134,3 +134,16 @@ def test_real_footage_removal_streams_the_same_in_chunks(monkeypatch) -> None:  
         streamed = ClassicEngine().propagate_to(MemorySink(data.fps), clip, data.edit, dict(opts))
         for t in range(len(data.frames)):
             np.testing.assert_array_equal(streamed.frames[t], memory.frames[t], err_msg=f"{data.spec.id} frame {t}")
+
+
+def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip, monkeypatch) -> None:  # noqa: ANN001
+    """The removal filled from the source clip's frames and wrote whole frames back, so the recolour
+    of another object vanished on every frame where the removal had a hole (found reading the code)."""
+    ops = [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))]
+    both = _same(clip.frames, ops, monkeypatch=monkeypatch)
+    alone = ClassicEngine().propagate(ArrayClip(clip.frames, 24.0), compose(clip.frames[0], ops[:1]), dict(OPTS))
+    recoloured, removed = both.extras["operation_masks"]
+    for t in range(1, T):
+        keep = (recoloured[t] > 0) & (removed[t] == 0)
+        assert keep.any()
+        np.testing.assert_array_equal(both.frames[t][keep], alone.frames[t][keep], err_msg=f"frame {t}")

@@ -581,7 +581,7 @@ class ClassicEngine(Engine):
             for c0, c1, lo, hi in chunks(a, b, e, opts.temporal_reach, ctx.chunk):
                 view = ctx.flows.view(lo, hi)
                 filled = fill_holes(
-                    load(view.frames, 0, hi - lo),
+                    load(work, lo, hi),  # the working frames (an earlier operation's output); motion from the source's
                     np.stack([holes[t] > 0 for t in range(lo, hi)]),
                     first_here if lo == a else None,
                     view,
