@@ -76,7 +76,7 @@ def cache_item(model, x, sigma: torch.Tensor | None, gen: torch.Generator) -> li
     for i in range(b):
         sl = slice(i * t, (i + 1) * t)
 
-        def kw(d: dict[str, Any]) -> dict[str, Any]:
+        def kw(d: dict[str, Any], sl: slice = sl, i: int = i) -> dict[str, Any]:
             return {
                 "hidden_states": d["hidden_states"][sl].clone(),
                 "res_hidden_states_tuple": tuple(r[sl].clone() for r in d["res_hidden_states_tuple"]),
@@ -195,7 +195,7 @@ def score(head: nn.Module, forward: Callable, val: list[dict[str, Any]]) -> dict
     for sigma in sorted({it["sigma"] for it in val}):
         items = [it for it in val if it["sigma"] == sigma]
         probs = [torch.sigmoid(forward(head, it)) for it in items]
-        by_th = [float(np.mean([iou_at(p, it["mask"], th) for p, it in zip(probs, items)])) for th in thresholds]
+        by_th = [float(np.mean([iou_at(p, it["mask"], th) for p, it in zip(probs, items, strict=True)])) for th in thresholds]
         best = int(np.argmax(by_th))
         per_sigma[f"{sigma:g}"] = {"iou_05": by_th[thresholds.index(0.5)], "iou_best": by_th[best], "best_th": thresholds[best]}
     return {
