@@ -143,3 +143,26 @@ def test_trainer_builds_and_trains_the_cue_and_config_names_the_key(tmp_path) ->
     assert any(not torch.equal(p, b) for p, b in zip(cue.parameters(), before, strict=True)), "L_MPD must reach the cue"
     with pytest.raises(ConfigError, match="model.mpd_edit_cue"):
         config_from_dict({"model": {"backbone": "tiny_wan", "mpd_edit_cue": True}})
+
+
+def test_pipeline_with_cfg_reads_the_cue_mpd() -> None:
+    """Heads with the cue run through the pipeline with classifier-free guidance (batch doubled)."""
+    import numpy as np
+
+    from engine.pipelines import GenPropPipeline
+    from engine.pipelines.dummy import tiny_components
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        components = tiny_components(0)
+        torch.manual_seed(0)
+        components["heads"] = GenPropHeads.from_unet(
+            components["unet"], GenPropConfig(num_sce_blocks=2, mpd_hidden_channels=16, mpd_edit_cue=True)
+        ).eval()
+        pipe = GenPropPipeline.from_components(**components)
+        video = np.random.default_rng(0).integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
+        out = pipe(list(video), video[0], num_inference_steps=2, min_guidance_scale=1.0, max_guidance_scale=3.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert out.masks.shape == (2, 32, 32) and np.isfinite(out.masks).all()
