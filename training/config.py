@@ -143,6 +143,8 @@ class ModelConfig:
     sce_include_mid: bool = False
     fuse_backbone_features: bool = True
     mpd_hidden_channels: int = 64
+    mpd_edit_cue: bool = False
+    """The MPD also reads G's and the SCE's input latents (a stated deviation, docs/training.md)."""
     gradient_checkpointing: bool = False
     seed: int = 0
     use_sce: bool = True
@@ -153,6 +155,8 @@ class ModelConfig:
             raise ConfigError(f"{key}.backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.backbone in ("svd", "wan") and not self.pretrained_path:
             raise ConfigError(f"{key}.pretrained_path is required for backbone {self.backbone!r}")
+        if self.mpd_edit_cue and self.backbone not in ("svd", "tiny"):
+            raise ConfigError(f"{key}.mpd_edit_cue is implemented for the SVD backbones (svd, tiny), not {self.backbone!r}")
 
 
 @dataclass

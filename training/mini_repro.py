@@ -1076,6 +1076,7 @@ def _recipe_text(cfg: TrainConfig) -> str:
         f"{lc.grad_features}, L_MPD {lc.mpd_loss}, ln sigma ~ N({dc.p_mean:g}, {dc.p_std:g}²), lr {oc.learning_rate:g} "
         f"(multipliers: {mult}), task mix {'/'.join(f'{v:g}' for v in data.task_probabilities.values())} "
         f"with {data.none_task_p:g} of items labelled `none`"
+        + (", the MPD reads the edit cue (G's input ++ the SCE's input latents)" if cfg.model.mpd_edit_cue else "")
     )
 
 

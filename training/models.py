@@ -48,6 +48,7 @@ def genprop_config(cfg: ModelConfig) -> GenPropConfig:
         sce_include_mid=cfg.sce_include_mid,
         fuse_backbone_features=cfg.fuse_backbone_features,
         mpd_hidden_channels=cfg.mpd_hidden_channels,
+        mpd_edit_cue=cfg.mpd_edit_cue,
     )
 
 

@@ -20,6 +20,9 @@ class GenPropConfig:
     fuse_backbone_features: add a zero-initialised 1x1 projection of G's conv_in output to
         the SCE's conv_in output, so the SCE can see what G is being asked to produce.
     mpd_hidden_channels: width of the MPD's per-pixel MLP (1x1 convs) after the mirrored block.
+    mpd_edit_cue: the MPD also reads the edit cue (G's input latents ++ the SCE's input latents,
+        ``engine.genprop.mpd.edit_cue``) -- a stated deviation from the paper (docs/training.md);
+        ``False`` is the paper's MPD (G's last-block inputs only).
     tasks: names of the task-embedding rows (order matters; see ``engine.tasks.Task``).
     """
 
@@ -28,6 +31,7 @@ class GenPropConfig:
     sce_in_channels: int = 4
     fuse_backbone_features: bool = True
     mpd_hidden_channels: int = 64
+    mpd_edit_cue: bool = False
     tasks: tuple[str, ...] = TASK_NAMES
 
     def __post_init__(self) -> None:

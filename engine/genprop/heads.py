@@ -42,13 +42,15 @@ class GenPropHeads(ModelMixin, ConfigMixin):
         fuse_backbone_features: bool = True,
         mpd_hidden_channels: int = 64,
         tasks: tuple[str, ...] = TASK_NAMES,
+        mpd_edit_cue: bool = False,
     ) -> None:
         super().__init__()
         if backbone != svd.BACKBONE_NAME:
             raise ValueError(f"Unknown backbone {backbone!r}; this build supports {svd.BACKBONE_NAME!r}.")
         arch = svd.architecture(unet_architecture)
         self.sce = SelectiveContentEncoder(arch, num_sce_blocks, sce_include_mid, sce_in_channels, fuse_backbone_features)
-        self.mpd = MaskPredictionDecoder(arch, mpd_hidden_channels)
+        cue_channels = arch["in_channels"] + sce_in_channels if mpd_edit_cue else 0
+        self.mpd = MaskPredictionDecoder(arch, mpd_hidden_channels, cue_channels)
         self.task_embedding = TaskEmbedding(tasks, svd.time_embed_dim(arch))
 
     @property

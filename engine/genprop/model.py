@@ -13,6 +13,7 @@ from torch import nn
 from engine.genprop.backbones import svd
 from engine.genprop.config import GenPropConfig
 from engine.genprop.heads import GenPropHeads
+from engine.genprop.mpd import edit_cue
 from engine.genprop.placement import move_like
 from engine.genprop.sce import SCEOutput
 from engine.genprop.task_embedding import TaskLike
@@ -158,5 +159,6 @@ class GenPropModel(nn.Module):
             out = self.unet(sample, timestep, encoder_hidden_states, added_time_ids, return_dict=False)[0]
         mask_logits = None
         if predict_mask:
-            mask_logits = self.heads.mpd(taps.last_up_block_kwargs, batch, frames)
+            cue = edit_cue(sample, original_latents) if self.heads.mpd.cue is not None else None
+            mask_logits = self.heads.mpd(taps.last_up_block_kwargs, batch, frames, cue)
         return GenPropOutput(sample=out, mask_logits=mask_logits, sce=sce_out, backbone_features=features)
