@@ -29,6 +29,7 @@ class EditSession:
         self.project = project
         self.frame: np.ndarray | None = None
         self.selection: np.ndarray | None = None
+        self.extras: np.ndarray | None = None  # painted shadow / reflection, removed with the selected object
         self.edit: FirstFrameEdit | None = None
         self._version = 0
         self._listeners = ChangeListeners()
@@ -62,6 +63,7 @@ class EditSession:
         """A clip's frame 1 (``None`` while the next clip's frame is decoded): selection and edit reset."""
         self.frame = None if frame is None else frame
         self.selection = None
+        self.extras = None
         self.edit = None
         self._version += 1
         self._emit("frame")
@@ -71,14 +73,26 @@ class EditSession:
     def set_selection(self, mask: np.ndarray | None) -> None:
         """The working selection, on the working canvas. A mask of frame 1's size given while the
         canvas is enlarged (undo across an outpaint) is placed where frame 1 sits."""
+        self.selection = self._on_canvas(mask)
+        self._emit("selection")
+
+    def set_extras(self, mask: np.ndarray | None) -> None:
+        """The painted shadow or reflection of the selected object (the Shadow brush), on the working canvas."""
+        self.extras = self._on_canvas(mask)
+        self._emit("selection")
+
+    @property
+    def has_extras(self) -> bool:
+        return self.extras is not None and bool(self.extras.any())
+
+    def _on_canvas(self, mask: np.ndarray | None) -> np.ndarray | None:
         canvas = self.canvas
         if mask is not None and canvas is not None and mask.shape != canvas.shape[:2]:
             if self.frame is not None and mask.shape == self.frame.shape[:2]:
                 mask = _moved(mask, self.canvas_offset, canvas.shape[:2])
             else:
                 mask = None
-        self.selection = None if mask is None else np.where(mask > 127, np.uint8(255), np.uint8(0))
-        self._emit("selection")
+        return None if mask is None else np.where(mask > 127, np.uint8(255), np.uint8(0))
 
     def compose_job(self) -> tuple[object, Callable[[], FirstFrameEdit]] | None:
         """(token, work) composing the current operations on frame 1; ``None`` when there is nothing to compose."""
@@ -121,10 +135,15 @@ class EditSession:
     def _follow_canvas(self, offset_before: tuple[int, int], canvas_before: np.ndarray | None) -> None:
         """Keep the selection on the same pixels of frame 1 when the canvas grows or shrinks."""
         canvas = self.canvas
-        if self.selection is None or canvas is None or canvas_before is None or canvas.shape == canvas_before.shape:
+        if self.selection is None and self.extras is None:
+            return
+        if canvas is None or canvas_before is None or canvas.shape == canvas_before.shape:
             return
         dx, dy = self.canvas_offset[0] - offset_before[0], self.canvas_offset[1] - offset_before[1]
-        self.selection = _moved(self.selection, (dx, dy), canvas.shape[:2])
+        if self.selection is not None:
+            self.selection = _moved(self.selection, (dx, dy), canvas.shape[:2])
+        if self.extras is not None:
+            self.extras = _moved(self.extras, (dx, dy), canvas.shape[:2])
         self._emit("selection")
 
 

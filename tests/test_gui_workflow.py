@@ -326,3 +326,45 @@ def test_switching_clips_composes_new_edits_on_the_new_frame(qtbot, window: Main
         assert window.import_edit(DEMO_MODEL_DIR / "case" / "edit.json")
     assert window.session.edit.edited_frame.shape == (64, 64, 3)
     assert window.findChild(QMessageBox, "errorDialog") is None
+
+
+def _stroke(qtbot, win: MainWindow, points: list[tuple[float, float]]) -> None:  # type: ignore[no-untyped-def]
+    """A real mouse drag on the canvas through image pixels ``points``."""
+    win.tabs.setCurrentWidget(win.canvas)
+    qtbot.waitUntil(lambda: win.canvas.isVisible())
+    win.canvas.fit()
+    viewport = win.canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=win.canvas.mapFromScene(*points[0]))
+    for x, y in points[1:]:
+        event_pos = win.canvas.mapFromScene(x, y)
+        qtbot.mouseMove(viewport, pos=event_pos)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=win.canvas.mapFromScene(*points[-1]))
+
+
+def test_the_shadow_brush_paints_what_remove_takes_with_the_object(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """The GUI had one selection: a brushed shadow was part of the object (tracked with it, painted over),
+    so a removal's extras (moved with the object, the ground under a shadow lifted) never reached GUI users."""
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    coin = select_coin(qtbot, window)
+    window.edit_panel.set_tool("shadow")
+    x, y = COIN
+    _stroke(qtbot, window, [(x + 40, y + 30), (x + 60, y + 32), (x + 80, y + 34)])
+    extras = window.session.extras
+    assert extras is not None and extras.any() and not (extras & coin).any()
+    np.testing.assert_array_equal(window.session.selection, coin)  # the selection is untouched
+    with qtbot.waitSignal(window.edit_panel.edit_changed, timeout=20000):
+        window.edit_panel.add_remove()
+    spec = window.project.operations[-1]
+    assert spec.op == "remove" and spec.extras_mask is not None
+    np.testing.assert_array_equal(spec.extras_mask > 0, extras > 0)
+    op = window.session.edit.operations[-1]
+    assert op.extras_mask is not None and op.params.get("shadow") in ("lifted", "inpainted")
+    window.undo_stack.undo()  # the remove
+    window.undo_stack.undo()  # the shadow stroke
+    assert window.session.extras is None or not window.session.extras.any()
+    np.testing.assert_array_equal(window.session.selection, coin)
+    window.undo_stack.redo()
+    assert window.session.has_extras
+    window.edit_panel.set_tool("erase")  # the eraser takes shadow paint away too
+    _stroke(qtbot, window, [(x + 40, y + 30), (x + 60, y + 32), (x + 80, y + 34)])
+    assert not window.session.has_extras

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPixm
 
 from ui.frame_view import FrameView
 
-TOOLS = ("pan", "select", "box", "brush", "erase", "move")
+TOOLS = ("pan", "select", "box", "brush", "shadow", "erase", "move")
 
 
 def mask_overlay(mask: np.ndarray, colour: tuple[int, int, int], opacity: float) -> QImage:
@@ -37,22 +37,29 @@ class EditCanvas(FrameView):
     points_changed = Signal(list, list)  # [(x, y)], [1 | 0]
     box_drawn = Signal(tuple)  # (x0, y0, x1, y1)
     mask_painted = Signal(object, object)  # mask before, mask after (for undo)
+    extras_painted = Signal(object, object)  # the painted shadow before, after (the Shadow brush, the eraser)
 
     def __init__(self) -> None:
         super().__init__()
         self._overlay = QGraphicsPixmapItem()
         self._overlay.setZValue(1)
         self.scene().addItem(self._overlay)
+        self._extras_overlay = QGraphicsPixmapItem()
+        self._extras_overlay.setZValue(1)
+        self.scene().addItem(self._extras_overlay)
         self._markers: list[QGraphicsEllipseItem] = []
         self._box_item: QGraphicsRectItem | None = None
         self._box_start: QPointF | None = None
         self.points: list[tuple[float, float]] = []
         self.labels: list[int] = []
         self.mask: np.ndarray | None = None
+        self.extras: np.ndarray | None = None
         self._stroke_before: np.ndarray | None = None
+        self._extras_before: np.ndarray | None = None
         self._layer_item: QGraphicsPixmapItem | None = None
         self.brush_radius = 12
         self.overlay_colour = (0, 200, 255)
+        self.extras_colour = (255, 150, 0)
         self.overlay_opacity = 0.45
         self.tool = "pan"
 
@@ -74,6 +81,14 @@ class EditCanvas(FrameView):
             self._overlay.setPixmap(QPixmap())
         else:
             self._overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.overlay_colour, self.overlay_opacity)))
+
+    def set_extras(self, mask: np.ndarray | None) -> None:
+        """Show ``mask`` (the painted shadow / reflection) over the frame, in its own colour."""
+        self.extras = None if mask is None else mask.copy()
+        if mask is None or not mask.any():
+            self._extras_overlay.setPixmap(QPixmap())
+        else:
+            self._extras_overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.extras_colour, self.overlay_opacity)))
 
     # ------------------------------------------------------------ layer preview
     def show_layer(
@@ -124,11 +139,22 @@ class EditCanvas(FrameView):
         self._draw_markers()
         self.points_changed.emit(list(self.points), list(self.labels))
 
-    def paint(self, x: float, y: float, erase: bool) -> None:
+    def paint(self, x: float, y: float, erase: bool, shadow: bool = False) -> None:
+        """One brush dab: into the selection, into the painted shadow (``shadow``), or erased from both."""
         w, h = self.image_size()
+        centre = (int(round(x)), int(round(y)))
+        if erase and self.extras is not None and self.extras.shape == (h, w):
+            cv2.circle(self.extras, centre, self.brush_radius, 0, -1)
+            self.set_extras(self.extras)
+        if shadow:
+            if self.extras is None or self.extras.shape != (h, w):
+                self.extras = np.zeros((h, w), np.uint8)
+            cv2.circle(self.extras, centre, self.brush_radius, 255, -1)
+            self.set_extras(self.extras)
+            return
         if self.mask is None or self.mask.shape != (h, w):
             self.mask = np.zeros((h, w), np.uint8)
-        cv2.circle(self.mask, (int(round(x)), int(round(y))), self.brush_radius, 0 if erase else 255, -1)
+        cv2.circle(self.mask, centre, self.brush_radius, 0 if erase else 255, -1)
         self.set_mask(self.mask)
 
     def _draw_markers(self) -> None:
@@ -160,9 +186,10 @@ class EditCanvas(FrameView):
             self.add_point(p.x(), p.y(), positive=not negative)
         elif self.tool == "box":
             self._box_start = p
-        elif self.tool in ("brush", "erase"):
+        elif self.tool in ("brush", "erase", "shadow"):
             self._stroke_before = None if self.mask is None else self.mask.copy()
-            self.paint(p.x(), p.y(), erase=self.tool == "erase")
+            self._extras_before = None if self.extras is None else self.extras.copy()
+            self.paint(p.x(), p.y(), erase=self.tool == "erase", shadow=self.tool == "shadow")
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -174,8 +201,8 @@ class EditCanvas(FrameView):
                 self._box_item.setZValue(2)
             else:
                 self._box_item.setRect(rect)
-        elif self.tool in ("brush", "erase") and event.buttons() & Qt.MouseButton.LeftButton and self._inside(p):
-            self.paint(p.x(), p.y(), erase=self.tool == "erase")
+        elif self.tool in ("brush", "erase", "shadow") and event.buttons() & Qt.MouseButton.LeftButton and self._inside(p):
+            self.paint(p.x(), p.y(), erase=self.tool == "erase", shadow=self.tool == "shadow")
         else:
             super().mouseMoveEvent(event)
 
@@ -188,9 +215,14 @@ class EditCanvas(FrameView):
             box = (max(0.0, min(x0, p.x())), max(0.0, min(y0, p.y())), min(w - 1.0, max(x0, p.x())), min(h - 1.0, max(y0, p.y())))
             if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
                 self.box_drawn.emit(box)
-        elif self.tool in ("brush", "erase") and self.mask is not None:
-            before = self._stroke_before if self._stroke_before is not None else np.zeros_like(self.mask)
-            self.mask_painted.emit(before, self.mask.copy())
-            self._stroke_before = None
+        elif self.tool in ("brush", "erase", "shadow") and (self.mask is not None or self.extras is not None):
+            if self.tool in ("erase", "shadow") and self.extras is not None:
+                before = self._extras_before if self._extras_before is not None else np.zeros_like(self.extras)
+                if not np.array_equal(before, self.extras):
+                    self.extras_painted.emit(before, self.extras.copy())
+            if self.tool in ("brush", "erase") and self.mask is not None:
+                before = self._stroke_before if self._stroke_before is not None else np.zeros_like(self.mask)
+                self.mask_painted.emit(before, self.mask.copy())
+            self._stroke_before = self._extras_before = None
         else:
             super().mouseReleaseEvent(event)

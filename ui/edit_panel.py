@@ -54,8 +54,9 @@ TOOLS: dict[str, tuple[str, str, str]] = {
     "pan": ("Pan", "H", "Pan and zoom the frame"),
     "select": ("Select", "V", "Click the object: left click adds, right or Ctrl+click removes"),
     "box": ("Box", "R", "Drag a box around the object"),
-    "brush": ("Brush", "B", "Paint the selection (shadows, reflections)"),
-    "erase": ("Erase", "E", "Erase from the selection"),
+    "brush": ("Brush", "B", "Paint the selection"),
+    "shadow": ("Shadow", "S", "Paint the object's shadow or reflection (orange): Remove takes it, keeping the ground"),
+    "erase": ("Erase", "E", "Erase from the selection and the painted shadow"),
     "move": ("Move", "M", "Drag the layer being inserted"),
 }
 NOTHING_FOUND = "No object found there: click nearer its middle, drag a box, or paint it with the Brush."
@@ -108,6 +109,7 @@ class EditPanel(QWidget):
         canvas.points_changed.connect(self._on_points)
         canvas.box_drawn.connect(self._on_box)
         canvas.mask_painted.connect(lambda before, after: self._push_selection(before, after, "Paint selection"))
+        canvas.extras_painted.connect(lambda before, after: self._push_extras(before, after, "Paint shadow"))
         session.on_change(self._on_session)
         session.project.on_change(self._on_project_change)
         self.set_tool("pan")
@@ -174,7 +176,9 @@ class EditPanel(QWidget):
         ops = QGroupBox("Edit the selection")
         form = QFormLayout(ops)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # labels above fields in a narrow dock
-        self.remove_button = self._button("Remove object", "Fill the selection (object + painted shadow) from its surroundings")
+        self.remove_button = self._button(
+            "Remove object", "Fill the selection from its surroundings, with its painted shadow (Shadow brush: the ground kept)"
+        )
         self.remove_button.clicked.connect(self.add_remove)
         form.addRow(self.remove_button)
         self.hue = QSpinBox()
@@ -364,13 +368,19 @@ class EditPanel(QWidget):
     def _push_selection(self, before: np.ndarray | None, after: np.ndarray | None, text: str) -> None:
         self.undo_stack.push(SelectionCommand(self.session.set_selection, before, after, text))
 
+    def _push_extras(self, before: np.ndarray | None, after: np.ndarray | None, text: str) -> None:
+        self.undo_stack.push(SelectionCommand(self.session.set_extras, before, after, text))
+
     def set_selection(self, mask: np.ndarray | None) -> None:
         """Set the working selection directly (scripts, tests); the panel's own actions are undoable."""
         self.session.set_selection(mask)
 
     def clear_selection(self) -> None:
-        if self.session.selection is not None:
+        if self.session.selection is not None or self.session.extras is not None:
+            self.undo_stack.beginMacro("Clear selection")  # one undo brings back both
             self._push_selection(self.session.selection, None, "Clear selection")
+            self._push_extras(self.session.extras, None, "Clear shadow")
+            self.undo_stack.endMacro()
         self.canvas.clear_prompts()
         self.selection_note.setText("")
 
@@ -390,7 +400,8 @@ class EditPanel(QWidget):
         from engine.edits.remove import RemoveSpec
 
         if (mask := self._selected()) is not None:
-            self._add(RemoveSpec(mask=mask))
+            extras = self.session.extras.copy() if self.session.has_extras else None  # type: ignore[union-attr]
+            self._add(RemoveSpec(mask=mask, extras_mask=extras))
 
     def add_recolour(self) -> None:
         from engine.edits.recolour import RecolourSpec
@@ -508,12 +519,14 @@ class EditPanel(QWidget):
                 self.runner.submit(("compose", token), work)
         elif what == "selection":
             self.canvas.set_mask(self.session.selection)
+            self.canvas.set_extras(self.session.extras)
             self.selection_changed.emit(self.session.selection)
         elif what == "edit":
             self.edit_changed.emit(self.session.edit)
         elif what == "frame":
             self.canvas.clear_prompts()
             self.canvas.set_mask(None)
+            self.canvas.set_extras(None)
             self.selection_note.setText("")
         self._update_enabled()
 
