@@ -77,18 +77,18 @@ class EditCanvas(FrameView):
     def set_mask(self, mask: np.ndarray | None) -> None:
         """Show ``mask`` (the working selection) over the frame."""
         self.mask = None if mask is None else mask.copy()
-        if mask is None or not mask.any():
-            self._overlay.setPixmap(QPixmap())
-        else:
-            self._overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.overlay_colour, self.overlay_opacity)))
+        self._show(self._overlay, mask, self.overlay_colour)
 
     def set_extras(self, mask: np.ndarray | None) -> None:
         """Show ``mask`` (the painted shadow / reflection) over the frame, in its own colour."""
         self.extras = None if mask is None else mask.copy()
+        self._show(self._extras_overlay, mask, self.extras_colour)
+
+    def _show(self, item: QGraphicsPixmapItem, mask: np.ndarray | None, colour: tuple[int, int, int]) -> None:
         if mask is None or not mask.any():
-            self._extras_overlay.setPixmap(QPixmap())
+            item.setPixmap(QPixmap())
         else:
-            self._extras_overlay.setPixmap(QPixmap.fromImage(mask_overlay(mask, self.extras_colour, self.overlay_opacity)))
+            item.setPixmap(QPixmap.fromImage(mask_overlay(mask, colour, self.overlay_opacity)))
 
     # ------------------------------------------------------------ layer preview
     def show_layer(

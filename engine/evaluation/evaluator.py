@@ -27,7 +27,7 @@ from engine.evaluation.testset import TASKS, CaseData, CaseSpec, TestSet, TestSe
 from engine.metrics import (
     MAX_PSNR,
     ClipScorer,
-    black_fraction,
+    black_fractions,
     corner_errors,
     flicker,
     j_and_f,
@@ -35,7 +35,6 @@ from engine.metrics import (
     psnr_inside,
     psnr_outside,
     seam_ratio,
-    source_black_fraction,
     ssim_inside,
     ssim_outside,
     temporal_consistency,
@@ -183,8 +182,8 @@ def score_case(
             m["ssim_inside"] = _finite(ssim_inside(frames[s], data.target[s], data.masks[s]))
             m["flicker"] = _finite(flicker(frames[s], data.target[s], data.masks[s]))
         if spec.task == "outpaint" and data.masks is not None:
-            m["black_fraction"] = _finite(black_fraction(frames[s], data.masks[s], data.target[s]))
-            m["black_from_source"] = _finite(source_black_fraction(frames[s], data.masks[s], data.target[s]))
+            black, from_source = black_fractions(frames[s], data.masks[s], data.target[s])  # one analysis for both
+            m["black_fraction"], m["black_from_source"] = _finite(black), _finite(from_source)
             m["seam_ratio"] = _finite(seam_ratio(frames[s], (ox, oy), (fw, fh)))
     if data.masks is not None:
         jf = j_and_f(engine_masks, data.masks, skip_first=FIRST_SCORED > 0)

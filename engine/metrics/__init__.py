@@ -7,7 +7,7 @@ scores.
 from engine.metrics.clip_score import ClipScorer, load_clip_scorer
 from engine.metrics.geometry import corner_errors, layer_homographies
 from engine.metrics.image import MAX_PSNR, psnr, ssim, ssim_map
-from engine.metrics.outpaint import black_fraction, seam_ratio, source_black_fraction
+from engine.metrics.outpaint import black_fraction, black_fractions, seam_ratio, source_black_fraction
 from engine.metrics.tracking import JFScore, boundary_f, iou, j_and_f
 from engine.metrics.video import flicker, psnr_inside, psnr_outside, ssim_inside, ssim_outside, temporal_consistency
 
@@ -16,6 +16,7 @@ __all__ = [
     "ClipScorer",
     "JFScore",
     "black_fraction",
+    "black_fractions",
     "boundary_f",
     "corner_errors",
     "flicker",

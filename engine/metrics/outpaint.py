@@ -56,22 +56,24 @@ def _black_parts(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | No
     return patch & ~continued, continued
 
 
-def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
-    """Fraction of ``margins`` pixels (``[T, H, W]``) of ``output`` that are black (and should not be)."""
+def black_fractions(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> tuple[float, float]:
+    """(fraction of ``margins`` pixels (``[T, H, W]``) of ``output`` that are black and should not be, fraction
+    that are pure black continuing the source's own black, not counted in the first); NaN without margins."""
     m = np.asarray(margins) > 0
     if not m.any():
-        return float("nan")
-    undefined, _ = _black_parts(output, m, truth)
-    return float(undefined.sum() / m.sum())
+        return float("nan"), float("nan")
+    undefined, continued = _black_parts(output, m, truth)
+    return float(undefined.sum() / m.sum()), float(continued.sum() / m.sum())
+
+
+def black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
+    """The first of :func:`black_fractions`: black margin pixels that should not be."""
+    return black_fractions(output, margins, truth)[0]
 
 
 def source_black_fraction(output: np.ndarray, margins: np.ndarray, truth: np.ndarray | None = None) -> float:
-    """Fraction of ``margins`` pixels that are pure black continuing the source's own black (not counted above)."""
-    m = np.asarray(margins) > 0
-    if not m.any():
-        return float("nan")
-    _, continued = _black_parts(output, m, truth)
-    return float(continued.sum() / m.sum())
+    """The second of :func:`black_fractions`: black continuing the source's own black."""
+    return black_fractions(output, margins, truth)[1]
 
 
 def _steps(frame: np.ndarray, offset: tuple[int, int], size: tuple[int, int], inner: int) -> tuple[list[float], list[float]]:
