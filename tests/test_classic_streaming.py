@@ -1,10 +1,10 @@
 """The classic engine's streamed run (issue 16) equals its in-memory run exactly, for every operation.
 
 ``propagate_to`` keeps the clip and each operation's output in frame spools, packs the
-masks and fills removals in chunks with ``temporal_reach`` frames of context each side;
-``propagate`` holds arrays and fills whole shots. Here chunks are forced small (a few
-frames of output each, a reach of 4) so every clip is cut into several, and each case
-must give the same frames and masks as the in-memory run.
+masks, keeps a removal's correspondences on disk between its two sweeps and reads colours
+through a window of ``2 * temporal_reach + 2`` frames; ``propagate`` holds arrays. Here the
+reach is 4, so the window (10 frames) is far shorter than the clip, and each case must give
+the same frames and masks as the in-memory run.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine.engines.classic.working_set as working_set
 from engine.edit import Keyframe
 from engine.edits import InsertSpec, OutpaintSpec, RecolourSpec, RemoveSpec, ReplaceSpec, compose
 from engine.engines.classic import ClassicEngine
@@ -22,7 +21,7 @@ from engine.video.frame_spool import FrameSpool
 from engine.video.source import ArrayClip
 
 W, H, T = 128, 80, 30
-OPTS = {"tracker": "flow", "temporal_reach": 4, "working_set_mb": 1}
+OPTS = {"tracker": "flow", "temporal_reach": 4}
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +39,8 @@ def _layer() -> np.ndarray:
     return layer
 
 
-def _same(frames: np.ndarray, ops, keyframes=(), monkeypatch=None, opts=OPTS) -> None:  # noqa: ANN001
-    """Streamed in chunks of 5 output frames == in memory, frame by frame and mask by mask."""
-    monkeypatch.setattr(working_set, "MIN_OUTPUTS", 5)
+def _same(frames: np.ndarray, ops, keyframes=(), opts=OPTS) -> None:  # noqa: ANN001
+    """Streamed == in memory, frame by frame and mask by mask."""
     edit = compose(frames[0], ops, keyframes=list(keyframes))
     memory = ClassicEngine().propagate(ArrayClip(frames, 24.0), edit, dict(opts))
     streamed = ClassicEngine().propagate_to(MemorySink(24.0), ArrayClip(frames, 24.0), edit, dict(opts))
@@ -57,45 +55,36 @@ def _same(frames: np.ndarray, ops, keyframes=(), monkeypatch=None, opts=OPTS) ->
     return memory
 
 
-def test_chunks_cover_the_outputs_with_the_reach_each_side() -> None:
-    got = list(working_set.chunks(10, 40, 50, 4, 12 + 9))
-    assert got == [(10, 22, 10, 26), (22, 34, 17, 38), (34, 40, 29, 44)]
-    assert list(working_set.chunks(10, 40, 50, 4, None)) == [(10, 40, 10, 50)]
-    assert list(working_set.chunks(10, 40, 50, 4, 40)) == [(10, 40, 10, 50)]  # the shot fits: filled whole
-    assert working_set.chunk_frames(480, 270, 60, 1) == working_set.MIN_OUTPUTS + 121
-    assert working_set.chunk_frames(480, 270, 60, 512) > 300  # a 300-frame shot at 480x270 is filled whole
-
-
-def test_removal_in_chunks_equals_the_whole_shot(clip, monkeypatch) -> None:  # noqa: ANN001
-    memory = _same(clip.frames, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
+def test_streamed_removal_equals_the_in_memory_one(clip) -> None:  # noqa: ANN001
+    memory = _same(clip.frames, [RemoveSpec(mask=_mask(clip))])
     assert (memory.frames != clip.frames).any()  # something was filled
 
 
-def test_removal_without_the_backward_pass_or_the_moving_check(clip, monkeypatch) -> None:  # noqa: ANN001
+def test_removal_without_the_backward_pass_or_the_moving_check(clip) -> None:  # noqa: ANN001
     opts = {**OPTS, "remove_backward": False, "remove_moving_check": False}
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch, opts=opts)
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], opts=opts)
 
 
-def test_outpaint_insert_and_replace_stream_the_same(clip, monkeypatch) -> None:  # noqa: ANN001
-    _same(clip.frames, [OutpaintSpec(left=12, right=8, top=4, bottom=0)], monkeypatch=monkeypatch)
-    _same(clip.frames, [InsertSpec(layer=_layer())], monkeypatch=monkeypatch)
-    _same(clip.frames, [ReplaceSpec(mask=_mask(clip), layer=_layer())], monkeypatch=monkeypatch)
+def test_outpaint_insert_and_replace_stream_the_same(clip) -> None:  # noqa: ANN001
+    _same(clip.frames, [OutpaintSpec(left=12, right=8, top=4, bottom=0)])
+    _same(clip.frames, [InsertSpec(layer=_layer())])
+    _same(clip.frames, [ReplaceSpec(mask=_mask(clip), layer=_layer())])
 
 
-def test_two_operations_and_an_outpaint_after_a_removal(clip, monkeypatch) -> None:  # noqa: ANN001
-    _same(clip.frames, [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), OutpaintSpec(left=10)], monkeypatch=monkeypatch)
+def test_two_operations_and_an_outpaint_after_a_removal(clip) -> None:  # noqa: ANN001
+    _same(clip.frames, [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))])
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), OutpaintSpec(left=10)])
 
 
-def test_an_edited_keyframe_and_a_shot_cut(clip, monkeypatch) -> None:  # noqa: ANN001
+def test_an_edited_keyframe_and_a_shot_cut(clip) -> None:  # noqa: ANN001
     k = 17
     user = clip.frames[k].copy()
     user[clip.object_masks[1, k]] = (0, 200, 0)  # the user's own fill of the hole on that frame
     keyframe = Keyframe(k, {0: clip.object_masks[1, k].astype(np.uint8) * 255}, edited_frame=user)
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], [keyframe], monkeypatch=monkeypatch)
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], [keyframe])
     other = generate_clip(W, H, T, num_objects=2, seed=11)
     spliced = np.concatenate([clip.frames[:19], other.frames[19:]])
-    memory = _same(spliced, [RemoveSpec(mask=_mask(clip))], monkeypatch=monkeypatch)
+    memory = _same(spliced, [RemoveSpec(mask=_mask(clip))])
     assert memory.extras["shot_cuts"] == [19]
 
 
@@ -120,13 +109,12 @@ def test_a_frame_spool_reads_back_what_was_written_and_refuses_whole_array_reads
 
 
 @pytest.mark.slow  # ~1-2 min on 2 loaded cores: two real removals, each run twice
-def test_real_footage_removal_streams_the_same_in_chunks(monkeypatch) -> None:  # noqa: ANN001
+def test_real_footage_removal_streams_the_same() -> None:
     from engine.evaluation.composite import build_cases, has_data
 
     if not has_data():
         pytest.skip("the shared clips and VOC masks are not present")
-    monkeypatch.setattr(working_set, "MIN_OUTPUTS", 8)
-    opts = {"tracker": "flow", "temporal_reach": 8, "working_set_mb": 1}  # 40 frames in 5 chunks
+    opts = {"tracker": "flow", "temporal_reach": 8}  # colours read through a window of 18 of the 40 frames
     for case in build_cases(40, 480, scenes=["occluded_woman", "pan_man"], tasks=["remove"]):
         data = case.case_data()
         clip = ArrayClip(data.frames, data.fps)
@@ -136,11 +124,11 @@ def test_real_footage_removal_streams_the_same_in_chunks(monkeypatch) -> None:  
             np.testing.assert_array_equal(streamed.frames[t], memory.frames[t], err_msg=f"{data.spec.id} frame {t}")
 
 
-def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip, monkeypatch) -> None:  # noqa: ANN001
+def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip) -> None:  # noqa: ANN001
     """The removal filled from the source clip's frames and wrote whole frames back, so the recolour
     of another object vanished on every frame where the removal had a hole (found reading the code)."""
     ops = [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))]
-    both = _same(clip.frames, ops, monkeypatch=monkeypatch)
+    both = _same(clip.frames, ops)
     alone = ClassicEngine().propagate(ArrayClip(clip.frames, 24.0), compose(clip.frames[0], ops[:1]), dict(OPTS))
     recoloured, removed = both.extras["operation_masks"]
     for t in range(1, T):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,42 @@ class FrameSpool:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise TypeError("FrameSpool keeps frames on disk; read them by index (the whole clip may not fit in memory)")
+
+
+class RecordSpool:
+    """Byte records of varying size kept by key, in memory or in an unlinked temporary file (issue 16).
+
+    A pass over a long shot that leaves per-frame state for a later pass (removal's backward
+    sweep: each frame's correspondences and masks) writes it here; on disk the records are
+    appended to the file and only their offsets stay in memory. ``pop`` hands a record back
+    once (its memory is freed; on disk its bytes stay until the spool is closed).
+    """
+
+    def __init__(self, on_disk: bool, folder: str | os.PathLike[str] | None = None) -> None:
+        self._file = _SpoolFile(0, folder) if on_disk else None
+        self._end = 0
+        self._memory: dict[Hashable, bytes] = {}
+        self._where: dict[Hashable, tuple[int, int]] = {}
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._memory or key in self._where
+
+    def put(self, key: Hashable, data: bytes) -> None:
+        if self._file is None:
+            self._memory[key] = data
+            return
+        self._file.write(self._end, memoryview(data).cast("B"))
+        self._where[key] = (self._end, len(data))
+        self._end += len(data)
+
+    def pop(self, key: Hashable) -> bytes:
+        if self._file is None:
+            return self._memory.pop(key)
+        offset, size = self._where.pop(key)
+        return self._file.read(offset, size) if size else b""
+
+    def close(self) -> None:
+        self._memory.clear()
+        self._where.clear()
+        if self._file is not None:
+            self._file.close()

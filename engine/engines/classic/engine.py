@@ -49,7 +49,7 @@ from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import blend_seam, camera_homographies, fill_canvas
-from engine.engines.classic.remove import fill_holes
+from engine.engines.classic.remove import fill_frames
 from engine.engines.classic.shots import detect_cuts, shot_ranges
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
 from engine.engines.classic.tracker_choice import (
@@ -59,7 +59,7 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
-from engine.engines.classic.working_set import FrameWindow, chunk_frames, chunks, load
+from engine.engines.classic.working_set import FrameMasks, FrameWindow
 from engine.engines.packed_masks import PackedMasks
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
@@ -143,8 +143,7 @@ class _Run:
         self.op_index = 0  # the operation being applied
         self.op_name = ""  # its name in notes ("operation 2 (recolour)", as tracker_choice names them)
         self.edit: FirstFrameEdit | None = None
-        self.stream = False  # frames in spools, masks packed, removal in chunks (propagate_to)
-        self.chunk: int | None = None  # frames a removal chunk may hold; None: a whole shot at once
+        self.stream = False  # frames in spools, masks packed, removal's correspondences on disk (propagate_to)
         self.spools: list[FrameSpool] = []
 
     def new_frames(self, n: int, h: int, w: int) -> Any:
@@ -304,9 +303,9 @@ class ClassicEngine(Engine):
 
         Memory does not grow with the clip: the clip is read once into a frame spool on
         disk, each operation writes its output into another (the input's is freed when
-        nothing reads it), masks are kept packed, removal fills its shots in chunks of
-        ``working_set_mb`` (``engine.engines.classic.working_set``) and outpaint keeps the
-        frames within its reach. A final track/recolour is applied frame by frame as frames
+        nothing reads it), masks are kept packed, removal fills each shot frame by frame with
+        its correspondences on disk between its two sweeps and outpaint keeps the frames
+        within its reach (``engine.engines.classic.working_set``). A final track/recolour is applied frame by frame as frames
         are handed over. The result equals :meth:`propagate`'s.
         """
         run = self._run(clip, edit, options, progress, cancel, defer_last=True)
@@ -386,8 +385,6 @@ class ClassicEngine(Engine):
         ctx.keyframes = _keyframe_masks(edit, n)
         ctx.edit = edit
         ctx.stream, ctx.spools = defer_last, spools
-        if defer_last:
-            ctx.chunk = chunk_frames(w, h, opts.temporal_reach, opts.working_set_mb)
         try:
             work, op_masks, deferred = self._operations(frames, edit, ctx, simple, timer)
         except BaseException:
@@ -575,28 +572,26 @@ class ClassicEngine(Engine):
             else:
                 first_here = first_filled if shot == 0 else None
             # Filled with the frames to the shot's end, so frames before the next keyframe still see what is
-            # revealed after it; in chunks when streaming (working_set: each equals the whole shot's fill).
-            tick = _Budget(ctx.rep, b - a).tick
-            previous = None
-            for c0, c1, lo, hi in chunks(a, b, e, opts.temporal_reach, ctx.chunk):
-                view = ctx.flows.view(lo, hi)
-                filled = fill_holes(
-                    load(work, lo, hi),  # the working frames (an earlier operation's output); motion from the source's
-                    np.stack([holes[t] > 0 for t in range(lo, hi)]),
-                    first_here if lo == a else None,
-                    view,
-                    tick,
-                    window=opts.temporal_reach,
-                    both_directions=opts.remove_backward,
-                    moving_check=opts.remove_moving_check,
-                    first_hole_grown=shot == 0 and a == 0 and lo == a and _grown(op),
-                    output_range=(c0 - lo, c1 - lo),
-                    previous_output=previous,
-                )
-                for t in range(c0, c1):
-                    out[t] = filled[t - c0]
-                written[c0:c1] = True
-                previous = np.array(filled[-1])
+            # revealed after it. Streamed frame by frame (remove.fill_frames): when streaming the correspondences
+            # wait on disk between its two passes and colours are read from the frames within the reach.
+            reach = opts.temporal_reach
+            frames = FrameWindow(work[a:e], 2 * reach + 2) if ctx.stream else work[a:e]
+            filled = fill_frames(
+                frames,  # the working frames (an earlier operation's output); motion from the source's
+                FrameMasks(holes, a, e),
+                first_here,
+                ctx.flows.view(a, e),
+                _Budget(ctx.rep, b - a).tick,
+                window=reach,
+                both_directions=opts.remove_backward,
+                moving_check=opts.remove_moving_check,
+                first_hole_grown=shot == 0 and a == 0 and _grown(op),
+                outputs=b - a,
+                on_disk=ctx.stream,
+            )
+            for t, frame in enumerate(filled, start=a):
+                out[t] = frame
+            written[a:b] = True
         for t in np.flatnonzero(~written):
             out[t] = work[t]
         return out, holes

@@ -99,8 +99,6 @@ class ClassicOptions:
     """Internal (ablation): the layer's homography is measured against frame 1 every frame (else chained)."""
     outpaint_seam: bool = True
     """Internal (ablation): the fill is blended into each frame in the gradient domain at the source area's border."""
-    working_set_mb: int = 512
-    """Internal: memory (MB) a streamed run's removal chunk may hold (``engine.engines.classic.working_set``)."""
 
     @classmethod
     def from_dict(cls, options: Mapping[str, Any] | None) -> ClassicOptions:

@@ -27,8 +27,11 @@ with the hole, not the clip.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -36,6 +39,7 @@ import numpy as np
 from engine.engines.classic.flow import fb_consistent
 from engine.engines.classic.motion import FlowCache, fit_homography, flow_at, sample_at, sample_points
 from engine.engines.classic.object_motion import apply, camera_motion
+from engine.video.frame_spool import RecordSpool
 
 NO_SOURCE = -1
 FROM_FRAMES, FROM_PREVIOUS_OUTPUT, FROM_INPAINTING = 1, 2, 3
@@ -147,23 +151,26 @@ def _sweep(
     step: int,
     window: int,
     tick: Callable[[], None],
-) -> list[_Sources]:
-    """Sources of every hole pixel reachable along the completed flow in one time direction.
+) -> Iterator[tuple[int, _Sources]]:
+    """``(t, sources)`` of every hole pixel reachable along the completed flow in one time direction, frame by
+    frame in ``order``: only the previous frame's lookup is held, so a sweep costs the same on any length.
 
     ``holes`` here are the pixels whose content is unknown: the removed region plus
     whatever moves unlike the background near it; ``safe`` the same, grown by the
-    safety margin (a landing pixel there is not a source).
+    safety margin (a landing pixel there is not a source). Both are read frame by frame
+    (``[t]``), as is ``small_holes``.
     """
     h, w = frames_hw
     sx_s, sy_s = flows.scale
-    out: list[_Sources] = [_Sources.empty() for _ in range(len(holes))]
     dense: _Dense | None = None
     for t in order:
         hole = holes[t]
         prev = t - step
         if not hole.any() or not (0 <= prev < len(holes)):
-            dense = _Dense(out[t], (h, w)) if hole.any() else None
+            found = _Sources.empty()
+            dense = _Dense(found, (h, w)) if hole.any() else None
             tick()
+            yield t, found
             continue
         ys, xs = np.nonzero(hole)
         flow = complete_flow(flows.flow(t, prev), small_holes[t])
@@ -185,10 +192,10 @@ def _sweep(
             sx[chained] = np.where(ok, cx, sx[chained])
             sy[chained] = np.where(ok, cy, sy[chained])
             age[chained] = np.where(ok, ca + 1, 0)
-        out[t] = _Sources(ys, xs, idx, sx, sy, age, px.astype(np.float32), py.astype(np.float32))
-        dense = _Dense(out[t], (h, w))
+        found = _Sources(ys, xs, idx, sx, sy, age, px.astype(np.float32), py.astype(np.float32))
+        dense = _Dense(found, (h, w))
         tick()
-    return out
+        yield t, found
 
 
 def _real_colours(frames: np.ndarray, f: _Sources, b: _Sources, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -228,7 +235,11 @@ WIDE_MOVING_SHARE = 0.15
 
 
 def _moving_near(
-    flows: FlowCache, t: int, small_holes: list[np.ndarray], hw: tuple[int, int], band: int | None = None
+    flows: FlowCache,
+    t: int,
+    small_holes: Sequence[np.ndarray] | Mapping[int, np.ndarray],
+    hw: tuple[int, int],
+    band: int | None = None,
 ) -> np.ndarray | None:
     """Full-size mask of pixels of frame ``t`` that move unlike the background (or None).
 
@@ -278,6 +289,238 @@ def _sample(frames: np.ndarray, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -
     return out
 
 
+class _Seq:
+    """A read-only sequence of ``n`` frames' masks made on demand by ``get(t)`` (what the sweeps index)."""
+
+    def __init__(self, n: int, get: Callable[[int], np.ndarray]) -> None:
+        self._n, self._get = n, get
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, t: int) -> np.ndarray:
+        return self._get(int(t))
+
+
+def _pack_mask(mask: np.ndarray) -> bytes:
+    return zlib.compress(np.packbits(mask).tobytes(), 1)
+
+
+def _unpack_mask(data: bytes, hw: tuple[int, int]) -> np.ndarray:
+    bits = np.frombuffer(zlib.decompress(data), np.uint8)
+    return np.unpackbits(bits, count=hw[0] * hw[1]).reshape(hw).astype(bool)
+
+
+_FIELDS = (("idx", np.int32), ("sx", np.float32), ("sy", np.float32), ("age", np.int32))
+"""What the colour step reads of the backward sweep's sources (in the hole's ``np.nonzero`` order)."""
+
+
+class _FillState:
+    """The per-frame masks of one fill, each made once, and what the backward pass leaves for the forward one.
+
+    Per frame ``t``: the hole (full size), ``small`` (the hole at the flow's working size, grown,
+    with the pixels moving unlike the background near it) and ``unknown`` (the hole and those
+    pixels, grown by the safety margin). Only the last few frames' masks are held; the backward
+    pass stores each frame's masks (packed) and its sources of the hole pixels in a
+    :class:`RecordSpool` (on disk when streaming) and the forward pass takes them back frame by
+    frame, so nothing held grows with the shot.
+    """
+
+    KEEP = 3
+    """Frames whose masks are held (the sweeps and the colour step read ``t`` and its neighbour)."""
+
+    def __init__(
+        self,
+        holes: Sequence[np.ndarray],
+        flows: FlowCache,
+        hw: tuple[int, int],
+        moving_check: bool,
+        safety_px: int,
+        first_exact: bool,
+        spool: RecordSpool,
+    ) -> None:
+        self._holes, self._flows, self._hw = holes, flows, hw
+        self._moving_check, self._first_exact = moving_check, first_exact
+        self._grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+        self._safety = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
+        self._recent: OrderedDict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+        self._spool = spool
+        n = len(holes)
+        self.holes = _Seq(n, lambda t: self.get(t)[0])
+        self.small = _Seq(n, lambda t: self.get(t)[1])
+        self.unknown = _Seq(n, lambda t: self.get(t)[2])
+
+    def get(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(hole, small, unknown)`` of frame ``t``."""
+        got = self._recent.get(t)
+        if got is not None:
+            self._recent.move_to_end(t)
+            return got
+        if ("masks", t) in self._spool:
+            data = self._spool.pop(("masks", t))
+            head = np.frombuffer(data[:16], np.int64)
+            hole_len, small_len = int(head[0]), int(head[1])
+            gw, gh = self._flows.size
+            got = (
+                _unpack_mask(data[16 : 16 + hole_len], self._hw),
+                _unpack_mask(data[16 + hole_len : 16 + hole_len + small_len], (gh, gw)),
+                _unpack_mask(data[16 + hole_len + small_len :], self._hw),
+            )
+        else:
+            got = self._make(t)
+        self._recent[t] = got
+        while len(self._recent) > self.KEEP:
+            self._recent.popitem(last=False)
+        return got
+
+    def _make(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        flows, (h, w) = self._flows, self._hw
+        gw, gh = flows.size
+        hole = np.asarray(self._holes[t]) > 0
+        small = cv2.resize(hole.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+        small = cv2.dilate(small.astype(np.uint8), self._grow) > 0 if small.any() else small
+        unknown = hole.copy()
+        moving = np.zeros_like(hole)
+        if self._moving_check:
+            found = _moving_near(flows, t, {t: small}, (h, w))
+            if found is not None:
+                moving = found
+                unknown |= found
+                small |= cv2.resize(found.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
+        # The safety margin is part of what is unknown: a chain may pass through it (so it has
+        # sources of its own), a source may not lie in it.
+        unknown = cv2.dilate(unknown.astype(np.uint8), self._safety) > 0 if unknown.any() else unknown
+        if t == 0 and self._first_exact:
+            # Frame 0's hole is the user's own fill region, already grown past the object's edge
+            # (the remove tool's ``dilate``): the ground right next to it is seen, and a source.
+            unknown = hole | moving
+        return hole, small, unknown
+
+    def keep_backward(self, t: int, sources: _Sources) -> None:
+        """Store frame ``t``'s masks and the backward sweep's sources of its hole pixels for the forward pass."""
+        hole, small, unknown = self.get(t)
+        packed = [_pack_mask(hole), _pack_mask(small), _pack_mask(unknown)]
+        self._spool.put(("masks", t), np.array([len(packed[0]), len(packed[1])], np.int64).tobytes() + b"".join(packed))
+        mine = sources.where(hole)
+        if len(mine.idx):
+            self._spool.put(("backward", t), b"".join(np.ascontiguousarray(getattr(mine, f), d).tobytes() for f, d in _FIELDS))
+
+    def backward(self, t: int, n: int) -> _Sources:
+        """The backward sweep's sources of frame ``t``'s ``n`` hole pixels (empty when it found none); read once."""
+        if ("backward", t) not in self._spool:
+            return _Sources.empty()
+        data = np.frombuffer(self._spool.pop(("backward", t)), np.uint8)
+        cols = {f: data[4 * n * k : 4 * n * (k + 1)].view(d) for k, (f, d) in enumerate(_FIELDS)}
+        none = np.zeros(0, np.float32)
+        return _Sources(none, none, cols["idx"], cols["sx"], cols["sy"], cols["age"], none, none)
+
+
+def fill_frames(
+    frames: Any,
+    holes: Sequence[np.ndarray],
+    first_filled: np.ndarray | None,
+    flows: FlowCache,
+    tick: Callable[[], None] = lambda: None,
+    window: int = 60,
+    both_directions: bool = True,
+    safety_px: int = 2,
+    moving_check: bool = True,
+    sources_out: np.ndarray | None = None,
+    first_hole_grown: bool = False,
+    outputs: int | None = None,
+    on_disk: bool = False,
+) -> Iterator[np.ndarray]:
+    """Fill ``holes`` of ``frames``, yielding the output frames ``0..outputs-1`` in order, each as soon as it is made.
+
+    ``frames``: ``[T, H, W, 3]``, read frame by frame (an array, or a spool behind a
+    ``working_set.FrameWindow``: colours are copied from frames at most ``window`` away);
+    ``holes``: ``T`` bool masks ``[H, W]`` read by index (an array or a lazy sequence);
+    ``outputs``: how many frames are made (all ``T`` when None; the later frames still give
+    the backward sweep what they reveal). ``first_filled`` is frame 0 with its hole already
+    filled (the user's edit), or None (frame 0's hole is then filled like any other frame's).
+    ``tick`` is called once per frame of each sweep (progress and cancellation). ``window``: how
+    many frames away a source may be. ``moving_check``: pixels near the hole that move unlike
+    the background (a passer-by) are never copied; chains pass through them instead.
+    ``sources_out``: an optional ``[T, H, W]`` uint8 array that receives, per hole pixel,
+    where its content came from (:data:`FROM_FRAMES`, :data:`FROM_PREVIOUS_OUTPUT`,
+    :data:`FROM_INPAINTING`), for tests and diagnostics. ``first_hole_grown``: frame 0's
+    hole already reaches ``safety_px`` past the object (the remove tool grows it), so the
+    ground just outside it is a source there.
+
+    Two passes, neither holding more than a frame's state: the backward sweep runs from the
+    last frame to the first and leaves each frame's masks and sources in a record spool (on
+    disk with ``on_disk``, else in memory: the result is the same); the forward sweep then runs
+    from the first frame, and each frame is made from both as soon as the forward sweep reaches
+    it, its never-seen pixels carried from the frame made before it.
+    """
+    t_len = len(holes)
+    h, w = frames.shape[1:3]
+    hi = t_len if outputs is None else int(outputs)
+    if not 0 < hi <= t_len:
+        raise ValueError(f"{hi} output frames asked of the {t_len} frames given")
+    spool = RecordSpool(on_disk)
+    state = _FillState(
+        holes, flows, (h, w), moving_check and t_len > 1, safety_px, first_filled is not None and first_hole_grown, spool
+    )
+    holes, unknown, small_holes = state.holes, state.unknown, state.small
+    safe = unknown
+    try:
+        if both_directions and t_len > 1:
+            # The backward sweep reaches frame t from later frames only, the forward one (below) from earlier ones.
+            for t, found in _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, -1, -1), -1, window, tick):
+                state.keep_backward(t, found)
+        previous: np.ndarray | None = None  # the output frame before t: the never-seen pixels' seed
+        for t, found in _sweep((h, w), unknown, safe, flows, small_holes, range(hi), 1, window, tick):
+            hole = holes[t]
+            n = int(np.count_nonzero(hole))
+            b = state.backward(t, n)
+            if t == 0 and first_filled is not None:
+                previous = first_filled
+                yield previous
+                continue
+            if not hole.any():
+                previous = frames[t]
+                yield previous
+                continue
+            f = found.where(hole)
+            ys, xs = np.nonzero(hole)
+            colour, have = _real_colours(frames, f, b, n)
+            frame = np.array(frames[t])
+            frame[ys[have], xs[have]] = np.clip(np.rint(colour[have]), 0, 255).astype(np.uint8)
+            unseen = ~have
+            if unseen.any():
+                # Carry the previous output along the flow (the user's fill, earlier inpainting).
+                prev_ok = np.zeros(n, bool)
+                if t > 0 and len(f.prev_x) == n:
+                    px, py = f.prev_x, f.prev_y
+                    prev_ok = unseen & (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
+                    # Only what was filled there (the previous hole), never what was visible (a passer-by).
+                    pxi = np.clip(np.rint(px), 0, w - 1).astype(np.int64)
+                    pyi = np.clip(np.rint(py), 0, h - 1).astype(np.int64)
+                    prev_ok &= holes[t - 1][pyi, pxi]
+                    if prev_ok.any():
+                        carried = sample_at(previous, px[prev_ok], py[prev_ok])
+                        frame[ys[prev_ok], xs[prev_ok]] = np.clip(np.rint(carried), 0, 255).astype(np.uint8)
+                left = unseen & ~prev_ok
+                if left.any():
+                    m = np.zeros((h, w), np.uint8)
+                    m[ys[left], xs[left]] = 255
+                    by, bx = _box(m > 0, 8)  # inpaint only around the pixels to fill
+                    # Something moving next to the hole (a passer-by) is not background to extend.
+                    m[by, bx][unknown[t][by, bx] & ~hole[by, bx]] = 255
+                    spatial = cv2.inpaint(frame[by, bx], m[by, bx], 5, cv2.INPAINT_TELEA)
+                    frame[ys[left], xs[left]] = spatial[ys[left] - by.start, xs[left] - bx.start]
+                if sources_out is not None:
+                    sources_out[t][ys[prev_ok], xs[prev_ok]] = FROM_PREVIOUS_OUTPUT
+                    sources_out[t][ys[left], xs[left]] = FROM_INPAINTING
+            if sources_out is not None:
+                sources_out[t][ys[have], xs[have]] = FROM_FRAMES
+            previous = frame
+            yield frame
+    finally:
+        spool.close()
+
+
 def fill_holes(
     frames: np.ndarray,
     holes: np.ndarray,
@@ -290,103 +533,22 @@ def fill_holes(
     moving_check: bool = True,
     sources_out: np.ndarray | None = None,
     first_hole_grown: bool = False,
-    output_range: tuple[int, int] | None = None,
-    previous_output: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Fill ``holes`` ``[T, H, W]`` bool of ``frames`` ``[T, H, W, 3]``; returns new frames.
-
-    ``first_filled`` is frame 0 with its hole already filled (the user's edit), or None
-    (frame 0's hole is then filled like any other frame's). ``tick`` is called once per
-    frame of each sweep (progress and cancellation). ``window``: how many frames away a
-    source may be. ``moving_check``: pixels near the hole that move unlike the
-    background (a passer-by) are never copied; chains pass through them instead.
-    ``sources_out``: an optional ``[T, H, W]`` uint8 array that receives, per hole pixel,
-    where its content came from (:data:`FROM_FRAMES`, :data:`FROM_PREVIOUS_OUTPUT`,
-    :data:`FROM_INPAINTING`), for tests and diagnostics. ``first_hole_grown``: frame 0's
-    hole already reaches ``safety_px`` past the object (the remove tool grows it), so the
-    ground just outside it is a source there.
-
-    ``output_range`` ``(lo, hi)``: only frames ``lo..hi-1`` are made and returned (a chunk of a
-    longer shot, ``frames`` holding ``window`` frames of context each side, see
-    ``engine.engines.classic.working_set``); ``previous_output`` is then the output frame
-    before ``lo`` (the previous chunk's last), the seed that never-seen pixels are carried from.
-    """
-    t_len, h, w = holes.shape
-    gw, gh = flows.size
-    small_holes = [cv2.resize(m.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0 for m in holes]
-    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    small_holes = [cv2.dilate(m.astype(np.uint8), grow) > 0 if m.any() else m for m in small_holes]
-    unknown = holes.copy()
-    moving = np.zeros_like(holes)
-    if moving_check and t_len > 1:
-        for t in range(t_len):
-            found = _moving_near(flows, t, small_holes, (h, w))
-            if found is not None:
-                moving[t] = found
-                unknown[t] |= found
-                small_holes[t] |= cv2.resize(found.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST) > 0
-    # The safety margin is part of what is unknown: a chain may pass through it (so it has
-    # sources of its own), a source may not lie in it.
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * safety_px + 1,) * 2)
-    unknown = np.stack([cv2.dilate(m.astype(np.uint8), k) > 0 if m.any() else m for m in unknown])
-    if first_filled is not None and first_hole_grown:
-        # Frame 0's hole is the user's own fill region, already grown past the object's edge
-        # (the remove tool's ``dilate``): the ground right next to it is seen, and a source.
-        unknown[0] = holes[0] | moving[0]
-    safe = unknown
-    lo, hi = (0, t_len) if output_range is None else (int(output_range[0]), int(output_range[1]))
-    if not 0 <= lo < hi <= t_len:
-        raise ValueError(f"output range {lo}..{hi} is outside the {t_len} frames given")
-    # The forward sweep reaches frame t from earlier frames only, the backward one from later ones.
-    fwd = _sweep((h, w), unknown, safe, flows, small_holes, range(hi), 1, window, tick)
-    if both_directions and t_len > 1:
-        bwd = _sweep((h, w), unknown, safe, flows, small_holes, range(t_len - 1, lo - 1, -1), -1, window, tick)
-    else:
-        bwd = [_Sources.empty() for _ in range(t_len)]
-    out = frames.copy()
-    start = lo
-    if first_filled is not None and lo == 0:
-        out[0] = first_filled
-        start = 1
-    if previous_output is not None and lo > 0:
-        out[lo - 1] = previous_output  # what the frame before this chunk became: the carry's seed
-    for t in range(start, hi):
-        hole = holes[t]
-        if not hole.any():
-            continue
-        f, b = fwd[t].where(hole), bwd[t].where(hole)
-        ys, xs = np.nonzero(hole)
-        n = len(xs)
-        colour, have = _real_colours(frames, f, b, n)
-        frame = out[t].copy()
-        frame[ys[have], xs[have]] = np.clip(np.rint(colour[have]), 0, 255).astype(np.uint8)
-        unseen = ~have
-        if unseen.any():
-            # Carry the previous output along the flow (the user's fill, earlier inpainting).
-            prev_ok = np.zeros(n, bool)
-            if t > 0 and len(f.prev_x) == n:
-                px, py = f.prev_x, f.prev_y
-                prev_ok = unseen & (px >= 0) & (px <= w - 1) & (py >= 0) & (py <= h - 1)
-                # Only what was filled there (the previous hole), never what was visible (a passer-by).
-                pxi = np.clip(np.rint(px), 0, w - 1).astype(np.int64)
-                pyi = np.clip(np.rint(py), 0, h - 1).astype(np.int64)
-                prev_ok &= holes[t - 1][pyi, pxi]
-                if prev_ok.any():
-                    carried = _sample(out, np.full(int(prev_ok.sum()), t - 1, np.int32), px[prev_ok], py[prev_ok])
-                    frame[ys[prev_ok], xs[prev_ok]] = np.clip(np.rint(carried), 0, 255).astype(np.uint8)
-            left = unseen & ~prev_ok
-            if left.any():
-                m = np.zeros((h, w), np.uint8)
-                m[ys[left], xs[left]] = 255
-                by, bx = _box(m > 0, 8)  # inpaint only around the pixels to fill
-                # Something moving next to the hole (a passer-by) is not background to extend.
-                m[by, bx][unknown[t][by, bx] & ~hole[by, bx]] = 255
-                spatial = cv2.inpaint(frame[by, bx], m[by, bx], 5, cv2.INPAINT_TELEA)
-                frame[ys[left], xs[left]] = spatial[ys[left] - by.start, xs[left] - bx.start]
-            if sources_out is not None:
-                sources_out[t][ys[prev_ok], xs[prev_ok]] = FROM_PREVIOUS_OUTPUT
-                sources_out[t][ys[left], xs[left]] = FROM_INPAINTING
-        if sources_out is not None:
-            sources_out[t][ys[have], xs[have]] = FROM_FRAMES
-        out[t] = frame
-    return out if output_range is None else out[lo:hi]
+    """Fill ``holes`` ``[T, H, W]`` bool of ``frames`` ``[T, H, W, 3]``; returns new frames (:func:`fill_frames`, whole)."""
+    return np.stack(
+        list(
+            fill_frames(
+                frames,
+                holes,
+                first_filled,
+                flows,
+                tick,
+                window=window,
+                both_directions=both_directions,
+                safety_px=safety_px,
+                moving_check=moving_check,
+                sources_out=sources_out,
+                first_hole_grown=first_hole_grown,
+            )
+        )
+    )
