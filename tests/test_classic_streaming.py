@@ -135,3 +135,14 @@ def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip) ->
         keep = (recoloured[t] > 0) & (removed[t] == 0)
         assert keep.any()
         np.testing.assert_array_equal(both.frames[t][keep], alone.frames[t][keep], err_msg=f"frame {t}")
+
+
+def test_a_removal_with_painted_extras_streams_the_same(clip) -> None:  # noqa: ANN001
+    """The painted extras (a shadow under the object) are moved with it frame by frame, never as a whole-clip array."""
+    mask = _mask(clip)
+    ys, xs = np.nonzero(mask)
+    shadow = np.zeros_like(mask)
+    shadow[ys.max() + 1 : ys.max() + 6, xs.min() : xs.max() + 1] = 255
+    memory = _same(clip.frames, [RemoveSpec(mask=np.maximum(mask, shadow), extras_mask=shadow)])
+    below = memory.extras["operation_masks"][0][T // 2] > 0
+    assert (below & ~clip.object_masks[1, T // 2]).sum() > (shadow > 0).sum() // 2  # the moved shadow is part of the hole

@@ -537,10 +537,11 @@ class ClassicEngine(Engine):
         extras = op.extras_mask if opts.remove_extras_apart and op.extras_mask is not None else None
         obj = (_binary(first) > 0) & ~(_binary(extras) > 0) if extras is not None and extras.shape == first.shape else None
         if obj is not None and obj.any():
-            # The painted extras (a shadow) follow the object's motion; the object is tracked alone.
-            # (Still whole-clip: the moved extras are a [T, H, W] array.)
-            tracked = np.asarray(self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover))
-            tracked = np.maximum(tracked, _binary(extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj)))
+            # The painted extras (a shadow) follow the object's motion; the object is tracked alone. Frame by
+            # frame: each frame's moved extras join its tracked mask (read before it is written).
+            tracked = self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover)
+            for t, moved in extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj):
+                tracked[t] = np.maximum(tracked[t], _binary(moved))
         else:
             tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         n, hw = len(work), work.shape[1:3]

@@ -13,12 +13,16 @@ front) are left out, so an occluder is never erased with the shadow.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import cv2
 import numpy as np
 
 from engine.engines.classic.flow import fb_consistent
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.object_motion import apply, camera_motion, reference_points, refine_to_reference, region_motion
+from engine.engines.classic.working_set import FrameMasks
 
 MIN_SHARE = 0.3
 """Share of the object's anchor points that must match for a direct re-anchoring to be considered."""
@@ -86,26 +90,26 @@ def _overlap(mask_a: np.ndarray, m: np.ndarray, target: np.ndarray) -> float:
 
 
 def follow_extras(
-    flows: FlowCache, objects: np.ndarray, extras: np.ndarray, anchor: int, anchor_map: np.ndarray | None = None
-) -> np.ndarray:
-    """``[T, H, W]`` bool: ``extras`` moved with the tracked object ``objects`` (``[T, H, W]``, one shot).
+    flows: FlowCache, objects: Sequence[np.ndarray], extras: np.ndarray, anchor: int, anchor_map: np.ndarray | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(t, [H, W] bool)``: ``extras`` moved with the tracked object ``objects`` (``T`` bool masks read by index,
+    one shot), frame by frame in order, for the frames that get extras (nothing is held for the whole shot).
 
     ``extras`` is given in the coordinates of frame ``anchor`` of ``flows`` when
     ``anchor_map`` is None, else in other coordinates that ``anchor_map`` (3x3, full
     size) maps onto frame ``anchor``. Frames before ``anchor`` and frames where the
     object is not in view get no extras (a lost object's shadow is not painted either).
     """
-    t_len, h, w = objects.shape
-    out = np.zeros((t_len, h, w), bool)
-    obj = objects > 0
+    t_len, (h, w) = len(objects), extras.shape
+    obj = objects
     if not extras.any() or not obj[anchor].any():
-        return out
+        return
     sx, sy = flows.scale
     to_full, to_small = np.diag([sx, sy, 1.0]), np.diag([1.0 / sx, 1.0 / sy, 1.0])
     base = extras.astype(np.float32)
     if anchor_map is not None:
         base = cv2.warpAffine(base, anchor_map[:2], (w, h), flags=cv2.INTER_LINEAR)
-    out[anchor] = base > 0.5
+    yield anchor, base > 0.5
     grey_a = flows.gray(anchor)
     small_a = flows.mask_to_working(obj[anchor].astype(np.uint8) * 255) > 0.5
     pts = reference_points(grey_a, small_a if small_a.any() else flows.mask_to_working(obj[anchor].astype(np.uint8) * 255) > 0)
@@ -144,8 +148,7 @@ def follow_extras(
             front = _occluders(flows, t, obj_small, hidden, motion, sel & ~obj_small)
             if front.any():
                 moved &= ~(cv2.resize(front.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0)
-        out[t] = moved
-    return out
+        yield t, moved
 
 
 def extras_after_cut(first_object: np.ndarray, found_object: np.ndarray) -> np.ndarray:
@@ -154,21 +157,22 @@ def extras_after_cut(first_object: np.ndarray, found_object: np.ndarray) -> np.n
 
 
 def extras_in_shots(
-    flows: FlowCache, shots: list[tuple[int, int]], objects: np.ndarray, extras: np.ndarray, first_object: np.ndarray
-) -> np.ndarray:
-    """``[T, H, W]`` bool: the frame-1 ``extras`` moved with the tracked ``objects`` shot by shot.
+    flows: FlowCache, shots: list[tuple[int, int]], objects: Any, extras: np.ndarray, first_object: np.ndarray
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(t, [H, W] bool)``: the frame-1 ``extras`` moved with the tracked ``objects`` (``[T, H, W]``, an array or
+    ``PackedMasks``, read frame by frame) shot by shot, for the frames that get extras, in order.
 
     In the first shot they start from frame 1; in a later one from the first frame where
     the object was found again, placed by the object's box there (:func:`extras_after_cut`).
     """
-    out = np.zeros(objects.shape, bool)
     for k, (s, e) in enumerate(shots):
-        present = [t for t in range(s, e) if objects[t].any()]
-        if not present:
+        shot = FrameMasks(objects, s, e, keep=3)  # follow_extras reads frames t - 1, t and the anchor
+        present = next((t for t in range(e - s) if shot[t].any()), None)
+        if present is None:
             continue
-        a = 0 if k == 0 else present[0] - s
-        if k == 0 and not objects[s].any():
+        a = 0 if k == 0 else present
+        if k == 0 and present != 0:
             continue
-        amap = None if k == 0 else extras_after_cut(first_object, objects[s + a])
-        out[s:e] = follow_extras(flows.view(s, e), objects[s:e], extras, a, amap)
-    return out
+        amap = None if k == 0 else extras_after_cut(first_object, shot[a])
+        for t, moved in follow_extras(flows.view(s, e), shot, extras, a, amap):
+            yield s + t, moved

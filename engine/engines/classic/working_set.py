@@ -26,12 +26,16 @@ import numpy as np
 
 
 class FrameMasks:
-    """Masks ``start..stop-1`` of ``masks`` (an array or ``PackedMasks``) as bool frames, indexed from 0."""
+    """Masks ``start..stop-1`` of ``masks`` (an array or ``PackedMasks``) as bool frames, indexed from 0.
 
-    def __init__(self, masks: Any, start: int, stop: int) -> None:
+    ``keep``: the most recently read frames held (a packed mask is decompressed once for repeated reads).
+    """
+
+    def __init__(self, masks: Any, start: int, stop: int, keep: int = 0) -> None:
         if not 0 <= start < stop <= len(masks):
             raise ValueError(f"mask range {start}..{stop} is outside {len(masks)} masks")
-        self._masks, self._start, self._stop = masks, int(start), int(stop)
+        self._masks, self._start, self._stop, self._keep = masks, int(start), int(stop), int(keep)
+        self._recent: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -40,7 +44,16 @@ class FrameMasks:
         i = int(index)
         if not 0 <= i < len(self):
             raise IndexError(f"mask {index} out of range: {len(self)} frames")
-        return np.asarray(self._masks[self._start + i]) > 0
+        got = self._recent.get(i)
+        if got is None:
+            got = np.asarray(self._masks[self._start + i]) > 0
+            if self._keep:
+                self._recent[i] = got
+                while len(self._recent) > self._keep:
+                    self._recent.popitem(last=False)
+        else:
+            self._recent.move_to_end(i)
+        return got
 
 
 class FrameWindow:
