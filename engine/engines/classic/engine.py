@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -590,8 +591,9 @@ class ClassicEngine(Engine):
                 outputs=b - a,
                 on_disk=ctx.stream,
             )
-            for t, frame in enumerate(filled, start=a):
-                out[t] = frame
+            with closing(filled):  # its record spool is closed at once, also when writing a frame fails
+                for t, frame in enumerate(filled, start=a):
+                    out[t] = frame
             written[a:b] = True
         for t in np.flatnonzero(~written):
             out[t] = work[t]
