@@ -143,6 +143,14 @@ class FrameSpool:
         data = self._file.read(self._offset(index), self._frame_bytes)
         return np.frombuffer(bytearray(data), np.uint8).reshape(self._frame_shape)
 
+    def rows(self, index: Any, start: int, stop: int) -> np.ndarray:
+        """Rows ``start..stop-1`` of frame ``index`` (``[stop - start, W, C]``), read alone: a band costs what it holds."""
+        height, row = self._frame_shape[0], self._frame_bytes // max(1, self._frame_shape[0])
+        if not 0 <= start < stop <= height:
+            raise IndexError(f"rows {start}..{stop} out of range: frames are {height} rows high")
+        data = self._file.read(self._offset(index) + start * row, (stop - start) * row)
+        return np.frombuffer(bytearray(data), np.uint8).reshape(stop - start, *self._frame_shape[1:])
+
     def __setitem__(self, index: Any, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
         if frame.shape != self._frame_shape:

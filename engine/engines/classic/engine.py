@@ -575,16 +575,14 @@ class ClassicEngine(Engine):
                 first_here = first_filled if shot == 0 else None
             # Filled with the frames to the shot's end, so frames before the next keyframe still see what is
             # revealed after it. Streamed frame by frame (remove.fill_frames): when streaming the correspondences
-            # wait on disk between its two passes and colours are read from the frames within the reach.
-            reach = opts.temporal_reach
-            frames = FrameWindow(work[a:e], 2 * reach + 2) if ctx.stream else work[a:e]
+            # wait on disk between its two passes and colours are read from the spool, only the rows they touch.
             filled = fill_frames(
-                frames,  # the working frames (an earlier operation's output); motion from the source's
+                work[a:e],  # the working frames (an earlier operation's output); motion from the source's
                 FrameMasks(holes, a, e),
                 first_here,
                 ctx.flows.view(a, e),
                 _Budget(ctx.rep, b - a).tick,
-                window=reach,
+                window=opts.temporal_reach,
                 both_directions=opts.remove_backward,
                 moving_check=opts.remove_moving_check,
                 first_hole_grown=shot == 0 and a == 0 and _grown(op),

@@ -280,12 +280,31 @@ def _moving_near(
     return cv2.resize(moving.astype(np.uint8), hw[::-1], interpolation=cv2.INTER_NEAREST) > 0
 
 
-def _sample(frames: np.ndarray, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``[N, 3]`` float32 bilinear colours of ``frames[idx]`` at ``(x, y)``."""
+def _rows(frames: Any, s: int, y0: int, y1: int) -> np.ndarray:
+    """Rows ``y0..y1-1`` of frame ``s``: read alone from a spool (``FrameSpool.rows``), a view of an array."""
+    rows = getattr(frames, "rows", None)
+    return rows(s, y0, y1) if rows is not None else frames[s][y0:y1]
+
+
+def _sample(frames: Any, idx: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``[N, 3]`` float32 bilinear colours of ``frames[idx]`` at ``(x, y)``.
+
+    Only the band of rows the points touch is read (at 1080p a hole's band, not the frame: a
+    streamed fill holds no window of frames). The same colours as from the whole frame: the band
+    keeps one row of margin, or the frame's own edge, on each side, and shifting ``y`` by whole rows
+    is exact in float32 and in remap's 1/32-pixel fixed point.
+    """
     out = np.zeros((len(idx), 3), np.float32)
+    h = frames.shape[1]
     for s in np.unique(idx):
         sel = idx == s
-        out[sel] = sample_at(frames[s], x[sel], y[sel])
+        ys = y[sel]
+        if np.isfinite(ys).all():
+            y0 = int(np.clip(np.floor(ys.min()) - 1, 0, h - 1))
+            y1 = int(np.clip(np.floor(ys.max()) + 3, y0 + 1, h))
+        else:  # (remap's own handling of a point at infinity: the whole frame)
+            y0, y1 = 0, h
+        out[sel] = sample_at(_rows(frames, int(s), y0, y1), x[sel], ys - np.float32(y0))
     return out
 
 
@@ -432,8 +451,8 @@ def fill_frames(
 ) -> Iterator[np.ndarray]:
     """Fill ``holes`` of ``frames``, yielding the output frames ``0..outputs-1`` in order, each as soon as it is made.
 
-    ``frames``: ``[T, H, W, 3]``, read frame by frame (an array, or a spool behind a
-    ``working_set.FrameWindow``: colours are copied from frames at most ``window`` away);
+    ``frames``: ``[T, H, W, 3]``, read frame by frame (an array, or a ``FrameSpool``: colours are
+    copied from frames at most ``window`` away, reading only the rows they touch);
     ``holes``: ``T`` bool masks ``[H, W]`` read by index (an array or a lazy sequence);
     ``outputs``: how many frames are made (all ``T`` when None; the later frames still give
     the backward sweep what they reveal). ``first_filled`` is frame 0 with its hole already
@@ -451,7 +470,8 @@ def fill_frames(
     last frame to the first and leaves each frame's masks and sources in a record spool (on
     disk with ``on_disk``, else in memory: the result is the same); the forward sweep then runs
     from the first frame, and each frame is made from both as soon as the forward sweep reaches
-    it, its never-seen pixels carried from the frame made before it.
+    it, its never-seen pixels carried from the frame made before it. Nothing held grows with the
+    shot: a frame's sweep state, the last frames' masks, the output frame before.
     """
     t_len = len(holes)
     h, w = frames.shape[1:3]

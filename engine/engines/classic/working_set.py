@@ -8,10 +8,10 @@ What it holds in memory at once does not grow with the clip:
   state: the backward one from the shot's end leaves each frame's masks (packed) and the
   sparse correspondences of its hole pixels in a record spool on disk
   (``engine.video.frame_spool.RecordSpool``); the forward one then makes each output frame
-  as soon as it reaches it, reading colours from the frames at most ``temporal_reach``
-  away through a :class:`FrameWindow` and carrying never-seen pixels from the frame made
-  before it. The in-memory path runs the same code with the records in memory, so the
-  streamed output equals it by construction;
+  as soon as it reaches it, reading colours from the frames at most ``temporal_reach`` away
+  (only the band of rows they touch, ``FrameSpool.rows``) and carrying never-seen pixels
+  from the frame made before it. The in-memory path runs the same code with the records in
+  memory, so the streamed output equals it by construction;
 - outpaint reads the frames within its reach of the current one through a :class:`FrameWindow`;
 - the flow cache keeps at most 512 neighbour flows and greys at working size
   (``engine.engines.classic.motion.FlowCache``, about 150 MB at any frame size).
@@ -59,8 +59,8 @@ class FrameMasks:
 class FrameWindow:
     """Read access to ``frames`` (a spool) keeping the ``keep`` most recently read frames in memory.
 
-    Outpaint and removal read the frames within ``reach`` of the current one for every frame;
-    this keeps those (``2 * reach + 2``) and nothing older. Indexing and ``shape`` mirror an array.
+    Outpaint reads the frames within ``reach`` of the current one for every frame; this
+    keeps those (``2 * reach + 2``) and nothing older. Indexing and ``shape`` mirror an array.
     """
 
     def __init__(self, frames: Any, keep: int) -> None:
