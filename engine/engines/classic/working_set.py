@@ -81,3 +81,23 @@ class FrameWindow:
         else:
             self._cache.move_to_end(i)
         return frame
+
+
+class LatestFrame:
+    """``[T, H, W]`` uint8 zeros written and read one frame at a time; only the newest frame is held.
+
+    For per-frame diagnostics a streamed step writes for frame ``t`` and its caller reads right
+    after (removal's ``fill_frames(sources_out=...)``): ``[t]`` is frame ``t``'s array, new and
+    zero when ``t`` was not the last frame asked for.
+    """
+
+    def __init__(self, hw: tuple[int, int]) -> None:
+        self._hw = (int(hw[0]), int(hw[1]))
+        self._t: int | None = None
+        self._frame = np.zeros(self._hw, np.uint8)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        t = int(index)
+        if t != self._t:
+            self._t, self._frame = t, np.zeros(self._hw, np.uint8)
+        return self._frame
