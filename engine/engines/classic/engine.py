@@ -49,7 +49,7 @@ from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
 from engine.engines.classic.outpaint import blend_seam, camera_homographies, fill_canvas
-from engine.engines.classic.remove import fill_holes
+from engine.engines.classic.remove import FROM_PREVIOUS_OUTPUT, fill_holes
 from engine.engines.classic.shots import detect_cuts, shot_ranges
 from engine.engines.classic.tracker import TRACKERS, FlowMaskTracker, MaskTracker
 from engine.engines.classic.tracker_choice import (
@@ -59,6 +59,7 @@ from engine.engines.classic.tracker_choice import (
     tracked_object_names,
     tracker_notes,
 )
+from engine.engines.classic.unseen_shadow import lift_unseen_shadow
 from engine.engines.classic.working_set import FrameWindow, chunk_frames, chunks, load
 from engine.engines.packed_masks import PackedMasks
 from engine.video.frame_spool import FrameSpool
@@ -539,11 +540,13 @@ class ClassicEngine(Engine):
         first = op.source_mask if op.source_mask is not None else op.mask
         extras = op.extras_mask if opts.remove_extras_apart and op.extras_mask is not None else None
         obj = (_binary(first) > 0) & ~(_binary(extras) > 0) if extras is not None and extras.shape == first.shape else None
+        objects = shadows = None
         if obj is not None and obj.any():
             # The painted extras (a shadow) follow the object's motion; the object is tracked alone.
             # (Still whole-clip: the moved extras are a [T, H, W] array.)
-            tracked = np.asarray(self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover))
-            tracked = np.maximum(tracked, _binary(extras_in_shots(ctx.flows, ctx.shots, tracked, extras > 0, obj)))
+            objects = np.asarray(self._track(work, _binary(obj), ctx, "the removed object", cover=opts.remove_cover))
+            shadows = extras_in_shots(ctx.flows, ctx.shots, objects, extras > 0, obj)
+            tracked = np.maximum(objects, _binary(shadows))
         else:
             tracked = self._track(work, first, ctx, "the removed object", cover=opts.remove_cover)
         n, hw = len(work), work.shape[1:3]
@@ -580,6 +583,7 @@ class ClassicEngine(Engine):
             previous = None
             for c0, c1, lo, hi in chunks(a, b, e, opts.temporal_reach, ctx.chunk):
                 view = ctx.flows.view(lo, hi)
+                sources = np.zeros((hi - lo, *hw), np.uint8) if shadows is not None else None
                 filled = fill_holes(
                     load(work, lo, hi),  # the working frames (an earlier operation's output); motion from the source's
                     np.stack([holes[t] > 0 for t in range(lo, hi)]),
@@ -592,8 +596,12 @@ class ClassicEngine(Engine):
                     first_hole_grown=shot == 0 and a == 0 and lo == a and _grown(op),
                     output_range=(c0 - lo, c1 - lo),
                     previous_output=previous,
+                    sources_out=sources,
                 )
                 for t in range(c0, c1):
+                    if sources is not None and t > 0:
+                        unseen = sources[t - lo] >= FROM_PREVIOUS_OUTPUT  # carried or inpainted: no frame showed it
+                        filled[t - c0] = lift_unseen_shadow(work[t], filled[t - c0], unseen, shadows[t], objects[t] > 0)
                     out[t] = filled[t - c0]
                 written[c0:c1] = True
                 previous = np.array(filled[-1])
