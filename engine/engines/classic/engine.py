@@ -583,7 +583,7 @@ class ClassicEngine(Engine):
             previous = None
             for c0, c1, lo, hi in chunks(a, b, e, opts.temporal_reach, ctx.chunk):
                 view = ctx.flows.view(lo, hi)
-                sources = np.zeros((hi - lo, *hw), np.uint8) if shadows is not None else None
+                sources = np.zeros((hi - lo, *hw), np.uint8) if shadows is not None and opts.remove_lift_unseen else None
                 filled = fill_holes(
                     load(work, lo, hi),  # the working frames (an earlier operation's output); motion from the source's
                     np.stack([holes[t] > 0 for t in range(lo, hi)]),
