@@ -599,10 +599,13 @@ class ClassicEngine(Engine):
                     sources_out=sources,
                 )
                 for t in range(c0, c1):
+                    frame = filled[t - c0]
                     if sources is not None and t > 0:
+                        # Lifted on the output only: the carry to the next frame (and chunk) starts from the fill, as
+                        # the whole shot's does (carrying the lifted pixels measured worse: 17.85 -> 16.88 dB).
                         unseen = sources[t - lo] >= FROM_PREVIOUS_OUTPUT  # carried or inpainted: no frame showed it
-                        filled[t - c0] = lift_unseen_shadow(work[t], filled[t - c0], unseen, shadows[t], objects[t] > 0)
-                    out[t] = filled[t - c0]
+                        frame = lift_unseen_shadow(work[t], frame, unseen, shadows[t], objects[t] > 0)
+                    out[t] = frame
                 written[c0:c1] = True
                 previous = np.array(filled[-1])
         for t in np.flatnonzero(~written):
