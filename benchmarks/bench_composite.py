@@ -74,6 +74,7 @@ ABLATIONS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
     "shot-cut detection": ({"detect_cuts": False}, ("track", "remove")),
     "shadow moved with the object (removal extras apart)": ({"remove_extras_apart": False}, ("remove",)),
     "footprint kept for a removal (shadows)": ({"remove_cover": False}, ("remove",)),
+    "moved shadow lifted over never-seen ground (removal)": ({"remove_lift_unseen": False}, ("remove",)),
     "moving-pixel check (removal)": ({"remove_moving_check": False}, ("remove",)),
     "backward pass (later frames)": ({"remove_backward": False}, ("remove",)),
     "temporal reach (1 frame instead of 60)": ({"temporal_reach": 1}, ("remove", "outpaint")),

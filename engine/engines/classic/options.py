@@ -93,6 +93,8 @@ class ClassicOptions:
     """Internal (ablation): a removal region keeps its rigidly moved frame-1 footprint (soft shadows)."""
     remove_extras_apart: bool = True
     """Internal (ablation): a removal's painted extras (its shadow) follow the object's motion instead of being tracked with it."""
+    remove_lift_unseen: bool = True
+    """Internal (ablation): the moved shadow is lifted from each frame over hole pixels no frame shows bare."""
     remove_moving_check: bool = True
     """Internal (ablation): pixels near the hole that move unlike the background are never copied."""
     insert_reanchor: bool = True
