@@ -11,7 +11,6 @@ new store: a job still running writes into the old one, which nobody reads any m
 from __future__ import annotations
 
 import threading
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from engine.edit import FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback
+from engine.engines.packed_masks import pack_bits, unpack_bits
 from engine.video import FrameSource
 
 
@@ -48,7 +48,7 @@ class MaskPreview:
             arr = np.asarray(mask)
             if arr.shape != self.shapes[i]:
                 raise ValueError(f"mask of operation {i} on frame {frame} is {arr.shape}, expected {self.shapes[i]}")
-            packed.append(zlib.compress(np.ascontiguousarray(arr > 127, np.uint8).tobytes(), 1))
+            packed.append(pack_bits(arr > 127))
         with self._lock:
             self._masks[frame] = packed
             self._stamps[frame] = self._stamps.get(frame, 0) + 1
@@ -65,7 +65,7 @@ class MaskPreview:
             if raw is None:
                 out.append(None)
             else:
-                out.append(np.frombuffer(zlib.decompress(raw), np.uint8).reshape(self.shapes[i]) * np.uint8(255))
+                out.append(unpack_bits(raw, self.shapes[i]).view(np.uint8) * np.uint8(255))
         return out
 
     def stamp(self, frame: int) -> tuple[int, bool]:

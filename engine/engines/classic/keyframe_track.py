@@ -25,7 +25,6 @@ when that keyframe is removed again.
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +33,7 @@ import cv2
 import numpy as np
 
 from engine.engines.classic.motion import FlowCache, FlowView
+from engine.engines.packed_masks import pack_mask, unpack_mask
 
 BLEND_FRAMES = 8
 """Frames before a keyframe over which its backward track blends into the forward one."""
@@ -140,8 +140,8 @@ class Run:
                 # A tracker that failed mid-run cannot go on: start afresh when asked again.
                 self._iter, self.tracker, self._masks = None, None, []
                 raise
-            self._masks.append(zlib.compress(np.ascontiguousarray(_binary(mask)).tobytes(), 1))
-        return np.frombuffer(zlib.decompress(self._masks[i]), np.uint8).reshape(self._hw).copy()
+            self._masks.append(pack_mask(_binary(mask)))
+        return unpack_mask(self._masks[i], self._hw)
 
 
 def _sdf(mask: np.ndarray) -> np.ndarray:

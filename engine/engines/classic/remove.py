@@ -27,7 +27,6 @@ with the hole, not the clip.
 
 from __future__ import annotations
 
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import numpy as np
 from engine.engines.classic.flow import fb_consistent
 from engine.engines.classic.motion import FlowCache, fit_homography, flow_at, sample_at, sample_points
 from engine.engines.classic.object_motion import apply, camera_motion
+from engine.engines.packed_masks import pack_bits, unpack_bits
 from engine.video.frame_spool import RecordSpool
 
 NO_SOURCE = -1
@@ -321,15 +321,6 @@ class _Seq:
         return self._get(int(t))
 
 
-def _pack_mask(mask: np.ndarray) -> bytes:
-    return zlib.compress(np.packbits(mask).tobytes(), 1)
-
-
-def _unpack_mask(data: bytes, hw: tuple[int, int]) -> np.ndarray:
-    bits = np.frombuffer(zlib.decompress(data), np.uint8)
-    return np.unpackbits(bits, count=hw[0] * hw[1]).reshape(hw).astype(bool)
-
-
 _FIELDS = (("idx", np.int32), ("sx", np.float32), ("sy", np.float32), ("age", np.int32))
 """What the colour step reads of the backward sweep's sources (in the hole's ``np.nonzero`` order)."""
 
@@ -381,9 +372,9 @@ class _FillState:
             hole_len, small_len = int(head[0]), int(head[1])
             gw, gh = self._flows.size
             got = (
-                _unpack_mask(data[16 : 16 + hole_len], self._hw),
-                _unpack_mask(data[16 + hole_len : 16 + hole_len + small_len], (gh, gw)),
-                _unpack_mask(data[16 + hole_len + small_len :], self._hw),
+                unpack_bits(data[16 : 16 + hole_len], self._hw),
+                unpack_bits(data[16 + hole_len : 16 + hole_len + small_len], (gh, gw)),
+                unpack_bits(data[16 + hole_len + small_len :], self._hw),
             )
         else:
             got = self._make(t)
@@ -418,7 +409,7 @@ class _FillState:
     def keep_backward(self, t: int, sources: _Sources) -> None:
         """Store frame ``t``'s masks and the backward sweep's sources of its hole pixels for the forward pass."""
         hole, small, unknown = self.get(t)
-        packed = [_pack_mask(hole), _pack_mask(small), _pack_mask(unknown)]
+        packed = [pack_bits(hole), pack_bits(small), pack_bits(unknown)]
         self._spool.put(("masks", t), np.array([len(packed[0]), len(packed[1])], np.int64).tobytes() + b"".join(packed))
         mine = sources.where(hole)
         if len(mine.idx):
