@@ -95,7 +95,7 @@ def adopt(source: Path) -> Path:
     tmp = target.with_name(f".{target.name}.partial")
     try:
         tmp.mkdir()
-        _link_tree(Path(source), tmp, depth=0)
+        link_tree(Path(source), tmp, depth=0)
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -103,7 +103,11 @@ def adopt(source: Path) -> Path:
     return target
 
 
-def _link_tree(src: Path, dst: Path, depth: int) -> None:
+def link_tree(src: Path, dst: Path, depth: int = 0) -> None:
+    """Hard-link (else copy) the plain files of the result folder ``src`` into the existing folder ``dst``.
+
+    A result's files are never changed once written (``result.json`` is replaced, not rewritten), so
+    a link is a copy that costs nothing: a 1,200-frame 1080p result is 7 GB to copy."""
     if depth > 2:
         raise ValueError(f"{src}: a result folder is at most two levels deep")
     for entry in os.scandir(src):
@@ -112,7 +116,7 @@ def _link_tree(src: Path, dst: Path, depth: int) -> None:
             raise ValueError(f"{entry.path} is a symlink; a result folder holds plain files only")
         if entry.is_dir(follow_symlinks=False):
             out.mkdir()
-            _link_tree(Path(entry.path), out, depth + 1)
+            link_tree(Path(entry.path), out, depth + 1)
         elif entry.is_file(follow_symlinks=False):
             try:
                 os.link(entry.path, out, follow_symlinks=False)

@@ -12,7 +12,6 @@ as long as the app, whatever happens to the project's or the recovery copy's fol
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -104,15 +103,19 @@ def read_result(folder: Path, on_frame: FrameCallback | None = None, cancel: Can
 
 
 def copy_result(source: Path, folder: Path, extras: dict | None = None) -> Path:
-    """Copy a complete result folder (no re-encoding) into ``folder``, atomically.
+    """Copy a complete result folder (no re-encoding) into ``folder``, atomically: hard links
+    where the disk allows (``app.result_cache.link_tree``), else copies; a symlink or a FIFO in
+    ``source`` is refused.
 
     ``extras``: the result's current notes, written into the copy (they may have grown
     since the run wrote ``source``).
     """
+    from app import result_cache
+
     if not is_complete(source):
         raise ValueError(f"{source} is not a complete result folder")
     with atomic_folder(folder) as tmp:
-        shutil.copytree(source, tmp, dirs_exist_ok=True)
+        result_cache.link_tree(Path(source), Path(tmp))
         if extras is not None and (Path(tmp) / STORE_FILE).exists():
             result_store.replace_extras(tmp, extras)
     return folder

@@ -329,3 +329,24 @@ def test_job_bar_repaints_a_burst_of_progress_once_then_shows_the_newest(qtbot) 
     assert len(shown) == 1  # the first at once; the rest wait for the interval
     qtbot.waitUntil(lambda: len(shown) == 2, timeout=2000)
     assert shown[-1] == 1000 and panel.bar.format() == "track — %p%"  # the newest report, not a stale one
+
+
+def test_scrubbing_does_not_relayout_the_window(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The position labels keep one size for any frame of the clip: a label that grows or shrinks
+    with its text made Qt lay out and repaint the whole Review tab on every step of a scrub."""
+    from ui.timeline import Timeline
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(900, 40)
+    timeline.set_clip(1200, 25.0)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    sizes = set()
+    for index in (0, 7, 88, 1111, 1199):
+        timeline.show_position(index, f"00:00:{index / 25:06.3f}")
+        for label in (timeline.frame_label, timeline.timecode_label):
+            assert label.minimumSize() == label.maximumSize()  # fixed: Qt skips the relayout
+            assert label.fontMetrics().horizontalAdvance(label.text()) <= label.width()
+        sizes.add((timeline.frame_label.size().toTuple(), timeline.timecode_label.size().toTuple()))
+    assert len(sizes) == 1

@@ -153,3 +153,19 @@ def test_a_note_added_after_the_run_survives_the_copy_into_a_project(tmp_path: P
     again = result_files.copy_result(saved, tmp_path / "other", {"warnings": ["a"]})
     assert result_files.read_result(again).extras["warnings"] == ["a"]
     assert result_files.read_result(saved).extras["warnings"] == ["a", "keyframes ignored"]  # the source is untouched
+
+
+def test_a_copied_result_shares_its_frames_and_refuses_a_link_out(tmp_path: Path) -> None:
+    """Saving or recovering a result links its frame files (a 1,200-frame 1080p store is 7 GB to copy,
+    seconds of CPU while the user scrubs); a symlink planted in a result folder is refused, not followed."""
+    saved = result_files.write_result(memory_result(), tmp_path / "run")
+    copy = result_files.copy_result(saved, tmp_path / "copy")
+    frame = next(p for p in sorted(saved.rglob("*.png")))
+    twin = copy / frame.relative_to(saved)
+    assert os.stat(frame).st_ino == os.stat(twin).st_ino
+    assert np.array_equal(result_files.read_result(copy).frames[1], result_files.read_result(saved).frames[1])
+    (tmp_path / "secret.txt").write_text("not a frame")
+    os.symlink(tmp_path / "secret.txt", saved / "frames" / "extra.png")
+    with pytest.raises(ValueError, match="symlink"):
+        result_files.copy_result(saved, tmp_path / "copy2")
+    assert not (tmp_path / "copy2").exists()
