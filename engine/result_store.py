@@ -211,6 +211,7 @@ class ResultWriter:
     Frames are encoded on one background thread while the engine computes the next ones
     (at most ``MAX_PENDING`` frames wait). Used as a context manager, an exception (a
     cancel, a crash of the engine) leaves the folder partial, never corrupt.
+    ``proxies=False``: no scrubbing proxies (a store that is only transcoded, e.g. the CLI's).
     """
 
     def __init__(
@@ -221,6 +222,7 @@ class ResultWriter:
         *,
         expected_frames: int | None = None,
         resume: bool = False,
+        proxies: bool = True,
     ) -> None:
         self.folder = Path(folder)
         if not fps > 0 or (size is not None and (int(size[0]) < 1 or int(size[1]) < 1)):
@@ -230,6 +232,7 @@ class ResultWriter:
         self.operations = 0
         self._expected = expected_frames
         self._started = resume
+        self._proxies = proxies
         if resume:
             layout = _read_layout(self.folder)
             if (self.size is not None and (layout["width"], layout["height"]) != self.size) or _read_meta(
@@ -263,7 +266,7 @@ class ResultWriter:
         layout["operations"] = operations
         if self._expected is not None:
             layout["expected"] = int(self._expected)
-        self._proxy = proxy_size((w, h))
+        self._proxy = proxy_size((w, h)) if self._proxies else None
         if self._proxy is not None:
             layout["proxy"] = list(self._proxy)
         for sub in (

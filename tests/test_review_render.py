@@ -19,10 +19,10 @@ from ui.main_window import MainWindow  # noqa: E402
 pytestmark = pytest.mark.gui
 
 
-def _store(folder: Path, n: int, w: int, h: int) -> Path:
+def _store(folder: Path, n: int, w: int, h: int, proxies: bool = True) -> Path:
     yy, xx = np.mgrid[0:h, 0:w]
     base = np.dstack([xx * 255 // w, yy * 255 // h, (xx + yy) % 97 * 2]).astype(np.uint8)  # smooth, like footage
-    writer = ResultWriter(folder, 25.0, (w, h), expected_frames=n)
+    writer = ResultWriter(folder, 25.0, (w, h), expected_frames=n, proxies=proxies)
     for t in range(n):
         frame = np.roll(base, 7 * t, axis=1)
         frame[:20, :20] = t * 10  # a corner that says which frame this is
@@ -68,6 +68,9 @@ def test_large_frames_get_scrubbing_previews_small_ones_none(tmp_path: Path) -> 
     (tmp_path / "big" / "proxy" / "frame_000001.jpg").write_bytes(b"\xff\xd8\xff\xc0\x00\x11\x08\x10\x00\x10\x00" + bytes(20))
     with pytest.raises(StoreError, match="JPEG"):
         big.frames.preview(1)  # a proxy of another size is refused before decoding
+    transcode_only = open_result(_store(tmp_path / "cli", 2, 1600, 900, proxies=False))  # the CLI's store
+    assert not transcode_only.frames.has_preview and not (tmp_path / "cli" / "proxy").exists()
+    assert transcode_only.frames[1].shape == (900, 1600, 3)
 
 
 def test_scrubbing_review_decodes_nothing_on_the_gui_thread(qtbot, window: MainWindow, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -445,8 +445,9 @@ def _run_checked(
         if engine is None:
             engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
         keyframe_warnings = _keyframe_report(edit, engine, engine_name, say)
-        # The engine writes into the result store as it goes; the outputs are transcoded from it.
-        with ResultWriter(store, reader.fps, expected_frames=len(reader)) as writer:
+        # The engine writes into the result store as it goes; the outputs are transcoded from it
+        # (no scrubbing proxies: nobody scrubs this store, it is removed afterwards).
+        with ResultWriter(store, reader.fps, expected_frames=len(reader), proxies=False) as writer:
             result = engine.propagate_to(writer, reader, edit, options, bar or progress, cancel)
         if bar is not None:
             bar.close()
