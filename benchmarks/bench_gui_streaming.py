@@ -44,7 +44,7 @@ import json, os, sys, time
 import numpy as np
 import psutil
 from PySide6.QtCore import QTimer, QElapsedTimer
-from PySide6.QtTest import QTest
+from benchmarks.gui_wait import run_events
 from PySide6.QtWidgets import QApplication
 from app import result_files
 from app.settings import Settings
@@ -59,8 +59,8 @@ win.ask_on_close = False
 win.show()
 win.open_clip(clip, confirmed=True)
 while win.session.frame is None:
-    QTest.qWait(20)
-QTest.qWait(200)
+    run_events(20)
+run_events(200)
 out = {"rss_mb": [proc.memory_info().rss / 2**20], "scrub_fps": []}
 for folder in stores:
     result = result_files.read_result(__import__("pathlib").Path(folder))
@@ -75,8 +75,8 @@ for folder in stores:
         QApplication.processEvents()
     out["scrub_fps"].append(n / (time.perf_counter() - t0))
     while win.jobs.busy:
-        QTest.qWait(20)
-    QTest.qWait(300)  # the recovery writer copies the result on its worker
+        run_events(20)
+    run_events(300)  # the recovery writer copies the result on its worker
     out["rss_mb"].append(proc.memory_info().rss / 2**20)
 if stall:
     gaps = []
@@ -94,9 +94,9 @@ if stall:
     mask = np.zeros((h, w), np.uint8); mask[h // 3 : h // 2, w // 3 : w // 2] = 255
     win.edit_panel.set_selection(mask)
     win.edit_panel.add_track()
-    QTest.qWait(500)
+    run_events(500)
     gaps.clear(); last[0] = clock.elapsed()
-    QTest.qWait(8000)  # the same timer with nothing running: what the machine's load alone costs
+    run_events(8000)  # the same timer with nothing running: what the machine's load alone costs
     out["idle_max_gap_ms"] = max(gaps) if gaps else None
     out["idle_gaps_over_50ms"] = sum(1 for g in gaps if g > 50)
     done = []
@@ -105,8 +105,8 @@ if stall:
     t0 = time.perf_counter()
     win.propagate()
     while not done:
-        QTest.qWait(5)
-    QTest.qWait(1500)  # the autosave and the recovery copy of the new result run on workers
+        run_events(5)
+    run_events(1500)  # the autosave and the recovery copy of the new result run on workers
     out["propagate_s"] = time.perf_counter() - t0
     out["outcome"] = done[0]
     out["max_gap_ms"] = max(gaps) if gaps else None
@@ -165,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", default="640x360")
     p.add_argument("--frames", type=int, default=300, help="frames per kept result and in the clip")
     p.add_argument("--hd-frames", type=int, default=24, help="frames of the 1920x1080 read-rate test")
+    p.add_argument("--modes", default="handles,arrays", help="handles and/or arrays (arrays of 1080p x 1,200 frames do not fit)")
+    p.add_argument("--no-stall", action="store_true", help="skip the propagate + autosave run")
+    p.add_argument("--out", type=Path, default=OUT, help=f"section to write (default {OUT.relative_to(ROOT)})")
     args = p.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
     w, h = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
     n = 12 if args.quick else args.frames
     load_before = os.getloadavg()
@@ -177,9 +181,11 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         clip = write_video(folder / "clip.mp4", synthetic_frames(n, w, h), 25.0, quality=18)
         stores = [write_store(folder / f"r{k}", n, w, h, k) for k in range(3)]
-        runs = {mode: run_child(mode, clip, stores, False, folder / "home") for mode in ("handles", "arrays")}
+        runs = {mode: run_child(mode, clip, stores, False, folder / "home") for mode in modes}
+        stall: dict = {"skipped": True}
         try:  # its own process: a crash here (see docs/streaming.md) keeps the figures above
-            stall = run_child("handles", clip, stores[:1], True, folder / "home-stall")
+            if not args.no_stall:
+                stall = run_child("handles", clip, stores[:1], True, folder / "home-stall")
         except RuntimeError as exc:
             fatal = next((x for x in str(exc).splitlines() if "Fatal" in x), str(exc).splitlines()[0])
             stall = {"crashed": fatal[:300]}
@@ -193,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         f"- Date: {started:%Y-%m-%dT%H:%M} UTC",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Linux {platform.release()}, Python {platform.python_version()}",
         f"- Load (1-min average) before/after: {load_before[0]:.1f} / {load_after[0]:.1f} (shared machine: rates are noisy)",
-        f"- Command: `python -m benchmarks.bench_gui_streaming --size {w}x{h} --frames {n} --hd-frames {args.hd_frames}`",
+        f"- Command: `python -m benchmarks.bench_gui_streaming --size {w}x{h} --frames {n} --hd-frames {args.hd_frames}"
+        + (f" --modes {args.modes}" if modes != ["handles", "arrays"] else "")
+        + (" --no-stall`" if args.no_stall else "`"),
         f"- The real window (Qt offscreen), a {w}x{h} clip of {n} frames; three kept results of {n} frames each.",
         "",
         "| results kept as | RSS, no result (MB) | 1 result | 2 results | 3 results | 3 / 1 | scrub frames/s (Review tab) |",
@@ -205,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {mode} | {rss[0]:.0f} | {rss[1]:.0f} | {rss[2]:.0f} | {rss[3]:.0f} | {rss[3] / rss[1]:.2f}x | {scrub} |")
     s = stall
     lines += [""]
-    if "crashed" in s:
+    if "skipped" in s:
+        lines += ["- Propagate + autosave: not run (`--no-stall`)."]
+    elif "crashed" in s:
         lines += [f"- Propagate + autosave with one kept result: the process crashed ({s['crashed']})."]
     else:
         lines += [
@@ -222,8 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.quick:
-        OUT.write_text(text, encoding="utf-8")
-        print(f"wrote {OUT}")
+        args.out.write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
     return 0
 
 
