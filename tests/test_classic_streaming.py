@@ -99,6 +99,10 @@ def test_a_frame_spool_reads_back_what_was_written_and_refuses_whole_array_reads
     np.testing.assert_array_equal(spool[-1], frames[3])
     spool[0][:] = 0  # a read is a copy: the spool keeps its frame
     np.testing.assert_array_equal(spool[0], frames[0])
+    band = spool.rows(2, 1, 4)
+    np.testing.assert_array_equal(band, frames[2][1:4])
+    band[:] = 0  # a band too
+    np.testing.assert_array_equal(spool.rows(2, 0, 6), frames[2])
     with pytest.raises(TypeError, match="by index"):
         np.asarray(spool)
     with pytest.raises(IndexError):

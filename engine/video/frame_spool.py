@@ -64,6 +64,21 @@ class _SpoolFile:
             raise OSError(f"frame spool: short read ({len(data)} of {size} bytes at {offset})")
         return data
 
+    def read_array(self, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+        """A new writable uint8 array of ``shape`` read from ``offset``: one copy (``preadv`` straight
+        into it) instead of two (``pread``'s bytes, then a writable copy; 6 MB each for a 1080p frame)."""
+        out = np.empty(shape, np.uint8)
+        if not hasattr(os, "preadv"):  # pragma: no cover - Windows, macOS before 11
+            out[...] = np.frombuffer(self.read(offset, out.nbytes), np.uint8).reshape(shape)
+            return out
+        view, done = memoryview(out).cast("B"), 0
+        while done < out.nbytes:
+            got = os.preadv(self.fd, [view[done:]], offset + done)
+            if got <= 0:
+                raise OSError(f"frame spool: short read ({done} of {out.nbytes} bytes at {offset})")
+            done += got
+        return out
+
     def write(self, offset: int, data: memoryview) -> None:
         try:
             self._write(offset, data)
@@ -140,16 +155,14 @@ class FrameSpool:
             if step != 1:
                 raise IndexError("FrameSpool slices must be contiguous")
             return FrameSpool._view(self, self._start + start, self._start + max(start, stop))
-        data = self._file.read(self._offset(index), self._frame_bytes)
-        return np.frombuffer(bytearray(data), np.uint8).reshape(self._frame_shape)
+        return self._file.read_array(self._offset(index), self._frame_shape)
 
     def rows(self, index: Any, start: int, stop: int) -> np.ndarray:
         """Rows ``start..stop-1`` of frame ``index`` (``[stop - start, W, C]``), read alone: a band costs what it holds."""
         height, row = self._frame_shape[0], self._frame_bytes // max(1, self._frame_shape[0])
         if not 0 <= start < stop <= height:
             raise IndexError(f"rows {start}..{stop} out of range: frames are {height} rows high")
-        data = self._file.read(self._offset(index) + start * row, (stop - start) * row)
-        return np.frombuffer(bytearray(data), np.uint8).reshape(stop - start, *self._frame_shape[1:])
+        return self._file.read_array(self._offset(index) + start * row, (stop - start, *self._frame_shape[1:]))
 
     def __setitem__(self, index: Any, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
