@@ -150,3 +150,56 @@ def test_a_removal_with_painted_extras_streams_the_same(clip) -> None:  # noqa: 
     memory = _same(clip.frames, [RemoveSpec(mask=np.maximum(mask, shadow), extras_mask=shadow)])
     below = memory.extras["operation_masks"][0][T // 2] > 0
     assert (below & ~clip.object_masks[1, T // 2]).sum() > (shadow > 0).sum() // 2  # the moved shadow is part of the hole
+
+
+def test_a_final_removal_goes_to_the_sink_without_an_output_spool(clip, monkeypatch) -> None:  # noqa: ANN001
+    """A removal that ends the edit makes each frame as the sink takes it: no spool of its output
+    (T * H * W * 3 bytes of disk: 30 GB for 4,800 frames at 1080p), and a cancel stops it there."""
+    import engine.engines.classic.engine as classic_engine
+    from engine.engines.base import CancelToken, PropagationCancelled
+
+    made: list[tuple[int, ...]] = []
+
+    class CountedSpool(FrameSpool):
+        def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+            super().__init__(*args, **kwargs)
+            made.append(self.shape)
+
+    monkeypatch.setattr(classic_engine, "FrameSpool", CountedSpool)
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip))])
+    assert len(made) == 1  # the source's spool only
+    made.clear()
+    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0)])
+    assert len(made) == 2  # not last: its output is read again by the recolour
+
+    cancel = CancelToken()
+
+    class CancellingSink(MemorySink):
+        def put(self, frame, mask, operation_masks=None) -> None:  # noqa: ANN001
+            super().put(frame, mask, operation_masks)
+            if self._count == 5:
+                cancel.cancel()
+
+    edit = compose(clip.frames[0], [RemoveSpec(mask=_mask(clip))])
+    with pytest.raises(PropagationCancelled):
+        ClassicEngine().propagate_to(CancellingSink(24.0), ArrayClip(clip.frames, 24.0), edit, dict(OPTS), cancel=cancel)
+
+
+def test_frames_made_in_order_refuse_another_order() -> None:
+    from engine.engines.classic.working_set import InOrderFrames
+
+    closed = []
+
+    def frames():  # noqa: ANN202
+        try:
+            for t in range(3):
+                yield np.full((2, 2, 3), t, np.uint8)
+        finally:
+            closed.append(True)
+
+    made = InOrderFrames(frames(), 3, (2, 2, 3))
+    assert made.shape == (3, 2, 2, 3) and made[0][0, 0, 0] == 0 and made[1][0, 0, 0] == 1
+    with pytest.raises(IndexError, match="in order"):
+        made[0]
+    made.close()
+    assert closed == [True]

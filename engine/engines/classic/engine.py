@@ -61,7 +61,7 @@ from engine.engines.classic.tracker_choice import (
     tracker_notes,
 )
 from engine.engines.classic.unseen_shadow import lift_unseen_shadow
-from engine.engines.classic.working_set import FrameMasks, FrameWindow, LatestFrame
+from engine.engines.classic.working_set import FrameMasks, FrameWindow, InOrderFrames, LatestFrame
 from engine.engines.packed_masks import PackedMasks
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
@@ -308,11 +308,14 @@ class ClassicEngine(Engine):
         nothing reads it), masks are kept packed, removal fills each shot frame by frame with
         its correspondences on disk between its two sweeps and outpaint keeps the frames
         within its reach (``engine.engines.classic.working_set``). A final track/recolour is applied frame by frame as frames
-        are handed over. The result equals :meth:`propagate`'s.
+        are handed over; a final removal makes each frame as the sink takes it (no output spool). The result equals
+        :meth:`propagate`'s.
         """
         run = self._run(clip, edit, options, progress, cancel, defer_last=True)
+        made_now = isinstance(run.work, InOrderFrames)  # a final removal: its frames are made as they are written
         try:
-            run.rep.stage = "writing"
+            if not made_now:
+                run.rep.stage = "writing"
             with run.timer.stage("write"):
                 for t in range(len(run.work)):
                     frame = run.work[t]
@@ -326,6 +329,8 @@ class ClassicEngine(Engine):
                     if run.deferred is not None:
                         run.rep.tick()  # the recolour's per-frame unit, done here
         finally:
+            if made_now:
+                run.work.close()
             run.ctx.close()
         run.rep.stage = "done"
         run.rep.finish()
@@ -427,7 +432,7 @@ class ClassicEngine(Engine):
                 elif op.kind in (EditKind.TRACK, EditKind.RECOLOUR):
                     work, masks = self._recolour(work, op, ctx)
                 elif op.kind == EditKind.REMOVE:
-                    work, masks = self._remove(work, edit, op, ctx)
+                    work, masks = self._remove(work, edit, op, ctx, in_order=last and ctx.stream)
                 elif op.kind == EditKind.INSERT:
                     work, masks = self._insert(work, op, ctx)
                 elif op.kind == EditKind.REPLACE:
@@ -440,7 +445,7 @@ class ClassicEngine(Engine):
                             masks[t] = np.maximum(masks[t], hole[t])
                 else:  # pragma: no cover - EditKind is closed
                     raise ValueError(f"unsupported operation kind {op.kind!r}")
-            if work is not before:
+            if work is not before and not isinstance(work, InOrderFrames):  # made later, from ``before``
                 ctx.release(before)
             op_masks.append(masks)
         return work, op_masks, deferred
@@ -533,7 +538,9 @@ class ClassicEngine(Engine):
             ctx.rep.tick()
         return out, masks
 
-    def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run) -> tuple[np.ndarray, np.ndarray]:
+    def _remove(self, work, edit: FirstFrameEdit, op: EditOperation, ctx: _Run, in_order: bool = False) -> tuple[Any, np.ndarray]:
+        """(the frames with the object removed, the holes). ``in_order`` (the run's last operation, streamed):
+        the frames are made as the sink reads them (``InOrderFrames``), with no output spool."""
         opts = ctx.opts
         first = op.source_mask if op.source_mask is not None else op.mask
         extras = op.extras_mask if opts.remove_extras_apart and op.extras_mask is not None else None
@@ -567,17 +574,34 @@ class ClassicEngine(Engine):
         first_filled = np.array(work[0])
         if edit.edited_frame.shape == work.shape[1:]:
             first_filled[hole0] = edit.edited_frame[hole0]
-        out = ctx.new_frames(n, *hw)
-        written = np.zeros(n, bool)
         keyed = {k: after for k, after, _ in self._edited_keys(ctx, work.shape[1:3])}
+        for a, b, _, _ in _look_segments(ctx.shots, keyed):  # noted now: the frames may be made after the run's notes
+            if a in keyed and has_hole[a:b].any():
+                ctx.notes.note(a, f"keyframe: {ctx.op_name} filled from the edited frame")
+        made = self._removed_frames(work, op, ctx, keyed, holes, has_hole, first_filled, objects, shadows)
+        if in_order:
+            return InOrderFrames(made, n, work.shape[1:]), holes
+        out = ctx.new_frames(n, *hw)
+        with closing(made):
+            for t, frame in enumerate(made):
+                out[t] = frame
+        return out, holes
+
+    def _removed_frames(  # noqa: ANN202 - a generator of frames
+        self, work, op: EditOperation, ctx: _Run, keyed, holes, has_hole, first_filled, objects, shadows
+    ):
+        """Frame 0, 1, ... of the removal's output, each made when asked for (shot by shot, frame by frame)."""
+        opts, n, hw = ctx.opts, len(work), work.shape[1:3]
+        made = 0  # frames handed out so far
         for a, b, e, shot in _look_segments(ctx.shots, keyed):
             if not has_hole[a:b].any():
                 continue
+            for t in range(made, a):  # frames without a hole: as they are
+                yield np.asarray(work[t])
             if a in keyed:  # the user's own fill of this frame's hole is the look from here on
                 first_here = np.array(work[a])
                 hole_a = holes[a] > 0
                 first_here[hole_a] = keyed[a][hole_a]
-                ctx.notes.note(a, f"keyframe: {ctx.op_name} filled from the edited frame")
             else:
                 first_here = first_filled if shot == 0 else None
             # Filled with the frames to the shot's end, so frames before the next keyframe still see what is
@@ -606,11 +630,10 @@ class ClassicEngine(Engine):
                         # lifted pixels measured worse: 17.85 -> 16.88 dB).
                         unseen = sources[t - a] >= FROM_PREVIOUS_OUTPUT  # carried or inpainted: no frame showed it
                         frame = lift_unseen_shadow(work[t], frame, unseen, shadows[t] > 0, objects[t] > 0)
-                    out[t] = frame
-            written[a:b] = True
-        for t in np.flatnonzero(~written):
-            out[t] = work[t]
-        return out, holes
+                    yield frame
+            made = b
+        for t in range(made, n):
+            yield np.asarray(work[t])
 
     @staticmethod
     def _edited_keys(ctx: _Run, hw: tuple[int, int]) -> list[tuple[int, np.ndarray, np.ndarray | None]]:

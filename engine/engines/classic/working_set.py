@@ -20,6 +20,7 @@ What it holds in memory at once does not grow with the clip:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -101,3 +102,35 @@ class LatestFrame:
         if t != self._t:
             self._t, self._frame = t, np.zeros(self._hw, np.uint8)
         return self._frame
+
+
+class InOrderFrames:
+    """The frames of the run's last operation, made as they are read, in order (a removal streamed straight
+    to the sink: no output spool, so a 1080p clip needs ``T * 6 MB`` less disk and one pass less).
+
+    ``frames`` yields frame 0, 1, ... ``len - 1``; ``[t]`` must ask for them in that order, each once.
+    ``close`` stops the producer (its record spool is closed) when the run ends early."""
+
+    def __init__(self, frames: Iterator[np.ndarray], length: int, frame_shape: tuple[int, ...]) -> None:
+        self._frames, self._length, self._frame_shape = frames, int(length), tuple(frame_shape)
+        self._next = 0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._length, *self._frame_shape)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        t = int(index)
+        if t != self._next:
+            raise IndexError(f"frame {t} asked for, but these frames are made in order: frame {self._next} is next")
+        frame = next(self._frames)
+        self._next += 1
+        return frame
+
+    def close(self) -> None:
+        close = getattr(self._frames, "close", None)
+        if close is not None:
+            close()
