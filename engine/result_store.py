@@ -13,9 +13,10 @@ reads them from there:
 - ``result.json``: written last, atomically: frame count, engine, mode, the plain-data
   extras (warnings, frame notes, message) and timings;
 - ``proxy/frame_NNNNNN.jpg`` + ``proxy/mask_NNNNNN.png``: for frames larger than
-  ``PROXY_LONG_SIDE``, a small copy for scrubbing (a 1080p PNG takes ~45 ms to decode, its
+  ``PROXY_LONG_SIDE``, a small copy for scrubbing (a 1080p PNG takes 13-45 ms to decode, its
   960-pixel JPEG ~3 ms: the review shows these while the slider moves and the exact frame
-  when it rests). Optional: a store without them (older, or small frames) reads the same.
+  when it rests). Optional: a store without them (older, small frames, or written with
+  ``proxies=False`` because it is only transcoded, like the CLI's) reads the same.
 
 A folder with ``result.json`` is complete. One with ``store.json`` and no
 ``result.json`` is partial (a crash or a cancel): its frames ``0..k-1`` (every frame
