@@ -84,13 +84,13 @@ def run_all(size: tuple[int, int], lengths: list[int], op: str, steps: int, long
     return runs
 
 
-def render(runs: list[Run], size: tuple[int, int], cmd: str, load: tuple[str, str], window: int) -> str:
+def render(runs: list[Run], size: tuple[int, int], cmd: str, load: tuple[str, str], window: int, started: str) -> str:
     w, h = size
     shortest = {r.path: r for r in runs if r.frames == min(x.frames for x in runs if x.path == r.path)}
     lines = [
         "## Long clips with the GenProp engine: peak memory against clip length (issue 16, tiny random weights)",
         "",
-        f"- Date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M')} UTC",
+        f"- Date: {started} UTC (start)",
         f"- Machine: {platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}",
         f"- Load (1-min average) before/after: {load[0]} / {load[1]} (shared machine: seconds are noisy, peak memory is not)",
@@ -132,10 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     size = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
     lengths = [8, 16] if args.quick else [int(v) for v in args.lengths.split(",")]
     before = f"{os.getloadavg()[0]:.1f}"
+    started = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
     runs = run_all(size, lengths, "recolour", args.steps, args.long_side, args.window)  # type: ignore[arg-type]
     after = f"{os.getloadavg()[0]:.1f}"
     cmd = "python -m benchmarks.bench_long_genprop" + ("" if args.quick else f" --size {args.size} --lengths {args.lengths}")
-    text = render(runs, size, cmd, (before, after), args.window)  # type: ignore[arg-type]
+    for flag, value, default in (("--steps", args.steps, 1), ("--long-side", args.long_side, 64), ("--window", args.window, 8)):
+        cmd += f" {flag} {value}" if value != default else ""
+    text = render(runs, size, cmd, (before, after), args.window, started)  # type: ignore[arg-type]
     print(text)
     if not args.quick:
         args.out.write_text(text, encoding="utf-8")
