@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_video_io import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench_sections" / "gui_streaming.md"
 
@@ -229,11 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         f"sequential {hd[0]:.1f} frames/s, "
         f"random order {hd[1]:.1f} frames/s.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.quick:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+    write_section("\n".join(lines) + "\n", None if args.quick else args.out)
     return 0
 
 

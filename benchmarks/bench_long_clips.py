@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_video_io import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench_sections" / "long_clips.md"
 OPS = ("track", "recolour", "remove", "insert", "outpaint")
@@ -131,6 +133,14 @@ def measure(cmd: list[str]) -> tuple[float, float, float]:
     return usage.ru_maxrss / 1024.0, seconds, usage.ru_utime + usage.ru_stime
 
 
+def run_measured(runs: list[Run], path: str, op: str, frames: int, cmd: list[str], out: Path) -> None:
+    """Run ``cmd`` in a fresh process, keep its figures in ``runs``, print them, remove its output."""
+    peak, seconds, cpu = measure(cmd)
+    runs.append(Run(path, op, frames, peak, seconds, cpu))
+    print(f"{path:9s} {op:8s} {frames:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s", flush=True)
+    out.unlink(missing_ok=True)
+
+
 def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: list[str], reference_max: int) -> list[Run]:
     w, h = size
     runs: list[Run] = []
@@ -148,10 +158,7 @@ def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: li
                         cmd += ["--video", str(clip), "--edit", str(edits[op]), "--out", str(out)]
                     else:
                         cmd = [sys.executable, "-c", _REFERENCE, str(clip), str(edits[op]), str(out)]
-                    peak, seconds, cpu = measure(cmd)
-                    runs.append(Run(path, op, n, peak, seconds, cpu))
-                    print(f"{path:9s} {op:8s} {n:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s", flush=True)
-                    out.unlink(missing_ok=True)
+                    run_measured(runs, path, op, n, cmd, out)
             clip.unlink()
     return runs
 
@@ -228,12 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *throughput_lines(runs),
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.quick:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+    write_section("\n".join(lines) + "\n", None if args.quick else args.out)
     return 0
 
 

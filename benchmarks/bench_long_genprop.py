@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_long_clips import Run, make_inputs, measure
+from benchmarks.bench_long_clips import Run, make_inputs, run_measured
+from benchmarks.bench_video_io import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "bench_sections" / "long_genprop.md"
@@ -76,10 +77,7 @@ def run_all(size: tuple[int, int], lengths: list[int], op: str, steps: int, long
                 else:
                     cmd = [sys.executable, "-c", _REFERENCE, str(clip), str(edits[op]), str(out)]
                     cmd += [str(weights), str(steps), str(long_side), str(window)]
-                peak, seconds, cpu = measure(cmd)
-                runs.append(Run(path, op, n, peak, seconds, cpu))
-                print(f"{path:9s} {op} {n:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s", flush=True)
-                out.unlink(missing_ok=True)
+                run_measured(runs, path, op, n, cmd, out)
             clip.unlink()
     return runs
 
@@ -139,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value, default in (("--steps", args.steps, 1), ("--long-side", args.long_side, 64), ("--window", args.window, 8)):
         cmd += f" {flag} {value}" if value != default else ""
     text = render(runs, size, cmd, (before, after), args.window, started)  # type: ignore[arg-type]
-    print(text)
-    if not args.quick:
-        args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
+    write_section(text, None if args.quick else args.out)
     return 0
 
 

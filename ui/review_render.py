@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
 from engine.engines.base import PropagationResult
+from engine.pipelines.compositing import mask_box
 from engine.video import Reader
 from ui.frame_loader import DecodedCache, LatestRequestPool
 from ui.image import qimage_from_rgb
@@ -35,11 +36,10 @@ def tint(frame: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], opac
     Only the mask's bounding box is worked on (a 1080p frame with a small object: ~3 ms, not 35)."""
     out = frame.copy()
     on = mask > 127
-    x, y, w, h = cv2.boundingRect(on.view(np.uint8))
-    if w == 0 or opacity <= 0:
+    box = mask_box(on, 1)  # one pixel more: the outline's outer edge
+    if box is None or opacity <= 0:
         return out
-    y0, x0 = max(0, y - 1), max(0, x - 1)  # one pixel more: the outline's outer edge
-    y1, x1 = min(out.shape[0], y + h + 1), min(out.shape[1], x + w + 1)
+    y0, y1, x0, x1 = box
     box, inside = out[y0:y1, x0:x1], np.ascontiguousarray(on[y0:y1, x0:x1]).view(np.uint8)
     paint = np.empty_like(box)
     paint[:] = colour

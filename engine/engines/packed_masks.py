@@ -61,8 +61,7 @@ class PackedMasks:
 
     def __init__(self, length: int, height: int, width: int) -> None:
         self._hw = (int(height), int(width))
-        zero = pack_mask(np.zeros(self._hw, np.uint8))
-        self._frames: list[bytes] = [zero] * int(length)
+        self._frames: list[bytes] = [_EMPTY] * int(length)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -26,7 +26,7 @@ def feather_mask(mask: np.ndarray, feather: int, threshold: float = 0.5) -> np.n
     # Worked out only around the mask (a 1080p frame with an object: a few ms, not ~60): the growth and
     # the blur reach at most ``feather + 4 sigma + 1`` px, and zeros beyond that reflect as zeros, so the
     # crop gives the whole frame's values exactly.
-    box = _box(binary > 0, feather + 2 * feather + 3)
+    box = mask_box(binary > 0, feather + 2 * feather + 3)
     if box is None:
         return out
     y0, y1, x0, x1 = box
@@ -40,7 +40,7 @@ def feather_mask(mask: np.ndarray, feather: int, threshold: float = 0.5) -> np.n
     return out
 
 
-def _box(on: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
+def mask_box(on: np.ndarray, pad: int) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of ``on``'s bounding box grown by ``pad`` and clipped to the frame; None if empty."""
     x, y, w, h = cv2.boundingRect(on.view(np.uint8))
     if w == 0 or h == 0:
@@ -61,7 +61,7 @@ def keep_original(source: np.ndarray, generated: np.ndarray, soft_mask: np.ndarr
     if soft_mask.shape != source.shape[:2]:
         raise ValueError(f"mask {soft_mask.shape} does not match frames {source.shape[:2]}")
     out = source.copy()
-    box = _box(soft_mask > 0, 0)  # outside the mask's box the source is kept as it is
+    box = mask_box(soft_mask > 0, 0)  # outside the mask's box the source is kept as it is
     if box is None:
         return out
     y0, y1, x0, x1 = box

@@ -25,7 +25,7 @@ for removal), so it is monotonic; the cancel token is checked on every frame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
@@ -587,9 +587,18 @@ class ClassicEngine(Engine):
                 out[t] = frame
         return out, holes
 
-    def _removed_frames(  # noqa: ANN202 - a generator of frames
-        self, work, op: EditOperation, ctx: _Run, keyed, holes, has_hole, first_filled, objects, shadows
-    ):
+    def _removed_frames(
+        self,
+        work: Any,
+        op: EditOperation,
+        ctx: _Run,
+        keyed: dict[int, np.ndarray],
+        holes: Any,
+        has_hole: np.ndarray,
+        first_filled: np.ndarray,
+        objects: Any,
+        shadows: Any,
+    ) -> Iterator[np.ndarray]:
         """Frame 0, 1, ... of the removal's output, each made when asked for (shot by shot, frame by frame)."""
         opts, n, hw = ctx.opts, len(work), work.shape[1:3]
         made = 0  # frames handed out so far
