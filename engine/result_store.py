@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from engine.engines.base import PropagationResult
+from engine.process_memory import TRIM_EVERY_FRAMES, release_free_memory
 from engine.safe_paths import UnsafePathError, contained, load_json, read_bytes
 from engine.video.atomic import write_bytes_atomic
 from engine.video.png import PNG_SIGNATURE, encode_png, write_file_checked
@@ -306,6 +307,8 @@ class ResultWriter:
         job = self._pool.submit(self._write_frame, index, np.array(frame, copy=True), np.array(mask, copy=True), ops)
         self._pending.append(job)
         self._next += 1
+        if self._next % TRIM_EVERY_FRAMES == 0:
+            release_free_memory()  # a long run's freed frame buffers, back to the system as it goes
 
     def _write_frame(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:
         """Masks first, then the frame under a temporary name renamed in: a present frame file means a whole frame."""
@@ -336,6 +339,7 @@ class ResultWriter:
             self.close()
             raise StoreError(f"{self.folder}: no frames were written")
         self.close()
+        release_free_memory(collect=True)  # what the run freed, before whatever reads the result (a transcode)
         if _complete_frames(self.folder) < n:
             raise StoreError(f"{self.folder}: {n} frames were put but fewer are on disk")
         meta = {"frames": n, "fps": self.fps, "engine": engine, "mode": mode, "extras": plain_extras(extras or {})}

@@ -8,6 +8,7 @@ import pytest
 import engine.engines  # noqa: F401  (registers engines)
 from engine.edit import EditKind, EditOperation, FirstFrameEdit
 from engine.edits.recolour import apply_recolour, recolour
+from engine.edits.remove import remove
 from engine.edits.track import track
 from engine.engines.base import CancelToken, EngineUnavailableError, PropagationCancelled, get_engine
 from engine.engines.classic import ClassicEngine, FlowMaskTracker, MaskTracker, Sam2VideoTracker
@@ -151,6 +152,20 @@ def test_progress_is_monotonic_and_cancel_works(clip) -> None:
 
     with pytest.raises(PropagationCancelled):
         _run(clip, edit, progress=cancel_midway, cancel=token)
+
+
+@pytest.mark.parametrize("kind", ["track", "remove"])
+def test_progress_moves_through_the_whole_run(clip, kind: str) -> None:
+    """No stage works unseen: the last update before the end is close to it (a removal's forward sweep, which
+    makes the frames, once ran with no progress at all and the bar sat at 80% for a third of the run)."""
+    mask = clip.object_masks[0, 0].astype(np.uint8) * 255
+    frame1, op = track(clip.frames[0], mask) if kind == "track" else remove(clip.frames[0], mask, method="telea")
+    seen = []
+    _run(clip, FirstFrameEdit(clip.frames[0], frame1, op.mask, [op]), progress=seen.append)
+    done = sorted({p.done for p in seen})
+    total = seen[-1].total
+    assert done[-1] == total
+    assert done[-2] >= total - 3, f"the last update before the end was {done[-2]} of {total}"
 
 
 def test_bad_inputs_are_named(clip) -> None:

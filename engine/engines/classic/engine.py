@@ -63,6 +63,7 @@ from engine.engines.classic.tracker_choice import (
 from engine.engines.classic.unseen_shadow import lift_unseen_shadow
 from engine.engines.classic.working_set import FrameMasks, FrameWindow, InOrderFrames, LatestFrame
 from engine.engines.packed_masks import PackedMasks
+from engine.process_memory import TRIM_EVERY_FRAMES, release_free_memory
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
 
@@ -98,6 +99,8 @@ class _Reporter:
         if self._cancel is not None:
             self._cancel.raise_if_cancelled()
         self.done = min(self.total, self.done + 1)
+        if self.done % TRIM_EVERY_FRAMES == 0:
+            release_free_memory()  # stages before any frame reaches the sink free frame-sized buffers too
         if self._progress is not None:
             self._progress(Progress(self.stage, self.done, self.total, f"{self.stage}: {self.done}/{self.total}"))
 
@@ -120,7 +123,7 @@ _UNITS_PER_FRAME = {
     EditKind.REPLACE: 5,
     EditKind.OUTPAINT: 2,
 }
-"""Progress units per frame of each op (tracking, sweeps, compositing)."""
+"""Progress units per frame of each op (tracking, then compositing or, for a removal, its two sweeps)."""
 
 
 def _binary(mask: np.ndarray) -> np.ndarray:
@@ -623,7 +626,7 @@ class ClassicEngine(Engine):
                 FrameMasks(holes, a, e),
                 first_here,
                 ctx.flows.view(a, e),
-                _Budget(ctx.rep, b - a).tick,
+                _Budget(ctx.rep, 2 * (b - a)).tick,  # the backward sweep, then the forward one that makes the frames
                 window=opts.temporal_reach,
                 both_directions=opts.remove_backward,
                 moving_check=opts.remove_moving_check,
