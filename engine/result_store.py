@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from engine.engines.base import PropagationResult
-from engine.process_memory import TRIM_EVERY_FRAMES, release_free_memory
+from engine.process_memory import release_free_memory, release_free_memory_now_and_then
 from engine.safe_paths import UnsafePathError, contained, load_json, read_bytes
 from engine.video.atomic import write_bytes_atomic
 from engine.video.png import PNG_SIGNATURE, encode_png, write_file_checked
@@ -307,8 +307,7 @@ class ResultWriter:
         job = self._pool.submit(self._write_frame, index, np.array(frame, copy=True), np.array(mask, copy=True), ops)
         self._pending.append(job)
         self._next += 1
-        if self._next % TRIM_EVERY_FRAMES == 0:
-            release_free_memory()  # a long run's freed frame buffers, back to the system as it goes
+        release_free_memory_now_and_then()  # a long run's freed frame buffers, back to the system as it goes
 
     def _write_frame(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:
         """Masks first, then the frame under a temporary name renamed in: a present frame file means a whole frame."""
@@ -339,7 +338,7 @@ class ResultWriter:
             self.close()
             raise StoreError(f"{self.folder}: no frames were written")
         self.close()
-        release_free_memory(collect=True)  # what the run freed, before whatever reads the result (a transcode)
+        release_free_memory()  # what the run freed, before whatever reads the result (no gc: a GUI stall)
         if _complete_frames(self.folder) < n:
             raise StoreError(f"{self.folder}: {n} frames were put but fewer are on disk")
         meta = {"frames": n, "fps": self.fps, "engine": engine, "mode": mode, "extras": plain_extras(extras or {})}

@@ -48,3 +48,18 @@ def test_release_is_harmless_where_the_allocator_cannot_trim(monkeypatch: pytest
 
     monkeypatch.setattr(pm, "_malloc_trim", lambda: None)
     assert pm.release_free_memory(collect=True) is False
+
+
+def test_trims_while_streaming_are_spaced_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-frame callers trim at most every TRIM_INTERVAL_S: each trim's pages are faulted in again later."""
+    import engine.process_memory as pm
+
+    calls: list[int] = []
+    monkeypatch.setattr(pm, "_malloc_trim", lambda: lambda pad: calls.append(pad) or 1)
+    monkeypatch.setattr(pm, "_last_trim", [pm.time.monotonic() - pm.TRIM_INTERVAL_S - 1])
+    for _ in range(100):
+        pm.release_free_memory_now_and_then()
+    assert calls == [0]
+    pm._last_trim[0] -= pm.TRIM_INTERVAL_S
+    pm.release_free_memory_now_and_then()
+    assert calls == [0, 0]

@@ -63,7 +63,7 @@ from engine.engines.classic.tracker_choice import (
 from engine.engines.classic.unseen_shadow import lift_unseen_shadow
 from engine.engines.classic.working_set import FrameMasks, FrameWindow, InOrderFrames, LatestFrame
 from engine.engines.packed_masks import PackedMasks
-from engine.process_memory import TRIM_EVERY_FRAMES, release_free_memory
+from engine.process_memory import release_free_memory_now_and_then
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import FrameSource
 
@@ -99,8 +99,7 @@ class _Reporter:
         if self._cancel is not None:
             self._cancel.raise_if_cancelled()
         self.done = min(self.total, self.done + 1)
-        if self.done % TRIM_EVERY_FRAMES == 0:
-            release_free_memory()  # stages before any frame reaches the sink free frame-sized buffers too
+        release_free_memory_now_and_then()  # stages before any frame reaches the sink free frame-sized buffers too
         if self._progress is not None:
             self._progress(Progress(self.stage, self.done, self.total, f"{self.stage}: {self.done}/{self.total}"))
 
