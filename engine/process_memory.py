@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gc
 import sys
 import time
 from functools import cache
@@ -39,12 +38,10 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
     return trim
 
 
-def release_free_memory(collect: bool = False) -> bool:
-    """Return the allocator's free pages to the system; ``collect`` first frees unreachable cycles.
+def release_free_memory() -> bool:
+    """Return the allocator's free pages to the system.
 
     True when the allocator gave memory back (always False where trimming is unavailable)."""
-    if collect:
-        gc.collect()
     trim = _malloc_trim()
     _last_trim[0] = time.monotonic()
     return bool(trim(0)) if trim is not None else False

@@ -29,7 +29,7 @@ for _ in range(160):
     keep.append(np.ones(4096, np.uint8))  # a small live malloc block after each: the heap cannot shrink
 del buffers
 before = resident_mb()
-trimmed = release_free_memory(collect=True)
+trimmed = release_free_memory()
 print(before, resident_mb(), trimmed, len(keep))
 """
 
@@ -47,7 +47,7 @@ def test_release_is_harmless_where_the_allocator_cannot_trim(monkeypatch: pytest
     import engine.process_memory as pm
 
     monkeypatch.setattr(pm, "_malloc_trim", lambda: None)
-    assert pm.release_free_memory(collect=True) is False
+    assert pm.release_free_memory() is False
 
 
 def test_trims_while_streaming_are_spaced_in_time(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -457,7 +457,9 @@ def _run_checked(
         def check(_: int) -> None:
             cancel.raise_if_cancelled()
 
-        release_free_memory(collect=True)  # the run's freed memory, before the transcode's own buffers
+        # The run's freed memory, before the transcode's own buffers. No gc.collect here: under `accelerate launch`
+        # it collected a torch.distributed object whose C++ thread then aborted the process at exit.
+        release_free_memory()
         facts = SourceFacts.of(reader, _output_timestamps(reader, len(result.frames)))
         report = write_result(plan, result, edit=edit, reader=reader, facts=facts, on_frame=check)
     except PropagationCancelled:
