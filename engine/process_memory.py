@@ -6,6 +6,10 @@ leaves unusable there stays resident, and it grows with the run: a 900-frame 108
 221 MB of such free memory when its engine finished, memory the H.264 transcode that follows
 could not reuse. ``malloc_trim`` returns those pages (the arenas' address space stays: reusing
 it later costs a page fault, not a copy). Elsewhere (no glibc) this does nothing.
+
+No ``gc.collect`` here: in the GUI a full collection holds the GIL for 60-120 ms (a stall), and in
+the CLI under ``accelerate launch`` one collected a torch.distributed object whose C++ thread then
+aborted the process at exit.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import ctypes
 import ctypes.util
 import sys
 import time
+from collections.abc import Callable
 from functools import cache
 
 TRIM_INTERVAL_S = 5.0
@@ -25,7 +30,7 @@ _last_trim = [time.monotonic()]
 
 
 @cache
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim``, or None where the C library has none (macOS, Windows, musl)."""
     if not sys.platform.startswith("linux"):
         return None

@@ -338,7 +338,7 @@ class ResultWriter:
             self.close()
             raise StoreError(f"{self.folder}: no frames were written")
         self.close()
-        release_free_memory()  # what the run freed, before whatever reads the result (no gc: a GUI stall)
+        release_free_memory()  # what the run freed, before whatever reads the result (the CLI's transcode, Review)
         if _complete_frames(self.folder) < n:
             raise StoreError(f"{self.folder}: {n} frames were put but fewer are on disk")
         meta = {"frames": n, "fps": self.fps, "engine": engine, "mode": mode, "extras": plain_extras(extras or {})}

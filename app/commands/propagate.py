@@ -407,7 +407,6 @@ def _run_checked(
     import engine.engines  # noqa: F401  (registers the engines)
     from app.paths import user_dirs
     from engine.engines.base import CancelToken, PropagationCancelled, get_engine
-    from engine.process_memory import release_free_memory
     from engine.result_store import ResultWriter
     from engine.video.export import SourceFacts, write_result
 
@@ -457,9 +456,6 @@ def _run_checked(
         def check(_: int) -> None:
             cancel.raise_if_cancelled()
 
-        # The run's freed memory, before the transcode's own buffers. No gc.collect here: under `accelerate launch`
-        # it collected a torch.distributed object whose C++ thread then aborted the process at exit.
-        release_free_memory()
         facts = SourceFacts.of(reader, _output_timestamps(reader, len(result.frames)))
         report = write_result(plan, result, edit=edit, reader=reader, facts=facts, on_frame=check)
     except PropagationCancelled:
