@@ -155,6 +155,31 @@ def test_none_task_fraction_keeps_the_pairs_and_relabels_them() -> None:
         assert torch.equal(a["sce_video"], b["sce_video"]) and torch.equal(a["edit_masks"], b["edit_masks"])
 
 
+def test_pairing_swap_gives_a_fraction_the_inference_shape_on_the_same_pair() -> None:
+    """Swapped items put the original in the SCE and the edit in G's first frame and target (what
+    inference does); the rest keep the paper's pairing, and every item keeps its pair and mask."""
+    from training.data import PairDataset, read_procedural
+
+    clips = read_procedural(3, 32, 24, 6, 2)
+    data = {"num_frames": 2, "buckets": [[32, 24]], "none_task_p": 0.0}
+    base = config_from_dict({"data": data}).data
+    mixed = config_from_dict({"data": {**data, "pairing_swap_p": 0.4}}).data
+    paper, swapped = PairDataset(clips, base, seed=5), PairDataset(clips, mixed, seed=5)
+    n, flips = 60, 0
+    for k in range(n):
+        a, b = paper[k], swapped[k]
+        assert torch.equal(a["edit_masks"], b["edit_masks"]) and int(a["task"]) == int(b["task"])
+        if torch.equal(a["sce_video"], b["sce_video"]):
+            assert torch.equal(a["target_video"], b["target_video"])
+            continue
+        flips += 1
+        assert torch.equal(b["sce_video"], a["target_video"]) and torch.equal(b["target_video"], a["sce_video"])
+        assert torch.equal(b["cond_frame"], a["sce_video"][0])
+    assert 0.25 < flips / n < 0.55, flips
+    with pytest.raises(ConfigError, match="data.pairing_swap_p"):
+        config_from_dict({"data": {"pairing_swap_p": -0.1}})
+
+
 def test_lr_multipliers_make_parameter_groups_by_longest_prefix() -> None:
     model = make_model()
     groups = parameter_groups(model.heads, 1e-3, {"sce": 2.0, "sce.skip_projections": 4.0, "task_embedding": 3.0})

@@ -89,6 +89,11 @@ class DataConfig:
     none_task_p: float = 0.2
     """Fraction of items labelled ``Task.NONE`` (their pair is still drawn from the task mix), so the
     task row that inference uses when the edit's kind is unknown is trained (the paper does not say)."""
+    pairing_swap_p: float = 0.0
+    """Fraction of items built with the other entry of ``PAIRINGS`` (own random stream, the pair's
+    content is unchanged). With the paper's pairing the MPD only ever sees the synthetic content in
+    the SCE's input; swapped items have the inference shape (edit in G's first frame, original in
+    the SCE), so the MPD must find the edit from the first-frame difference (a deviation)."""
     num_workers: int = 0
     pin_memory: bool = True
     prefetch_factor: int = 2
@@ -121,7 +126,7 @@ class DataConfig:
             raise ConfigError(f"{key}.pairing must be one of {PAIRINGS}, got {self.pairing!r}")
         if self.copy_paste_masks not in ("tracked", "first_frame"):
             raise ConfigError(f"{key}.copy_paste_masks must be 'tracked' or 'first_frame', got {self.copy_paste_masks!r}")
-        for name in ("hflip_p", "telea_fraction", "second_instance_p", "image_pool_p", "none_task_p"):
+        for name in ("hflip_p", "telea_fraction", "second_instance_p", "image_pool_p", "none_task_p", "pairing_swap_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{key}.{name} must be in [0, 1], got {getattr(self, name)}")
         if len(self.color_fill_rgb) != 3 or not all(0 <= c <= 255 for c in self.color_fill_rgb):

@@ -14,6 +14,7 @@ Each item (tensors in ``[-1, 1]``, channels first):
     fps           ()            effective frame rate of the sampled frames
 With ``pairing = synthetic_to_original`` (the paper): SCE <- V_hat, G <- v_1, target V.
 With ``original_to_synthetic``: SCE <- V, G <- v_hat_1, target V_hat (the inference shape).
+``pairing_swap_p`` of the items use the other pairing.
 """
 
 from __future__ import annotations
@@ -149,7 +150,10 @@ class PairDataset(Dataset):
             aug, edit = color_fill(frames, mask, tuple(cfg.color_fill_rgb), second, second_color)
         if cfg.none_task_p > 0 and np.random.default_rng([self.seed, 4, int(k)]).random() < cfg.none_task_p:
             task = Task.NONE  # same pair, generic label: trains the row inference uses (own stream: the pair is unchanged)
-        if cfg.pairing == "synthetic_to_original":
+        paper_pairing = cfg.pairing == "synthetic_to_original"
+        if cfg.pairing_swap_p > 0 and np.random.default_rng([self.seed, 5, int(k)]).random() < cfg.pairing_swap_p:
+            paper_pairing = not paper_pairing  # own stream: the pair and its task are unchanged
+        if paper_pairing:
             sce, target = aug, frames
         else:
             sce, target = frames, aug
