@@ -39,6 +39,14 @@ def test_h264_is_yuv420p_and_odd_sizes_keep_their_size(tmp_path: Path) -> None:
     assert open_video(odd).size == (641, 359)
 
 
+def test_h264_lookahead_is_bounded(tmp_path: Path) -> None:
+    """x264 writes its settings into the stream; a 40-frame lookahead was a long export's memory peak
+    (lossless x264 is constant-QP without B-frames and keeps no rate-control lookahead)."""
+    out = write_video(tmp_path / "bounded.mp4", moving_frames(3, 64, 48), fps=24)
+    settings = out.read_bytes().split(b"options: ", 1)[1].split(b"\x00", 1)[0].decode()
+    assert "rc_lookahead=10" in settings.split()
+
+
 def test_variable_frame_rate_timing_is_kept(tmp_path: Path) -> None:
     times = [0.0, 0.1, 0.15, 0.6, 0.65]
     out = write_video(tmp_path / "vfr.mp4", moving_frames(5, 64, 48), fps=20, timestamps=times)

@@ -59,6 +59,13 @@ def _close_quietly(container: av.container.OutputContainer) -> None:
         log.debug("closing a failed output also failed", exc_info=True)
 
 
+#: x264's defaults for preset medium buffer 40 frames of lookahead: ~380 MB above the frames
+#: themselves at 1080p (~1.5 GB at 4K), the peak of a long clip's export. 10 frames (what preset
+#: veryfast uses) peaked ~195 MB lower at 1080p, with file size and PSNR equal to 0.3 % and
+#: 0.01 dB on the shared 1080p/720p clips at CRF 18 (docs/benchmarks.md, issue 16).
+_X264_OPTIONS = {"preset": "medium", "rc-lookahead": "10"}
+
+
 def _rate_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
@@ -75,13 +82,13 @@ def _video_stream(container: av.container.OutputContainer, suffix: str, fps: flo
     elif lossless:
         stream = container.add_stream("libx264rgb", rate=rate)
         stream.pix_fmt = "rgb24"
-        stream.options = {"qp": "0", "preset": "medium"}
+        stream.options = {"qp": "0", **_X264_OPTIONS}
     else:
         stream = container.add_stream("libx264", rate=rate)
         # yuv420p is what every player expects; it needs even sizes, so odd-sized clips
         # (641x359) keep their exact size in yuv444p rather than being cropped.
         stream.pix_fmt = "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
-        stream.options = {"crf": str(quality), "preset": "medium"}
+        stream.options = {"crf": str(quality), **_X264_OPTIONS}
     stream.width, stream.height = w, h
     stream.time_base = _TIME_BASE
     stream.codec_context.time_base = _TIME_BASE  # else the encoder snaps timestamps to 1/fps
