@@ -29,6 +29,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,39 @@ class Run:
     peak_mb: float
     seconds: float
     cpu_seconds: float
+    curve: list[tuple[float, float]]  # (seconds since start, resident MB), sampled while it ran
+
+
+#: How often the resident set of a running child is sampled for its memory curve.
+CURVE_INTERVAL_S = 2.0
+
+
+def _resident_mb(pid: int) -> float | None:
+    """The current resident set of ``pid`` (Linux ``/proc``), or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _sample_curve(pid: int, t0: float, curve: list[tuple[float, float]], done: threading.Event) -> None:
+    while not done.wait(CURVE_INTERVAL_S):
+        mb = _resident_mb(pid)
+        if mb is not None:
+            curve.append((time.perf_counter() - t0, mb))
+
+
+def curve_summary(curve: list[tuple[float, float]], seconds: float) -> str:
+    """Resident MB at a quarter, half and three quarters of the run, and when the sampled peak came:
+    which stage grows with the clip (a peak late in the run is the transcode's)."""
+    if not curve:
+        return "–"
+    at = [min(curve, key=lambda c: abs(c[0] - f * seconds))[1] for f in (0.25, 0.5, 0.75)]
+    top = max(curve, key=lambda c: c[1])
+    return " / ".join(f"{v:.0f}" for v in at) + f"; max at {100 * top[0] / seconds:.0f}%"
 
 
 def synthetic_frames(n: int, w: int, h: int, seed: int = 0):  # noqa: ANN201 - a generator of frames
@@ -117,27 +151,38 @@ def make_inputs(folder: Path, n: int, w: int, h: int) -> tuple[Path, dict[str, P
     return clip, edits
 
 
-def measure(cmd: list[str]) -> tuple[float, float, float]:
-    """(peak RSS in MB, wall seconds, CPU seconds: user + system) of one child process, which must succeed.
+def measure(cmd: list[str]) -> tuple[float, float, float, list[tuple[float, float]]]:
+    """(peak RSS in MB, wall seconds, CPU seconds: user + system, RSS curve) of one child process, which
+    must succeed.
 
     CPU seconds hardly depend on what else the machine runs, so throughput is compared by them."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    curve: list[tuple[float, float]] = []
+    done = threading.Event()
+    sampler = threading.Thread(target=_sample_curve, args=(proc.pid, t0, curve, done), daemon=True)
+    sampler.start()
     err = proc.stderr.read() if proc.stderr else b""
+    done.set()
+    sampler.join()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}")
-    return usage.ru_maxrss / 1024.0, seconds, usage.ru_utime + usage.ru_stime
+    return usage.ru_maxrss / 1024.0, seconds, usage.ru_utime + usage.ru_stime, curve
 
 
 def run_measured(runs: list[Run], path: str, op: str, frames: int, cmd: list[str], out: Path) -> None:
     """Run ``cmd`` in a fresh process, keep its figures in ``runs``, print them, remove its output."""
-    peak, seconds, cpu = measure(cmd)
-    runs.append(Run(path, op, frames, peak, seconds, cpu))
-    print(f"{path:9s} {op:8s} {frames:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s", flush=True)
+    peak, seconds, cpu, curve = measure(cmd)
+    runs.append(Run(path, op, frames, peak, seconds, cpu, curve))
+    print(
+        f"{path:9s} {op:8s} {frames:5d} frames: peak {peak:7.0f} MB, {seconds:6.1f} s, cpu {cpu:6.1f} s, "
+        f"curve {curve_summary(curve, seconds)}",
+        flush=True,
+    )
     out.unlink(missing_ok=True)
 
 
@@ -166,14 +211,15 @@ def run_all(size: tuple[int, int], lengths: list[int], ops: list[str], paths: li
 def table(runs: list[Run], size: tuple[int, int]) -> list[str]:
     raw_mb = size[0] * size[1] * 3 / 2**20
     lines = [
-        "| path | op | frames | raw clip MB | peak RSS MB | peak / shortest | wall s | CPU s | frames per CPU s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| path | op | frames | raw clip MB | peak RSS MB | peak / shortest | wall s | CPU s | frames per CPU s "
+        "| RSS MB at 25 / 50 / 75 % of the run |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         base = min((x for x in runs if x.path == r.path and x.op == r.op), key=lambda x: x.frames)
         lines.append(
             f"| {r.path} | {r.op} | {r.frames} | {raw_mb * r.frames:.0f} | {r.peak_mb:.0f} | {r.peak_mb / base.peak_mb:.2f}x "
-            f"| {r.seconds:.1f} | {r.cpu_seconds:.1f} | {r.frames / r.cpu_seconds:.1f} |"
+            f"| {r.seconds:.1f} | {r.cpu_seconds:.1f} | {r.frames / r.cpu_seconds:.1f} | {curve_summary(r.curve, r.seconds)} |"
         )
     return lines
 
@@ -197,6 +243,14 @@ def throughput_lines(runs: list[Run]) -> list[str]:
     return out
 
 
+def write_curves(runs: list[Run], folder: Path) -> None:
+    """One ``<path>_<op>_<frames>.csv`` per run: seconds since start, resident MB."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for r in runs:
+        rows = "".join(f"{t:.1f},{mb:.1f}\n" for t, mb in r.curve)
+        (folder / f"{r.path}_{r.op}_{r.frames}.csv").write_text("seconds,rss_mb\n" + rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny clips, no file written")
@@ -205,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ops", default=",".join(OPS), help="operations (default %(default)s)")
     p.add_argument("--paths", default="cli,in-memory", help="cli and/or in-memory (default %(default)s)")
     p.add_argument("--reference-max", type=int, default=1 << 30, help="run the in-memory path only up to this many frames")
+    p.add_argument("--curves", type=Path, help="also write each run's sampled RSS curve as CSV into this folder")
     p.add_argument("--out", type=Path, default=OUT, help=f"section to write (default {OUT.relative_to(ROOT)})")
     args = p.parse_args(argv)
     size = (96, 64) if args.quick else tuple(int(v) for v in args.size.lower().split("x"))
@@ -216,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     runs = run_all(size, lengths, ops, paths, args.reference_max)
     load_after = os.getloadavg()
+    if args.curves:
+        write_curves(runs, args.curves)
     lines = [
         "## Long clips: peak memory against clip length",
         "",
@@ -227,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{','.join(map(str, lengths))} --ops {','.join(ops)} --paths {','.join(paths)}"
         + (f" --reference-max {args.reference_max}`" if args.reference_max < 1 << 30 else "`"),
         f"- Clip: synthetic {size[0]}x{size[1]} H.264 at 25 fps; lengths in the issue's 1:4:16 ratio; "
-        "one fresh process per run, peak = that process's `ru_maxrss`.",
+        "one fresh process per run, peak = that process's `ru_maxrss`; its resident set sampled every "
+        f"{CURVE_INTERVAL_S:g} s for the curve.",
         "- Paths: `cli` = `main.py propagate --engine classic --out out.mp4`; `in-memory` = the engine's arrays "
         "exported directly (the reference).",
         "",
