@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_sam2_video import status_mb
 from benchmarks.bench_video_io import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,21 +74,10 @@ class Run:
 CURVE_INTERVAL_S = 2.0
 
 
-def _resident_mb(pid: int) -> float | None:
-    """The current resident set of ``pid`` (Linux ``/proc``), or None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError):
-        return None
-    return None
-
-
 def _sample_curve(pid: int, t0: float, curve: list[tuple[float, float]], done: threading.Event) -> None:
     while not done.wait(CURVE_INTERVAL_S):
-        mb = _resident_mb(pid)
-        if mb is not None:
+        mb = status_mb("VmRSS", pid)
+        if mb == mb:  # NaN once the child is gone
             curve.append((time.perf_counter() - t0, mb))
 
 

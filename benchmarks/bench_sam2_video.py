@@ -73,15 +73,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _status_mb(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def status_mb(key: str, pid: int | str = "self") -> float:
+    """A ``/proc/<pid>/status`` size (VmRSS, VmHWM) in MB; NaN when absent or the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return float("nan")
+    for line in lines:
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
 
 
 def current_rss_mb() -> float:
-    return _status_mb("VmRSS")
+    return status_mb("VmRSS")
 
 
 def reset_peak_rss() -> bool:
@@ -94,7 +99,7 @@ def reset_peak_rss() -> bool:
 
 
 def tracking_peak_mb() -> float:
-    return _status_mb("VmHWM")
+    return status_mb("VmHWM")
 
 
 # ---------------------------------------------------------------------- one run (a child process)

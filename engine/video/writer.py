@@ -59,9 +59,8 @@ def _close_quietly(container: av.container.OutputContainer) -> None:
         log.debug("closing a failed output also failed", exc_info=True)
 
 
-#: x264's defaults for preset medium buffer 40 frames of lookahead: ~380 MB above the frames
-#: themselves at 1080p (~1.5 GB at 4K), the peak of a long clip's export. 10 frames (what preset
-#: veryfast uses) peaked ~195 MB lower at 1080p, with file size and PSNR equal to 0.3 % and
+#: x264's preset medium buffers 40 frames of lookahead, the peak of a long clip's export (a 1080p
+#: encode alone peaked at 439 MB). 10 frames (what preset veryfast uses) peaked 243 MB, with file size and PSNR equal to 0.3 % and
 #: 0.01 dB on the shared 1080p/720p clips at CRF 18 (docs/benchmarks.md, issue 16).
 _X264_OPTIONS = {"preset": "medium", "rc-lookahead": "10"}
 
