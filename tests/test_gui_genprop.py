@@ -89,20 +89,17 @@ def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-unty
         win.close()
 
 
-#: Issue 14's app target: the MPD overlay "visibly matches" the edited region and G's attention from
-#: it stays on it. The shipped model (resources/demo_model/README.md) measured, in this test: IoU 0.00
-#: (the engine's overlay is MPD > 0.5, and the MPD stays at 0.24-0.31 everywhere) and a median
-#: attention ratio of 0.85 (inside / outside the region, over G's 6 spatial layers). Both are missed,
-#: so the test is a strict xfail: a model that reaches them turns it red, and then these become
-#: floors a margin below the newly measured values.
+#: Issue 14's app targets on the bundled case. The shipped model (resources/demo_model/README.md)
+#: measured, in these tests: MPD overlay IoU 0.58 (the engine's overlay is MPD > 0.5), met and kept
+#: as a floor; a median attention ratio of 0.86 (inside / outside the region, over G's 6 spatial
+#: layers), missed, so that test is a strict xfail: a model that reaches it turns it red, and then
+#: the target becomes a floor a margin below the newly measured value.
 APP_MPD_IOU_TARGET = 0.5
 ATTENTION_RATIO_TARGET = 1.5
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the shipped demo MPD reaches IoU 0.00 in the app, attention ratio 0.85")
-def test_demo_mpd_overlay_and_attention_match_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
-    """On the bundled case the MPD overlay covers the removed object and its shadow, and G's
-    attention from the centre of that region (a Shift+click there) stays on it."""
+def test_demo_mpd_overlay_matches_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """On the bundled case the MPD overlay the review tab draws covers the removed object and its shadow."""
     from engine.metrics import iou
     from engine.pipelines.weights_locator import DEMO_MODEL_DIR
 
@@ -113,19 +110,37 @@ def test_demo_mpd_overlay_and_attention_match_the_edited_region(qtbot) -> None: 
     qtbot.addWidget(win)
     try:
         result = _run_demo(qtbot, win)
-        overlay_iou = iou(result.masks > 0, truth)  # the overlay the review tab draws
+        overlay_iou = iou(np.asarray(result.masks) > 0, truth)
+        assert overlay_iou >= APP_MPD_IOU_TARGET, overlay_iou
+    finally:
+        win.close()
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 14: G's attention ratio on the demo case is 0.86")
+def test_demo_attention_stays_on_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """G's attention from the centre of the edited region (a Shift+click there) stays on it."""
+    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
+
+    recovery.discard()
+    truth = _true_masks(DEMO_MODEL_DIR)
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    try:
+        result = _run_demo(qtbot, win)
         with qtbot.waitSignal(win.job_finished, timeout=240000) as recorded:
             win.record_attention(result)
-        assert recorded.args == ["succeeded"]
+        if recorded.args != ["succeeded"] or win.review.attention is None:  # a broken run is an error, not the xfail
+            raise RuntimeError(f"attention recording: {recorded.args}")
         attention = win.review.attention
-        assert attention is not None and attention.num_steps == 8
+        if attention.num_steps != 8:
+            raise RuntimeError(f"attention recorded {attention.num_steps} steps, not 8")
         ys, xs = np.nonzero(truth[0])
         ratios = []
         for layer in attention.spatial:
             heat = attention.overlay(layer, attention.num_steps - 1, 0, float(xs.mean()), float(ys.mean()))
             ratios.append(float(heat[truth[0]].mean()) / max(float(heat[~truth[0]].mean()), 1e-6))
-        measured = (overlay_iou, float(np.median(ratios)))
-        assert overlay_iou >= APP_MPD_IOU_TARGET and measured[1] >= ATTENTION_RATIO_TARGET, measured
+        assert float(np.median(ratios)) >= ATTENTION_RATIO_TARGET, ratios
     finally:
         win.close()
 

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from engine.genprop import GenPropHeads
-from engine.metrics import psnr_outside
+from engine.metrics import iou, psnr_outside
 from engine.pipelines.genprop_pipeline import GenPropPipeline
 from engine.pipelines.weights_locator import locate_genprop, locate_svd
 from engine.video import open_video
@@ -65,9 +65,10 @@ def test_demo_genprop_beats_plain_i2v_outside_the_mask() -> None:
     p_gen = psnr_outside(genprop, frames, masks)
     p_base = psnr_outside(baseline, frames, masks)
     assert p_gen > p_base + MARGIN_DB, (p_gen, p_base)
-    # The MPD is weak (0.31 inside vs 0.24 outside on this case, so MPD > 0.5 is nearly empty; IoU 0.05,
-    # see resources/demo_model/README.md) but ranks the edited region higher.
-    assert mpd[masks].mean() > mpd[~masks].mean() + 0.01, (mpd[masks].mean(), mpd[~masks].mean())
+    # The MPD finds the edit (6 steps, sampling seed 0: IoU 0.47 at 0.5, mean 0.71 inside vs 0.16 outside;
+    # resources/demo_model/README.md): floors a margin below.
+    assert iou(mpd > 0.5, masks) >= 0.4, iou(mpd > 0.5, masks)
+    assert mpd[masks].mean() > mpd[~masks].mean() + 0.3, (mpd[masks].mean(), mpd[~masks].mean())
 
 
 @needs_demo
