@@ -32,6 +32,7 @@ The folder of the GUI-era layout (``frames.mkv`` + ``masks/`` + ``result.json``,
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -310,6 +311,14 @@ class ResultWriter:
         release_free_memory_now_and_then()  # a long run's freed frame buffers, back to the system as it goes
 
     def _write_frame(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:
+        """Frame ``index``'s files; a full disk (or any write error) is a StoreError naming the store's folder."""
+        try:
+            self._write_frame_files(index, frame, mask, ops)
+        except OSError as exc:
+            what = "no room left on its disk" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise StoreError(f"{self.folder}: the result store could not write frame {index}: {what}") from exc
+
+    def _write_frame_files(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:
         """Masks first, then the frame under a temporary name renamed in: a present frame file means a whole frame."""
         _write_png(self.folder / MASKS_FOLDER / _mask_name(index), mask)
         for k, m in enumerate(ops):

@@ -78,6 +78,22 @@ def test_a_pass_over_stored_frames_hands_freed_memory_back(tmp_path: Path, monke
     assert calls.count("now") == 2 and calls.count("spaced") == 10
 
 
+def test_a_full_disk_is_a_store_error_naming_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while writing frames (a 4,800-frame 1080p run filled a disk) names the store, not a bare OSError."""
+    import errno
+
+    import engine.result_store as store
+
+    def full(path: Path, image: np.ndarray, level: int = 0) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "_write_png", full)
+    with pytest.raises(StoreError, match=r"r: the result store could not write frame 0: no room left on its disk"):
+        with ResultWriter(tmp_path / "r", 25.0, (W, H), expected_frames=3) as writer:
+            for t in range(3):
+                writer.put(frame(t), mask(t))
+
+
 def test_memory_result_round_trips_with_operation_masks(tmp_path: Path) -> None:
     frames = np.stack([frame(t) for t in range(6)])
     masks = np.stack([mask(t) for t in range(6)])
