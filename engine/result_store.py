@@ -315,7 +315,8 @@ class ResultWriter:
         try:
             self._write_frame_files(index, frame, mask, ops)
         except OSError as exc:
-            what = "no room left on its disk" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            what = exc.strerror or str(exc)
+            what = f"no room left on its disk ({what})" if exc.errno == errno.ENOSPC else what
             raise StoreError(f"{self.folder}: the result store could not write frame {index}: {what}") from exc
 
     def _write_frame_files(self, index: int, frame: np.ndarray, mask: np.ndarray, ops: list[np.ndarray]) -> None:

@@ -88,7 +88,9 @@ def test_a_full_disk_is_a_store_error_naming_the_folder(tmp_path: Path, monkeypa
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store, "_write_png", full)
-    with pytest.raises(StoreError, match=r"r: the result store could not write frame 0: no room left on its disk"):
+    with pytest.raises(
+        StoreError, match=r"r: the result store could not write frame 0: no room left on its disk \(No space left on device\)"
+    ):
         with ResultWriter(tmp_path / "r", 25.0, (W, H), expected_frames=3) as writer:
             for t in range(3):
                 writer.put(frame(t), mask(t))
