@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -78,15 +79,8 @@ def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: 
 
 def test_genprop_demo_model_in_one_click(qtbot) -> None:  # type: ignore[no-untyped-def]
     """The bundled procedural demo model drives the real GenProp engine from the app."""
-    recovery.discard()
-    win = MainWindow(Settings())
-    win.ask_on_close = False
-    qtbot.addWidget(win)
-    try:
-        result = _run_demo(qtbot, win)
+    with _demo_run(qtbot) as (_, result):
         assert result.mode == "genprop" and result.frames.shape == (8, 64, 64, 3)
-    finally:
-        win.close()
 
 
 #: Issue 14's app targets on the bundled case. The shipped model (resources/demo_model/README.md)
@@ -101,33 +95,18 @@ ATTENTION_RATIO_TARGET = 1.5
 def test_demo_mpd_overlay_matches_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
     """On the bundled case the MPD overlay the review tab draws covers the removed object and its shadow."""
     from engine.metrics import iou
-    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
 
-    recovery.discard()
-    truth = _true_masks(DEMO_MODEL_DIR)
-    win = MainWindow(Settings())
-    win.ask_on_close = False
-    qtbot.addWidget(win)
-    try:
-        result = _run_demo(qtbot, win)
+    truth = _true_masks()
+    with _demo_run(qtbot) as (_, result):
         overlay_iou = iou(np.asarray(result.masks) > 0, truth)
         assert overlay_iou >= APP_MPD_IOU_TARGET, overlay_iou
-    finally:
-        win.close()
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="issue 14: G's attention ratio on the demo case is 0.86")
 def test_demo_attention_stays_on_the_edited_region(qtbot) -> None:  # type: ignore[no-untyped-def]
     """G's attention from the centre of the edited region (a Shift+click there) stays on it."""
-    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
-
-    recovery.discard()
-    truth = _true_masks(DEMO_MODEL_DIR)
-    win = MainWindow(Settings())
-    win.ask_on_close = False
-    qtbot.addWidget(win)
-    try:
-        result = _run_demo(qtbot, win)
+    truth = _true_masks()
+    with _demo_run(qtbot) as (win, result):
         with qtbot.waitSignal(win.job_finished, timeout=240000) as recorded:
             win.record_attention(result)
         if recorded.args != ["succeeded"] or win.review.attention is None:  # a broken run is an error, not the xfail
@@ -141,24 +120,33 @@ def test_demo_attention_stays_on_the_edited_region(qtbot) -> None:  # type: igno
             heat = attention.overlay(layer, attention.num_steps - 1, 0, float(xs.mean()), float(ys.mean()))
             ratios.append(float(heat[truth[0]].mean()) / max(float(heat[~truth[0]].mean()), 1e-6))
         assert float(np.median(ratios)) >= ATTENTION_RATIO_TARGET, ratios
+
+
+@contextmanager
+def _demo_run(qtbot):  # type: ignore[no-untyped-def]
+    """A fresh main window after File -> Try GenProp with the demo model, then Propagate: ``(window, result shown)``."""
+    recovery.discard()
+    win = MainWindow(Settings())
+    win.ask_on_close = False
+    qtbot.addWidget(win)
+    try:
+        with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
+            win.actions["genprop_demo"].trigger()
+        assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
+        assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
+        with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
+            win.propagate()
+        assert finished.args == ["succeeded"]
+        yield win, win.review.current
     finally:
         win.close()
 
 
-def _run_demo(qtbot, win: MainWindow):  # type: ignore[no-untyped-def]
-    """File -> Try GenProp with the demo model, then Propagate; returns the result shown."""
-    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=30000):
-        win.actions["genprop_demo"].trigger()
-    assert win.engine_panel.engine == "genprop" and win.engine_panel.propagate_button.isEnabled()
-    assert win.document is not None and win.document.frame_count == 8 and win.document.info.fps == 8
-    with qtbot.waitSignal(win.job_finished, timeout=240000) as finished:
-        win.propagate()
-    assert finished.args == ["succeeded"]
-    return win.review.current
-
-
-def _true_masks(demo: Path) -> np.ndarray:
-    """``[T, H, W]`` bool: the bundled case's exact edit masks (object + shadow)."""
+def _true_masks() -> np.ndarray:
+    """``[T, H, W]`` bool: the bundled demo case's exact edit masks (object + shadow)."""
     from PIL import Image
 
-    return np.stack([np.asarray(Image.open(p).convert("L")) > 0 for p in sorted((demo / "case" / "masks").glob("*.png"))])
+    from engine.pipelines.weights_locator import DEMO_MODEL_DIR
+
+    masks = sorted((DEMO_MODEL_DIR / "case" / "masks").glob("*.png"))
+    return np.stack([np.asarray(Image.open(p).convert("L")) > 0 for p in masks])

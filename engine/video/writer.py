@@ -60,8 +60,9 @@ def _close_quietly(container: av.container.OutputContainer) -> None:
 
 
 #: x264's preset medium buffers 40 frames of lookahead, the peak of a long clip's export (a 1080p
-#: encode alone peaked at 439 MB). 10 frames (what preset veryfast uses) peaked 243 MB, with file size and PSNR equal to 0.3 % and
-#: 0.01 dB on the shared 1080p/720p clips at CRF 18 (docs/benchmarks.md, issue 16).
+#: encode alone peaked at 439 MB). 10 frames (what preset veryfast uses) peaked at 243 MB, with file
+#: size and PSNR equal to 0.3 % and 0.01 dB on the shared 1080p/720p clips at CRF 18
+#: (docs/benchmarks.md, issue 16).
 _X264_OPTIONS = {"preset": "medium", "rc-lookahead": "10"}
 
 
