@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from app.disk_check import require_room_for_run
 from app.engine_cache import EngineCache
 from app.engine_options import run_options
 from app.result_cache import new_result_folder
@@ -47,6 +48,7 @@ class PropagationJob:
         folder = new_result_folder()
         try:
             with leased_engine(self.engines, self.engine, engine_cls, options, cancel) as engine:
+                require_room_for_run(engine, self.clip, self.edit, folder, proxies=True)
                 with ResultWriter(folder, self.clip.fps, expected_frames=len(self.clip)) as sink:
                     return engine.propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
         except BaseException:

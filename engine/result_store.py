@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.disk_room import DiskNeed
 from engine.engines.base import PropagationResult
 from engine.process_memory import release_free_memory, release_free_memory_now_and_then
 from engine.safe_paths import UnsafePathError, contained, load_json, read_bytes
@@ -125,6 +126,19 @@ def proxy_size(size: tuple[int, int]) -> tuple[int, int] | None:
         return None
     scale = PROXY_LONG_SIDE / max(w, h)
     return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def store_disk_need(
+    folder: str | os.PathLike[str], frames: int, size: tuple[int, int], operations: int, *, proxies: bool = True
+) -> DiskNeed:
+    """What a store of ``frames`` frames of ``size`` (w, h) takes on disk, at most: uncompressed frames
+    (``FRAME_PNG_LEVEL`` 0: raw rows plus a filter byte each), masks at an eighth of a plane (flat masks
+    take ~1 KB), a proxy JPEG at most its raw plane, and a few KB of names and headers a frame."""
+    w, h = size
+    masks = 1 + (operations if operations > 1 else 0)
+    proxy = proxy_size(size) if proxies else None
+    per_frame = w * h * 3 + h + masks * (w * h // 8) + (proxy[0] * proxy[1] * 3 if proxy else 0) + 4096
+    return DiskNeed(Path(folder), int(frames) * per_frame, "the result store")
 
 
 def _store_error(message: str) -> StoreError:

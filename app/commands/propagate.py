@@ -405,6 +405,7 @@ def _run_checked(
     engines: dict[str, Any] | None = None,
 ) -> Outcome:
     import engine.engines  # noqa: F401  (registers the engines)
+    from app.disk_check import require_room_for_run
     from app.paths import user_dirs
     from engine.engines.base import CancelToken, PropagationCancelled, get_engine
     from engine.result_store import ResultWriter
@@ -445,6 +446,7 @@ def _run_checked(
         if engine is None:
             engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
         keyframe_warnings = _keyframe_report(edit, engine, engine_name, say)
+        require_room_for_run(engine, reader, edit, store, proxies=False)
         # The engine writes into the result store as it goes; the outputs are transcoded from it
         # (no scrubbing proxies: nobody scrubs this store, it is removed afterwards).
         with ResultWriter(store, reader.fps, expected_frames=len(reader), proxies=False) as writer:

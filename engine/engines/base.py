@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine.disk_room import DiskNeed
 from engine.edit import FirstFrameEdit
 from engine.options import OptionInfo, option_infos
 from engine.video.source import FrameSource
@@ -135,6 +136,13 @@ class Engine(ABC):
     def availability(cls, model_dirs: Sequence[str | os.PathLike[str]] = ()) -> tuple[bool, str]:
         """(can run here, reason if not) with these weight-search folders. Cheap: must not load models."""
         return True, ""
+
+    def disk_needs(self, frames: int, size: tuple[int, int], edit: FirstFrameEdit) -> list[DiskNeed]:
+        """What :meth:`propagate_to` keeps on disk besides the sink, at most (``engine.disk_room``).
+
+        ``frames`` of ``size`` (w, h) in the clip. Default: nothing (the engine holds its frames in memory).
+        """
+        return []
 
     @abstractmethod
     def propagate(

@@ -33,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.disk_room import DiskNeed
 from engine.edit import EditKind, EditOperation, FirstFrameEdit
 from engine.engines.base import (
     CancelToken,
@@ -43,6 +44,7 @@ from engine.engines.base import (
     StageTimer,
 )
 from engine.engines.classic.colour import frame_transform
+from engine.engines.classic.disk_needs import classic_disk_needs
 from engine.engines.classic.extras import extras_in_shots
 from engine.engines.classic.insert import composite_layer, layer_homographies
 from engine.engines.classic.keyframe_edits import colour_anchors, edited_keyframes, keyframe_layer
@@ -276,6 +278,11 @@ class ClassicEngine(Engine):
     # output wait in frame spools on disk, masks are packed, and removal and outpaint hold a bounded window
     # of frames (engine.engines.classic.working_set), so memory does not grow with the clip.
     streams = True
+
+    def disk_needs(self, frames: int, size: tuple[int, int], edit: FirstFrameEdit) -> list[DiskNeed]:
+        """The clip's spool, the operations' output spools and a removal's records (``classic.disk_needs``)."""
+        simple = not any(k.edited_frame is not None for k in edit.keyframes)
+        return classic_disk_needs(frames, size, edit, simple)
 
     def propagate(
         self,

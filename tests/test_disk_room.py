@@ -1,0 +1,143 @@
+"""Disk room for a run, checked before it starts (issue 16): the estimates hold the real runs, and a
+run that would not fit is refused with one clear error in the CLI (exit 2) and in the app's job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import engine.disk_room as disk_room
+from engine.disk_room import DiskNeed, DiskRoomError, require_disk_room
+from engine.edits import InsertSpec, OutpaintSpec, RecolourSpec, RemoveSpec, ReplaceSpec, compose
+from engine.engines.classic import ClassicEngine
+from engine.engines.sink import MemorySink
+from engine.procedural import generate_clip
+from engine.result_store import ResultWriter, store_disk_need
+from engine.video import frame_spool
+from engine.video.source import ArrayClip
+
+W, H, T = 96, 64, 16
+OPTS = {"tracker": "flow", "temporal_reach": 4}
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return generate_clip(W, H, T, num_objects=2, seed=3, pan_speed=2.0)
+
+
+def _mask(clip, k: int = 1) -> np.ndarray:  # noqa: ANN001
+    return clip.object_masks[k, 0].astype(np.uint8) * 255
+
+
+def _layer() -> np.ndarray:
+    layer = np.zeros((H, W, 4), np.uint8)
+    layer[8:28, 10:40] = (250, 240, 30, 255)
+    return layer
+
+
+class _SpoolMeter:
+    """The bytes the run's spool files hold at once, at most (each file's written extent, while open)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.live: dict[int, int] = {}
+        self.peak = 0
+        real_write, real_close = frame_spool._SpoolFile.write, frame_spool._SpoolFile.close
+        meter = self
+
+        def write(spool, offset, data):  # noqa: ANN001, ANN202
+            real_write(spool, offset, data)
+            meter.live[id(spool)] = max(meter.live.get(id(spool), 0), offset + len(data))
+            meter.peak = max(meter.peak, sum(meter.live.values()))
+
+        def close(spool):  # noqa: ANN001, ANN202
+            meter.live.pop(id(spool), None)
+            real_close(spool)
+
+        monkeypatch.setattr(frame_spool._SpoolFile, "write", write)
+        monkeypatch.setattr(frame_spool._SpoolFile, "close", close)
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        lambda c: [RemoveSpec(mask=_mask(c))],
+        lambda c: [RecolourSpec(mask=_mask(c, 0), hue_shift=90.0)],
+        lambda c: [RecolourSpec(mask=_mask(c, 0), hue_shift=90.0), RemoveSpec(mask=_mask(c))],
+        lambda c: [RemoveSpec(mask=_mask(c)), OutpaintSpec(left=10, right=6)],
+        lambda c: [ReplaceSpec(mask=_mask(c), layer=_layer()), InsertSpec(layer=_layer())],
+    ],
+    ids=["remove", "recolour", "recolour+remove", "remove+outpaint", "replace+insert"],
+)
+def test_the_classic_estimate_holds_what_a_streamed_run_keeps_on_disk(clip, monkeypatch, ops) -> None:  # noqa: ANN001
+    edit = compose(clip.frames[0], ops(clip))
+    engine = ClassicEngine()
+    (need,) = engine.disk_needs(T, (W, H), edit)
+    meter = _SpoolMeter(monkeypatch)
+    engine.propagate_to(MemorySink(24.0), ArrayClip(clip.frames, 24.0), edit, dict(OPTS))
+    assert meter.peak > 0 and not meter.live  # the run used spools and closed every one
+    assert meter.peak <= need.nbytes <= 1.5 * meter.peak, (meter.peak, need.nbytes)
+
+
+def test_the_store_estimate_holds_a_written_store(tmp_path: Path, clip) -> None:  # noqa: ANN001
+    folder = tmp_path / "store"
+    with ResultWriter(folder, 24.0, expected_frames=T) as writer:
+        for t in range(T):
+            mask = clip.object_masks[1, t].astype(np.uint8) * 255
+            writer.put(clip.frames[t], mask, [mask, mask])
+        writer.finish("classic", "classic")
+    written = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    need = store_disk_need(folder, T, (W, H), 2)
+    assert written <= need.nbytes <= 1.6 * written, (written, need.nbytes)
+
+
+def test_needs_on_one_disk_add_up_and_the_error_names_each(tmp_path: Path) -> None:
+    needs = [
+        DiskNeed(tmp_path / "spools", 600, "the clip's working frames"),
+        DiskNeed(tmp_path / "a" / "b", 500, "the result store"),
+    ]
+    require_disk_room(needs, free_bytes=lambda p: 1100)
+    with pytest.raises(DiskRoomError) as caught:
+        require_disk_room(needs, free_bytes=lambda p: 1099)
+    message = str(caught.value)
+    assert "the clip's working frames in" in message and str(tmp_path / "a" / "b") in message
+    assert "TMPDIR" in message
+
+
+def _little_free(monkeypatch: pytest.MonkeyPatch, free: int = 1000) -> None:
+    monkeypatch.setattr(disk_room.shutil, "disk_usage", lambda p: type("U", (), {"free": free})())
+
+
+def test_the_cli_refuses_a_run_that_cannot_fit(tmp_path: Path, clip, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    from engine.video import write_video
+    from main import main
+
+    video = write_video(tmp_path / "in.mp4", list(clip.frames), 24.0, lossless=True)
+    Image.fromarray(_mask(clip)).save(tmp_path / "mask.png")
+    Image.fromarray(clip.frames[0]).save(tmp_path / "first.png")
+    _little_free(monkeypatch)
+    out = tmp_path / "out.mp4"
+    args = ["propagate", "--video", str(video), "--edited-frame", str(tmp_path / "first.png"), "--mask"]
+    code = main([*args, str(tmp_path / "mask.png"), "--task", "mask_and_fill", "--engine", "classic", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "not enough free disk for this run" in err and "the result store" in err
+    assert {p.name for p in tmp_path.iterdir()} == {"in.mp4", "mask.png", "first.png"}  # nothing written, no store left
+
+
+def test_the_app_job_refuses_a_run_that_cannot_fit(clip, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from app import jobs
+    from engine.engines.base import CancelToken
+
+    made: list[Path] = []
+    real = jobs.new_result_folder
+    monkeypatch.setattr(jobs, "new_result_folder", lambda: made.append(real()) or made[-1])
+    _little_free(monkeypatch)
+    edit = compose(clip.frames[0], [RemoveSpec(mask=_mask(clip))])
+    job = jobs.PropagationJob("classic", ArrayClip(clip.frames, 24.0), edit, dict(OPTS))
+    with pytest.raises(DiskRoomError, match="not enough free disk"):
+        job(lambda p: None, CancelToken())
+    assert made and not made[0].exists()  # nothing left behind
