@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-GB = 1024**3
+MB, GB = 1024**2, 1024**3
 
 
 class DiskRoomError(ValueError):
@@ -44,7 +44,10 @@ def existing_ancestor(folder: str | os.PathLike[str]) -> Path:
 
 
 def _gb(nbytes: float) -> str:
-    return f"{nbytes / GB:.1f} GB"
+    """A size as people read it: "68.9 GB", "412 MB" (below a GB), "less than 1 MB"."""
+    if nbytes >= GB:
+        return f"{nbytes / GB:.1f} GB"
+    return f"{nbytes / MB:.0f} MB" if nbytes >= MB else "less than 1 MB"
 
 
 def require_disk_room(needs: Iterable[DiskNeed], free_bytes: Callable[[Path], int] = lambda p: shutil.disk_usage(p).free) -> None:

@@ -102,7 +102,12 @@ def test_needs_on_one_disk_add_up_and_the_error_names_each(tmp_path: Path) -> No
         require_disk_room(needs, free_bytes=lambda p: 1099)
     message = str(caught.value)
     assert "the clip's working frames in" in message and str(tmp_path / "a" / "b") in message
-    assert "TMPDIR" in message
+    assert "TMPDIR" in message and "less than 1 MB free" in message
+
+
+def test_sizes_read_as_people_read_them() -> None:
+    assert disk_room._gb(68.9 * disk_room.GB) == "68.9 GB"
+    assert disk_room._gb(412 * disk_room.MB) == "412 MB"
 
 
 def _little_free(monkeypatch: pytest.MonkeyPatch, free: int = 1000) -> None:
