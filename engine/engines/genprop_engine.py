@@ -14,7 +14,6 @@ import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 import torch
 
@@ -29,6 +28,7 @@ from engine.engines.base import (
     StageTimer,
     get_engine,
 )
+from engine.engines.canvas_frames import InModelSpace, SourceOnCanvas
 from engine.engines.genprop_attention import GRID, collect, record_attention, record_attention_grid
 from engine.engines.genprop_options import GenPropOptions
 from engine.engines.sink import MemorySink
@@ -56,41 +56,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for, but no CUDA GPU is available here; use --device cpu")
     return device
-
-
-class _Canvas:
-    """Source frames placed on the edited canvas (bigger after an outpaint; edges replicated)."""
-
-    def __init__(self, clip: FrameSource, edit: FirstFrameEdit) -> None:
-        self.clip = clip
-        w, h = clip.size
-        cw, ch = edit.canvas_size
-        x, y = edit.canvas_offset
-        self.pad = (y, ch - h - y, x, cw - w - x)  # top, bottom, left, right
-        if min(self.pad) < 0:
-            raise ValueError(f"edited canvas {cw}x{ch} at offset {edit.canvas_offset} does not contain the {w}x{h} clip")
-
-    def __len__(self) -> int:
-        return len(self.clip)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        frame = self.clip[index]
-        if not any(self.pad):
-            return frame
-        return cv2.copyMakeBorder(frame, *self.pad, cv2.BORDER_REPLICATE)
-
-
-class _InModelSpace:
-    """A lazy view of a clip mapped to model space (read one window at a time)."""
-
-    def __init__(self, frames: _Canvas, space: ModelSpace) -> None:
-        self.frames, self.space = frames, space
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return self.space.to_model(self.frames[index])
 
 
 class _GenPropEngineBase(Engine):
@@ -188,7 +153,7 @@ class _GenPropEngineBase(Engine):
             pipe = self._load(opts, plan, device, cancel)
         training_free = pipe.heads is None or not self.requires_genprop
         mode = MODE_TRAINING_FREE if training_free else MODE_GENPROP
-        canvas = _Canvas(clip, edit)
+        canvas = SourceOnCanvas(clip, edit)
         cw, ch = edit.canvas_size
         multiple = pipe.vae_scale_factor * 2 ** (len(pipe.unet.config.down_block_types) - 1)
         long_side = max(multiple, opts.long_side // multiple * multiple)
@@ -253,7 +218,7 @@ class _GenPropEngineBase(Engine):
 
         edited_model = space.to_model(edit.edited_frame)
         keyframes_model = {k.frame: space.to_model(k.edited_frame) for k in edit.keyframes if k.edited_frame is not None}
-        video_model = _InModelSpace(canvas, space)
+        video_model = InModelSpace(canvas, space)
 
         attention_maps: dict | None = None
         attention_record = None

@@ -36,7 +36,8 @@ from engine.engines.base import (
     StageTimer,
     get_engine,
 )
-from engine.engines.genprop_engine import _Canvas, resolve_device
+from engine.engines.canvas_frames import InModelSpace, SourceOnCanvas
+from engine.engines.genprop_engine import resolve_device
 from engine.engines.vace_options import AUTO_PROMPT, DEFAULT_NEGATIVE_PROMPT, DEFAULT_PROMPTS, VaceOptions
 from engine.genprop.weights import MissingWeightsError
 from engine.pipelines.compositing import feather_mask, keep_original
@@ -77,19 +78,6 @@ def grow(mask: np.ndarray, margin: int) -> np.ndarray:
 def default_prompt(edit: FirstFrameEdit) -> str:
     kind = edit.operations[0].kind if edit.operations else EditKind.INSERT
     return DEFAULT_PROMPTS[kind.value]
-
-
-class _InModelSpace:
-    """A lazy view of canvas-size frames (or masks) in model space."""
-
-    def __init__(self, frames: Sequence[np.ndarray], space: ModelSpace, mask: bool = False) -> None:
-        self.frames, self.space, self.mask = frames, space, mask
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        return self.space.to_model(self.frames[index], mask=self.mask)
 
 
 class _FirstFrameContext:
@@ -195,7 +183,7 @@ class VaceEngine(Engine):
         originals = None
         known: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # frame -> (the user's edited keyframe, its mask)
         if genprop:  # GenProp-Wan: G continues the edited frame 1, the SCE reads the original clip, the MPD finds the edit
-            originals = _Canvas(clip, edit)
+            originals = SourceOnCanvas(clip, edit)
             regions = np.full((n, ch, cw), 255, np.uint8)
             regions[0] = 0
             keyed = {k.frame: k.edited_frame for k in edit.keyframes if k.edited_frame is not None}
@@ -262,9 +250,9 @@ class VaceEngine(Engine):
             generator = torch.Generator("cpu")
             generator.manual_seed(opts.seed) if opts.seed is not None else generator.seed()
             return pipe(
-                _InModelSpace(context, space),
-                _InModelSpace(regions, space, mask=True),
-                originals=None if originals is None else _InModelSpace(originals, space),
+                InModelSpace(context, space),
+                InModelSpace(regions, space, mask=True),
+                originals=None if originals is None else InModelSpace(originals, space),
                 task=edit.task,
                 injection_weight=opts.injection_weight,
                 prompt=prompt,
