@@ -143,8 +143,7 @@ def compare(comps: dict[str, Any], shapes: tuple[tuple[int, int, int], ...], ste
     plain = StableVideoDiffusionPipeline(**parts)
     for pipe in (ours, plain):
         pipe.set_progress_bar_config(disable=True)
-    rows = [_compare_one(ours, plain, shape, steps, device) for shape in shapes]
-    return rows
+    return [_compare_one(ours, plain, shape, steps, device) for shape in shapes]
 
 
 def oom_retry(comps: dict[str, Any], shape: tuple[int, int, int], steps: int, device: torch.device, fraction: float) -> dict:

@@ -190,3 +190,8 @@ class FirstFrameEdit:
         """(width, height) of the edited canvas."""
         h, w = self.edited_frame.shape[:2]
         return w, h
+
+    @property
+    def edited_keyframe_frames(self) -> list[int]:
+        """Frames the user edited besides frame 1 (keyframes with an edited frame, not mask corrections only)."""
+        return [k.frame for k in self.keyframes if k.edited_frame is not None]

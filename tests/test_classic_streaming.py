@@ -19,9 +19,10 @@ from engine.engines.sink import MemorySink
 from engine.procedural import generate_clip
 from engine.video.frame_spool import FrameSpool
 from engine.video.source import ArrayClip
+from tests.edit_factory import STREAMING_OPTIONS, card_layer, object_mask
 
 W, H, T = 128, 80, 30
-OPTS = {"tracker": "flow", "temporal_reach": 4}
+OPTS = STREAMING_OPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +30,8 @@ def clip():
     return generate_clip(W, H, T, num_objects=2, seed=2, pan_speed=2.0)
 
 
-def _mask(clip, k: int = 1) -> np.ndarray:  # noqa: ANN001
-    return clip.object_masks[k, 0].astype(np.uint8) * 255
-
-
 def _layer() -> np.ndarray:
-    layer = np.zeros((H, W, 4), np.uint8)
-    layer[8:28, 10:40] = (250, 240, 30, 255)
-    return layer
+    return card_layer(H, W)
 
 
 def _same(frames: np.ndarray, ops, keyframes=(), opts=OPTS) -> None:  # noqa: ANN001
@@ -56,24 +51,24 @@ def _same(frames: np.ndarray, ops, keyframes=(), opts=OPTS) -> None:  # noqa: AN
 
 
 def test_streamed_removal_equals_the_in_memory_one(clip) -> None:  # noqa: ANN001
-    memory = _same(clip.frames, [RemoveSpec(mask=_mask(clip))])
+    memory = _same(clip.frames, [RemoveSpec(mask=object_mask(clip))])
     assert (memory.frames != clip.frames).any()  # something was filled
 
 
 def test_removal_without_the_backward_pass_or_the_moving_check(clip) -> None:  # noqa: ANN001
     opts = {**OPTS, "remove_backward": False, "remove_moving_check": False}
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], opts=opts)
+    _same(clip.frames, [RemoveSpec(mask=object_mask(clip))], opts=opts)
 
 
 def test_outpaint_insert_and_replace_stream_the_same(clip) -> None:  # noqa: ANN001
     _same(clip.frames, [OutpaintSpec(left=12, right=8, top=4, bottom=0)])
     _same(clip.frames, [InsertSpec(layer=_layer())])
-    _same(clip.frames, [ReplaceSpec(mask=_mask(clip), layer=_layer())])
+    _same(clip.frames, [ReplaceSpec(mask=object_mask(clip), layer=_layer())])
 
 
 def test_two_operations_and_an_outpaint_after_a_removal(clip) -> None:  # noqa: ANN001
-    _same(clip.frames, [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))])
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), OutpaintSpec(left=10)])
+    _same(clip.frames, [RecolourSpec(mask=object_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=object_mask(clip))])
+    _same(clip.frames, [RemoveSpec(mask=object_mask(clip)), OutpaintSpec(left=10)])
 
 
 def test_an_edited_keyframe_and_a_shot_cut(clip) -> None:  # noqa: ANN001
@@ -81,10 +76,10 @@ def test_an_edited_keyframe_and_a_shot_cut(clip) -> None:  # noqa: ANN001
     user = clip.frames[k].copy()
     user[clip.object_masks[1, k]] = (0, 200, 0)  # the user's own fill of the hole on that frame
     keyframe = Keyframe(k, {0: clip.object_masks[1, k].astype(np.uint8) * 255}, edited_frame=user)
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip))], [keyframe])
+    _same(clip.frames, [RemoveSpec(mask=object_mask(clip))], [keyframe])
     other = generate_clip(W, H, T, num_objects=2, seed=11)
     spliced = np.concatenate([clip.frames[:19], other.frames[19:]])
-    memory = _same(spliced, [RemoveSpec(mask=_mask(clip))])
+    memory = _same(spliced, [RemoveSpec(mask=object_mask(clip))])
     assert memory.extras["shot_cuts"] == [19]
 
 
@@ -131,7 +126,7 @@ def test_real_footage_removal_streams_the_same() -> None:
 def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip) -> None:  # noqa: ANN001
     """The removal filled from the source clip's frames and wrote whole frames back, so the recolour
     of another object vanished on every frame where the removal had a hole (found reading the code)."""
-    ops = [RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=_mask(clip))]
+    ops = [RecolourSpec(mask=object_mask(clip, 0), hue_shift=90.0), RemoveSpec(mask=object_mask(clip))]
     both = _same(clip.frames, ops)
     alone = ClassicEngine().propagate(ArrayClip(clip.frames, 24.0), compose(clip.frames[0], ops[:1]), dict(OPTS))
     recoloured, removed = both.extras["operation_masks"]
@@ -143,7 +138,7 @@ def test_a_recolour_before_a_removal_survives_on_the_frames_with_a_hole(clip) ->
 
 def test_a_removal_with_painted_extras_streams_the_same(clip) -> None:  # noqa: ANN001
     """The painted extras (a shadow under the object) are moved with it frame by frame, never as a whole-clip array."""
-    mask = _mask(clip)
+    mask = object_mask(clip)
     ys, xs = np.nonzero(mask)
     shadow = np.zeros_like(mask)
     shadow[ys.max() + 1 : ys.max() + 6, xs.min() : xs.max() + 1] = 255
@@ -166,10 +161,10 @@ def test_a_final_removal_goes_to_the_sink_without_an_output_spool(clip, monkeypa
             made.append(self.shape)
 
     monkeypatch.setattr(classic_engine, "FrameSpool", CountedSpool)
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip))])
+    _same(clip.frames, [RemoveSpec(mask=object_mask(clip))])
     assert len(made) == 1  # the source's spool only
     made.clear()
-    _same(clip.frames, [RemoveSpec(mask=_mask(clip)), RecolourSpec(mask=_mask(clip, 0), hue_shift=90.0)])
+    _same(clip.frames, [RemoveSpec(mask=object_mask(clip)), RecolourSpec(mask=object_mask(clip, 0), hue_shift=90.0)])
     assert len(made) == 2  # not last: its output is read again by the recolour
 
     cancel = CancelToken()
@@ -180,7 +175,7 @@ def test_a_final_removal_goes_to_the_sink_without_an_output_spool(clip, monkeypa
             if self._count == 5:
                 cancel.cancel()
 
-    edit = compose(clip.frames[0], [RemoveSpec(mask=_mask(clip))])
+    edit = compose(clip.frames[0], [RemoveSpec(mask=object_mask(clip))])
     with pytest.raises(PropagationCancelled):
         ClassicEngine().propagate_to(CancellingSink(24.0), ArrayClip(clip.frames, 24.0), edit, dict(OPTS), cancel=cancel)
 

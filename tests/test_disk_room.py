@@ -17,9 +17,10 @@ from engine.procedural import generate_clip
 from engine.result_store import ResultWriter, store_disk_need
 from engine.video import frame_spool
 from engine.video.source import ArrayClip
+from tests.edit_factory import STREAMING_OPTIONS, card_layer, object_mask
 
 W, H, T = 96, 64, 16
-OPTS = {"tracker": "flow", "temporal_reach": 4}
+OPTS = STREAMING_OPTIONS
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +28,8 @@ def clip():
     return generate_clip(W, H, T, num_objects=2, seed=3, pan_speed=2.0)
 
 
-def _mask(clip, k: int = 1) -> np.ndarray:  # noqa: ANN001
-    return clip.object_masks[k, 0].astype(np.uint8) * 255
-
-
 def _layer() -> np.ndarray:
-    layer = np.zeros((H, W, 4), np.uint8)
-    layer[8:28, 10:40] = (250, 240, 30, 255)
-    return layer
+    return card_layer(H, W)
 
 
 class _SpoolMeter:
@@ -62,11 +57,11 @@ class _SpoolMeter:
 @pytest.mark.parametrize(
     "ops",
     [
-        lambda c: [RemoveSpec(mask=_mask(c))],
-        lambda c: [RecolourSpec(mask=_mask(c, 0), hue_shift=90.0)],
-        lambda c: [RecolourSpec(mask=_mask(c, 0), hue_shift=90.0), RemoveSpec(mask=_mask(c))],
-        lambda c: [RemoveSpec(mask=_mask(c)), OutpaintSpec(left=10, right=6)],
-        lambda c: [ReplaceSpec(mask=_mask(c), layer=_layer()), InsertSpec(layer=_layer())],
+        lambda c: [RemoveSpec(mask=object_mask(c))],
+        lambda c: [RecolourSpec(mask=object_mask(c, 0), hue_shift=90.0)],
+        lambda c: [RecolourSpec(mask=object_mask(c, 0), hue_shift=90.0), RemoveSpec(mask=object_mask(c))],
+        lambda c: [RemoveSpec(mask=object_mask(c)), OutpaintSpec(left=10, right=6)],
+        lambda c: [ReplaceSpec(mask=object_mask(c), layer=_layer()), InsertSpec(layer=_layer())],
     ],
     ids=["remove", "recolour", "recolour+remove", "remove+outpaint", "replace+insert"],
 )
@@ -121,7 +116,7 @@ def test_the_cli_refuses_a_run_that_cannot_fit(tmp_path: Path, clip, monkeypatch
     from main import main
 
     video = write_video(tmp_path / "in.mp4", list(clip.frames), 24.0, lossless=True)
-    Image.fromarray(_mask(clip)).save(tmp_path / "mask.png")
+    Image.fromarray(object_mask(clip)).save(tmp_path / "mask.png")
     Image.fromarray(clip.frames[0]).save(tmp_path / "first.png")
     _little_free(monkeypatch)
     out = tmp_path / "out.mp4"
@@ -141,7 +136,7 @@ def test_the_app_job_refuses_a_run_that_cannot_fit(clip, monkeypatch, tmp_path: 
     real = jobs.new_result_folder
     monkeypatch.setattr(jobs, "new_result_folder", lambda: made.append(real()) or made[-1])
     _little_free(monkeypatch)
-    edit = compose(clip.frames[0], [RemoveSpec(mask=_mask(clip))])
+    edit = compose(clip.frames[0], [RemoveSpec(mask=object_mask(clip))])
     job = jobs.PropagationJob("classic", ArrayClip(clip.frames, 24.0), edit, dict(OPTS))
     with pytest.raises(DiskRoomError, match="not enough free disk"):
         job(lambda p: None, CancelToken())

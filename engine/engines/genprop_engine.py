@@ -160,7 +160,7 @@ class _GenPropEngineBase(Engine):
         space = ModelSpace.fit((cw, ch), long_side=long_side, multiple=multiple)
         window = opts.window or int(pipe.unet.config.num_frames)
         overlap = min(opts.overlap, window - 1)
-        keyframe_starts = [k.frame for k in edit.keyframes if k.edited_frame is not None]
+        keyframe_starts = edit.edited_keyframe_frames
         planned = plan_windows(n, window, overlap, starts=keyframe_starts)
         num_windows = len(planned)
         keyframe_warnings = _keyframe_warnings(edit, planned, keyframe_starts, overlap, training_free)

@@ -39,11 +39,9 @@ def _removal_records(frames: int, op: EditOperation, canvas: tuple[int, int]) ->
     return int(frames * per_frame)
 
 
-def classic_disk_needs(frames: int, size: tuple[int, int], edit: FirstFrameEdit, simple: bool = True) -> list[DiskNeed]:
-    """The most a streamed run of ``edit`` over ``frames`` frames of ``size`` (w, h) holds in the temporary folder.
-
-    ``simple``: no edited keyframe (a final track/recolour is then applied as frames are handed over).
-    """
+def classic_disk_needs(frames: int, size: tuple[int, int], edit: FirstFrameEdit) -> list[DiskNeed]:
+    """The most a streamed run of ``edit`` over ``frames`` frames of ``size`` (w, h) holds in the temporary folder."""
+    simple = not edit.edited_keyframe_frames  # a final track/recolour is then applied as frames are handed over
     w, h = size
     source = frames * w * h * 3
     alive = {"source": source}  # spools on disk now, by name

@@ -281,8 +281,7 @@ class ClassicEngine(Engine):
 
     def disk_needs(self, frames: int, size: tuple[int, int], edit: FirstFrameEdit) -> list[DiskNeed]:
         """The clip's spool, the operations' output spools and a removal's records (``classic.disk_needs``)."""
-        simple = not any(k.edited_frame is not None for k in edit.keyframes)
-        return classic_disk_needs(frames, size, edit, simple)
+        return classic_disk_needs(frames, size, edit)
 
     def propagate(
         self,
@@ -375,8 +374,7 @@ class ClassicEngine(Engine):
         timer = StageTimer()
 
         rep.stage = "read"
-        edited_keys = [k.frame for k in edit.keyframes if k.edited_frame is not None]
-        simple = defer_last and not edited_keys  # an edited keyframe makes the colour transform per frame
+        simple = defer_last and not edit.edited_keyframe_frames  # an edited keyframe makes the colour transform per frame
         spools: list[FrameSpool] = []
         with timer.stage("read"):
             # Streaming: decoded once into a spool on disk (every later pass reads it, no decode).
