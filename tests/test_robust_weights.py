@@ -280,7 +280,7 @@ BREAKAGES = {
     "string heads config": (lambda c, m: (c / "genprop" / "config.json").write_text('"a/hub-id"'), "must hold a JSON object"),
     "trainer_state.json a list": (
         lambda c, m: (c / "trainer_state.json").write_text("[]"),
-        "trainer_state.json must hold exactly",
+        "trainer_state.json must hold [",
     ),
     "trainer_state.json negative step": (
         lambda c, m: (c / "trainer_state.json").write_text(

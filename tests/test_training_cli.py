@@ -54,3 +54,59 @@ def test_train_command_rejects_bad_config(tmp_path: Path, capsys: pytest.Capture
     code = main.main(["train", "--config", str(CONFIGS / "tiny_cpu.yaml"), "--set", "optim.mixed_precision=fp8"])
     assert code == 2
     assert "optim.mixed_precision" in capsys.readouterr().err
+
+
+def test_extend_from_a_finished_run_restarts_the_schedule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A finished cosine run ends at lr 0; ``--extend-from`` continues its weights and optimiser
+    under a fresh warm-up + cosine over the added steps, and the extended run resumes exactly."""
+    args = [
+        "train",
+        "--config", str(CONFIGS / "tiny_cpu.yaml"),
+        "--set", "data.num_frames=2",
+        "--set", "data.buckets=[[16, 16]]",
+        "--set", "optim.batch_size=1",
+        "--set", "optim.warmup_steps=1",
+        "--set", "logging.validate_every=0",
+        "--set", "checkpoint.every=1",
+    ]  # fmt: skip
+    first, longer, resumed = tmp_path / "first", tmp_path / "longer", tmp_path / "resumed"
+    assert main.main([*args, "--output-dir", str(first), "--max-steps", "2"]) == 0
+    assert main.main([*args, "--output-dir", str(longer), "--max-steps", "5", "--extend-from", str(first / "checkpoint-2")]) == 0
+    rows = [json.loads(line) for line in (longer / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 4, 5], "the extension counts on from the checkpoint's step"
+    base_lr = load_config(CONFIGS / "tiny_cpu.yaml").optim.learning_rate
+    lrs = [r["lr"] for r in rows]
+    # logged after each step: warm-up of 1 step, then a cosine over the 2 left (the first run ended at 0)
+    assert lrs == pytest.approx([base_lr, base_lr / 2, 0.0]), f"a fresh cosine over the 3 added steps: {lrs}"
+    state = json.loads((longer / "checkpoint-5" / "trainer_state.json").read_text())
+    assert state["global_step"] == 5 and state["schedule_start"] == 2
+    # an interrupted extension resumes on the extension's schedule, not the first run's
+    assert (
+        main.main(
+            [
+                *args,
+                "--output-dir",
+                str(resumed),
+                "--max-steps",
+                "5",
+                "--extend-from",
+                str(first / "checkpoint-2"),
+                "--stop-after",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert main.main([*args, "--output-dir", str(resumed), "--max-steps", "5", "--resume", "latest"]) == 0
+    again = [json.loads(line) for line in (resumed / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in again] == pytest.approx(lrs)
+    assert [r["total"] for r in again] == pytest.approx([r["total"] for r in rows], rel=1e-5)
+    capsys.readouterr()
+    code = main.main(
+        [*args, "--output-dir", str(tmp_path / "no"), "--max-steps", "2", "--extend-from", str(first / "checkpoint-2")]
+    )
+    assert code == 2 and "must be larger" in capsys.readouterr().err
+    code = main.main(
+        [*args, "--output-dir", str(tmp_path / "no"), "--max-steps", "4", "--extend-from", str(tmp_path / "nothing")]
+    )
+    assert code == 2 and "--extend-from" in capsys.readouterr().err

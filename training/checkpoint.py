@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 STATE_FILE = "trainer_state.json"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+_OPTIONAL_STATE = {"schedule_start"}
 
 
 class CheckpointError(ValueError):
@@ -34,12 +35,14 @@ class CheckpointError(ValueError):
 
 @dataclass
 class TrainerState:
-    """What a resume needs besides tensors: the step and the sampler position."""
+    """What a resume needs besides tensors: the step, the sampler position and the step the
+    learning-rate schedule started at (0, or where an extended run restarted it)."""
 
     global_step: int
     consumed_batches: int
     ema_updates: int
     seed: int
+    schedule_start: int = 0
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -165,9 +168,13 @@ def resolve_resume(output_dir: Path, resume: str | None) -> Path | None:
         return None
     if resume == "latest":
         return latest_checkpoint(output_dir)
-    path = Path(resume)
+    return require_checkpoint(Path(resume), "--resume")
+
+
+def require_checkpoint(path: Path, flag: str) -> Path:
+    """``path`` if it is a complete checkpoint folder, else a :class:`FileNotFoundError` naming ``flag``."""
     if not (path / STATE_FILE).is_file():
-        raise FileNotFoundError(f"--resume {resume}: {path} is not a complete checkpoint (no {STATE_FILE})")
+        raise FileNotFoundError(f"{flag} {path}: not a complete checkpoint (no {STATE_FILE})")
     return path
 
 
@@ -200,9 +207,11 @@ def read_state(folder: Path) -> TrainerState:
     path = folder / STATE_FILE
     doc = load_json(path, "trainer state", max_bytes=1 << 20, error=CheckpointError)
     fields = set(TrainerState.__dataclass_fields__)
-    if not isinstance(doc, dict) or set(doc) != fields:
+    required = fields - _OPTIONAL_STATE  # checkpoints written before a field existed still load
+    if not isinstance(doc, dict) or not required <= set(doc) <= fields:
         raise CheckpointError(
-            f"{path} must hold exactly {sorted(fields)}, got {doc if not isinstance(doc, dict) else sorted(doc)!r}"
+            f"{path} must hold {sorted(required)} (and optionally {sorted(_OPTIONAL_STATE)}), "
+            f"got {doc if not isinstance(doc, dict) else sorted(doc)!r}"
         )
     for key, value in doc.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

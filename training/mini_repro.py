@@ -128,6 +128,7 @@ class ReproSettings:
     train_seeds: tuple[int, ...] = (0, 1)
     variants: tuple[str, ...] = tuple(VARIANTS)
     stage3_set: tuple[str, ...] = ()  # extra "dotted.key=value" overrides of the stage-3 YAML
+    extend_from: str = ""  # an earlier --out: a stage-3 run not begun here continues its run there (warm restart)
     cases_per_task: int = 3
     case_seed: int = HELDOUT_SEED
     eval_seeds: tuple[int, ...] = (0, 1, 2)
@@ -415,18 +416,22 @@ def stage3_config(settings: ReproSettings, svd_dir: Path, out: Path, variant: st
     return config_from_dict(data, overrides)
 
 
-def train_genprop(cfg: TrainConfig, resume: Path | None = None) -> dict[str, Any]:
-    """One run of the product's trainer (from ``resume``, a checkpoint of this run, when given);
-    returns its loss history summary, read from ``metrics.jsonl`` so a resumed run counts every step."""
+def train_genprop(cfg: TrainConfig, resume: Path | None = None, extend: Path | None = None) -> dict[str, Any]:
+    """One run of the product's trainer (from ``resume``, a checkpoint of this run, or on from
+    ``extend``, another run's checkpoint, under a fresh schedule); returns its loss history
+    summary, read from ``metrics.jsonl`` so a resumed run counts every step."""
     from training.trainer import Trainer  # accelerate import kept out of module import time
 
-    result = Trainer(cfg, resume=None if resume is None else str(resume)).run()
+    result = Trainer(
+        cfg, resume=None if resume is None else str(resume), extend_from=None if extend is None else str(extend)
+    ).run()
     hist = read_metrics(Path(cfg.output_dir) / "metrics.jsonl") or result.history
     tail = hist[-50:] if hist else []
     return {
         "steps": result.final_step,
         "samples_per_s": result.samples_per_second,
         "resumed_from": None if resume is None else resume.name,
+        "extended_from": None if extend is None else str(extend),
         "final_loss_mean50": {k: float(np.mean([h[k] for h in tail])) for k in ("total", "non_mask", "mask", "grad", "mpd")}
         if tail
         else {},
@@ -453,6 +458,17 @@ def prepare_resume(run_dir: Path) -> Path | None:
     metrics = run_dir / "metrics.jsonl"
     kept = [row for row in read_metrics(metrics) if row["step"] <= step]
     metrics.write_text("".join(json.dumps(row) + "\n" for row in kept))
+    return start
+
+
+def extension_start(earlier_out: Path, variant: str, train_seed: int) -> Path:
+    """The newest checkpoint of the same variant and seed in an earlier ``--out`` (``extend_from``)."""
+    from training.checkpoint import latest_checkpoint
+
+    earlier = run_dir_for(earlier_out, variant, train_seed)
+    start = latest_checkpoint(earlier) if earlier.is_dir() else None
+    if start is None:
+        raise FileNotFoundError(f"extend_from: {earlier} holds no complete checkpoint to continue")
     return start
 
 
@@ -1145,10 +1161,14 @@ def run(
                 del heads_dirs[(variant, seed)]
                 continue
             resume = prepare_resume(run_dir)  # a killed run continues from its last checkpoint
+            extend = None
             if resume is not None:
                 log.info("resuming %s from %s", run_dir, resume.name)
+            elif settings.extend_from:
+                extend = extension_start(Path(settings.extend_from), variant, seed)
+                log.info("extending %s from %s", run_dir, extend)
             t0 = time.perf_counter()
-            info = train_genprop(stage3_config(settings, svd_dir, run_dir, variant, seed), resume)
+            info = train_genprop(stage3_config(settings, svd_dir, run_dir, variant, seed), resume, extend)
             elapsed = time.perf_counter() - t0
             state = update_state(state_path, {f"train_{name}": info, f"timings_{name}": elapsed})
             timings[f"genprop_{name}"] = elapsed

@@ -91,15 +91,29 @@ def parameter_groups(heads: torch.nn.Module, learning_rate: float, multipliers: 
 
 
 class Trainer:
-    """Owns one run. ``setup()`` builds everything (and resumes); ``run()`` trains."""
+    """Owns one run. ``setup()`` builds everything (and resumes); ``run()`` trains.
 
-    def __init__(self, config: TrainConfig, resume: str | None = None, stop_after: int | None = None) -> None:
+    ``resume`` continues a run exactly (its schedule included). ``extend_from`` continues a
+    finished run's checkpoint (heads, EMA, optimiser moments, data position) to
+    ``optim.max_steps`` under a fresh warm-up + cosine schedule over the added steps, a warm
+    restart: a cosine run cannot simply be resumed past its end, where its lr is 0.
+    """
+
+    heads_class: Any = GenPropHeads
+
+    def __init__(
+        self, config: TrainConfig, resume: str | None = None, stop_after: int | None = None, extend_from: str | None = None
+    ) -> None:
+        if resume and extend_from:
+            raise ValueError("resume and extend_from exclude each other: resume the extended run instead")
         self.cfg = config
         self.resume = resume
+        self.extend_from = extend_from
         self.stop_after = stop_after
         self.output_dir = Path(config.output_dir)
         self.global_step = 0
         self.consumed_batches = 0
+        self.schedule_start = 0
         self._ready = False
 
     # ------------------------------------------------------------------ setup
@@ -146,11 +160,7 @@ class Trainer:
             betas=tuple(cfg.optim.betas),
             weight_decay=cfg.optim.weight_decay,
         )
-        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, cfg.optim.warmup_steps, cfg.optim.max_steps)
-        self.ema = EMA(self.params, cfg.optim.ema_decay)
-        start = ckpt.resolve_resume(self.output_dir, self.resume)
-        if start is not None and self.acc.distributed_type != DistributedType.DEEPSPEED:
-            self._load(start, full=True)
+        start = self._schedule_ema_and_restore()
         self.module = GenPropTrainingModule(model, cfg.loss.grad_features, cfg.model.use_sce)
         self.module, self.optimizer = self.acc.prepare(self.module, self.optimizer)
         if start is not None and self.acc.distributed_type == DistributedType.DEEPSPEED:
@@ -166,9 +176,43 @@ class Trainer:
         self._ready = True
         return self
 
-    def _load(self, folder: Path, full: bool) -> None:
-        """Heads, EMA, scheduler, RNG and counters from ``folder`` (optimiser too when ``full``)."""
-        loaded = GenPropHeads.from_pretrained(folder / "genprop")
+    def _schedule_ema_and_restore(self) -> Path | None:
+        """Build the lr schedule and the EMA, then restore a resumed or extended run into them
+        (and into the optimiser built before); returns the checkpoint resumed from, if any."""
+        cfg = self.cfg
+        start = ckpt.resolve_resume(self.output_dir, self.resume)
+        extend = None if not self.extend_from else ckpt.require_checkpoint(Path(self.extend_from), "--extend-from")
+        self.schedule_start = self._schedule_start(start, extend)
+        self.scheduler = get_cosine_schedule_with_warmup(
+            self.optimizer, cfg.optim.warmup_steps, cfg.optim.max_steps - self.schedule_start
+        )
+        self.ema = EMA(self.params, cfg.optim.ema_decay)
+        if start is not None and self.acc.distributed_type != DistributedType.DEEPSPEED:
+            self._load(start, full=True)
+        if extend is not None:
+            self._load(extend, full=True, restart_schedule=True)
+        return start
+
+    def _schedule_start(self, start: Path | None, extend: Path | None) -> int:
+        """The step the lr schedule counts from: a resumed run's own, an extended run's step."""
+        if start is not None:
+            return ckpt.read_state(start).schedule_start
+        if extend is None:
+            return 0
+        if self.acc.distributed_type == DistributedType.DEEPSPEED:
+            raise ValueError("--extend-from is not supported under DeepSpeed: extend on one process or with DDP")
+        step = ckpt.read_state(extend).global_step
+        if self.cfg.optim.max_steps <= step:
+            raise ValueError(
+                f"--extend-from {extend}: it is at step {step}; optim.max_steps ({self.cfg.optim.max_steps}) "
+                "must be larger to add steps"
+            )
+        return step
+
+    def _load(self, folder: Path, full: bool, restart_schedule: bool = False) -> None:
+        """Heads, EMA, scheduler, RNG and counters from ``folder`` (optimiser too when ``full``).
+        ``restart_schedule`` keeps this run's fresh schedule and configured learning rates."""
+        loaded = self.heads_class.from_pretrained(folder / "genprop")
         self.comps.model.heads.load_state_dict(loaded.state_dict())
         state = ckpt.read_state(folder)
         tensors = ckpt.load_tensors(folder)
@@ -176,7 +220,12 @@ class Trainer:
             if "optimizer" not in tensors:
                 raise FileNotFoundError(f"{folder} has no optimizer.pt")
             self.optimizer.load_state_dict(tensors["optimizer"])
-        self.scheduler.load_state_dict(tensors["scheduler"])
+        if restart_schedule:
+            groups = self.optimizer.param_groups
+            for group, lr, base in zip(groups, self.scheduler.get_last_lr(), self.scheduler.base_lrs, strict=True):
+                group["lr"], group["initial_lr"] = lr, base
+        else:
+            self.scheduler.load_state_dict(tensors["scheduler"])
         self.ema.load_tensors(tensors["ema"], state.ema_updates)
         ckpt.restore_rng(tensors["rng_plain"], tensors["rng_tensors"])
         self.global_step, self.consumed_batches = state.global_step, state.consumed_batches
@@ -229,7 +278,9 @@ class Trainer:
         self.acc.wait_for_everyone()
         deepspeed = self.acc.distributed_type == DistributedType.DEEPSPEED
         path = None
-        state = ckpt.TrainerState(self.global_step, self.consumed_batches, self.ema.num_updates, self.cfg.seed)
+        state = ckpt.TrainerState(
+            self.global_step, self.consumed_batches, self.ema.num_updates, self.cfg.seed, self.schedule_start
+        )
         if deepspeed or self.acc.is_main_process:
             path = ckpt.save_checkpoint(
                 self.output_dir,
@@ -351,10 +402,12 @@ class Trainer:
             return None
 
 
-def train(config: TrainConfig, resume: str | None = None, stop_after: int | None = None) -> TrainResult:
+def train(
+    config: TrainConfig, resume: str | None = None, stop_after: int | None = None, extend_from: str | None = None
+) -> TrainResult:
     """Set up and run one training job (the CLI's entry point)."""
     if config.model.backbone in WAN_BACKBONES:  # GenProp on the Wan DiT: training/wan/
         from training.wan.trainer import WanTrainer
 
-        return WanTrainer(config, resume=resume, stop_after=stop_after).run()
-    return Trainer(config, resume=resume, stop_after=stop_after).run()
+        return WanTrainer(config, resume=resume, stop_after=stop_after, extend_from=extend_from).run()
+    return Trainer(config, resume=resume, stop_after=stop_after, extend_from=extend_from).run()

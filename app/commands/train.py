@@ -2,7 +2,8 @@
 
 Multi-GPU / multi-node: ``accelerate launch [--multi_gpu --num_processes N ...] main.py train
 --config training/configs/paper_svd.yaml``. ``--resume latest`` continues from the newest
-complete ``checkpoint-<step>`` in the output folder.
+complete ``checkpoint-<step>`` in the output folder; ``--extend-from CHECKPOINT --max-steps N``
+trains a finished run on to step N under a fresh warm-up + cosine schedule (a warm restart).
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ def _train_args(parser: argparse.ArgumentParser) -> None:
         "--stop-after", type=int, default=None, metavar="STEP", help="stop at this step, keeping the schedule of max_steps"
     )
     parser.add_argument("--resume", default=None, help="'latest' or a checkpoint folder")
+    parser.add_argument(
+        "--extend-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="train on from a finished run's checkpoint to --max-steps, with a fresh lr schedule over the added steps",
+    )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. optim.learning_rate=1e-4"
     )
@@ -45,12 +52,16 @@ def _train_run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from engine.genprop.weights import GenPropWeightsError
-    from training.checkpoint import CheckpointError, resolve_and_verify
+    from training.checkpoint import CheckpointError, require_checkpoint, resolve_and_verify, verify_checkpoint
 
     try:
         # a damaged, truncated or malicious checkpoint is refused before any model is built
+        if args.resume and args.extend_from:
+            raise ValueError("--resume and --extend-from exclude each other (resume an extended run with --resume)")
         resolve_and_verify(Path(config.output_dir), args.resume)
-        result = train(config, resume=args.resume, stop_after=args.stop_after)
+        if args.extend_from:
+            verify_checkpoint(require_checkpoint(Path(args.extend_from), "--extend-from"))
+        result = train(config, resume=args.resume, stop_after=args.stop_after, extend_from=args.extend_from)
     except (DatasetLayoutError, FileNotFoundError, CheckpointError, GenPropWeightsError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

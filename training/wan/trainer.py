@@ -8,19 +8,15 @@ or ``tiny_wan`` (random tiny modules); ``training.trainer.train`` dispatches her
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import DistributedType
-from diffusers.optimization import get_cosine_schedule_with_warmup
 
 from engine.genprop import freeze_backbone
 from engine.genprop.wan_heads import WanGenPropHeads
-from training import checkpoint as ckpt
 from training import trainer as base
 from training.config import ConfigError
-from training.ema import EMA
 from training.losses import LossTerms
 from training.wan.models import WanComponents, build_wan_components
 from training.wan.step import WanTrainingModule, compute_loss, prepare_inputs
@@ -39,7 +35,9 @@ def check_wan_data(cfg: Any, multiple: int) -> None:
 
 
 class WanTrainer(base.Trainer):
-    """Owns one GenProp-Wan run; ``run()`` and ``save()`` are the SVD trainer's."""
+    """Owns one GenProp-Wan run; ``run()``, ``save()`` and the restore are the SVD trainer's."""
+
+    heads_class = WanGenPropHeads
 
     def setup(self) -> WanTrainer:
         cfg = self.cfg
@@ -61,11 +59,7 @@ class WanTrainer(base.Trainer):
         self.optimizer = torch.optim.AdamW(
             groups, lr=cfg.optim.learning_rate, betas=tuple(cfg.optim.betas), weight_decay=cfg.optim.weight_decay
         )
-        self.scheduler = get_cosine_schedule_with_warmup(self.optimizer, cfg.optim.warmup_steps, cfg.optim.max_steps)
-        self.ema = EMA(self.params, cfg.optim.ema_decay)
-        start = ckpt.resolve_resume(self.output_dir, self.resume)
-        if start is not None and self.acc.distributed_type != DistributedType.DEEPSPEED:
-            self._load(start, full=True)
+        start = self._schedule_ema_and_restore()
         self.module = WanTrainingModule(model, getattr(cfg.loss, "grad_features", "features"))
         self.module, self.optimizer = self.acc.prepare(self.module, self.optimizer)
         if start is not None and self.acc.distributed_type == DistributedType.DEEPSPEED:
@@ -80,22 +74,6 @@ class WanTrainer(base.Trainer):
             self.acc.init_trackers("genprop", config=base._flat_hparams(cfg.to_dict()))
         self._ready = True
         return self
-
-    def _load(self, folder: Path, full: bool) -> None:
-        """Heads, EMA, scheduler, RNG and counters from ``folder`` (optimiser too when ``full``)."""
-        loaded = WanGenPropHeads.from_pretrained(folder / "genprop")
-        self.comps.model.heads.load_state_dict(loaded.state_dict())
-        state = ckpt.read_state(folder)
-        tensors = ckpt.load_tensors(folder)
-        if full:
-            if "optimizer" not in tensors:
-                raise FileNotFoundError(f"{folder} has no optimizer.pt")
-            self.optimizer.load_state_dict(tensors["optimizer"])
-        self.scheduler.load_state_dict(tensors["scheduler"])
-        self.ema.load_tensors(tensors["ema"], state.ema_updates)
-        ckpt.restore_rng(tensors["rng_plain"], tensors["rng_tensors"])
-        self.global_step, self.consumed_batches = state.global_step, state.consumed_batches
-        log.info("resumed from %s at step %d", folder, self.global_step)
 
     def train_step(self, batch: dict[str, torch.Tensor], micro_batch: int) -> tuple[LossTerms, bool]:
         gen = base.step_generator(self.cfg.seed, micro_batch, self.acc.process_index)
