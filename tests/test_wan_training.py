@@ -113,3 +113,15 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     one = WanGenPropHeads.from_pretrained(tmp_path / "full" / "checkpoint-4" / "genprop").state_dict()
     two = WanGenPropHeads.from_pretrained(tmp_path / "part" / "checkpoint-4" / "genprop").state_dict()
     assert all(torch.allclose(one[k], two[k], atol=1e-7) for k in one)
+
+
+def test_extend_from_continues_wan_heads_on_a_fresh_schedule(tmp_path: Path) -> None:
+    """The Wan trainer shares the SVD trainer's restore: an extension starts from the checkpoint's
+    heads at its step, on a new warm-up + cosine over the added steps."""
+    train(tiny_config(tmp_path / "first", **{"optim.max_steps": 2}))
+    longer = train(tiny_config(tmp_path / "longer"), extend_from=str(tmp_path / "first" / "checkpoint-2"))
+    assert [h["step"] for h in longer.history] == [3, 4]
+    lr = tiny_config(tmp_path / "x").optim.learning_rate
+    assert [h["lr"] for h in longer.history] == pytest.approx([lr, 0.0])
+    heads = WanGenPropHeads.from_pretrained(tmp_path / "longer" / "checkpoint-4" / "genprop")
+    assert heads.config.backbone == "wan"
