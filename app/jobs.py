@@ -23,10 +23,13 @@ from app.disk_check import require_room_for_run
 from app.engine_cache import EngineCache
 from app.engine_options import run_options
 from app.result_cache import new_result_folder
+from engine.disk_room import require_disk_room
 from engine.edit import FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult, get_engine
 from engine.result_store import ResultWriter
 from engine.video import FrameSource, write_png_sequence, write_video
+from engine.video.export import output_disk_need
+from engine.video.formats import FORMATS
 
 
 @dataclass
@@ -115,6 +118,10 @@ class ExportJob:
 
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Path:
         total = len(self.result.frames)
+        height, width = self.result.frames.shape[1:3]
+        written_as = {"video": FORMATS["video"], "frames": FORMATS["png"], "masks": None}[self.kind]
+        # Refused before the first frame, not at a full disk after most of them (engine.disk_room).
+        require_disk_room([output_disk_need(self.target, total, (width, height), written_as, what=f"the exported {self.kind}")])
 
         def on_frame(done: int) -> None:
             cancel.raise_if_cancelled()

@@ -16,6 +16,8 @@ from engine.engines.sink import MemorySink
 from engine.procedural import generate_clip
 from engine.result_store import ResultWriter, store_disk_need
 from engine.video import frame_spool
+from engine.video.export import ExportPlan, write_result
+from engine.video.formats import FORMATS, MATTE_FORMATS
 from engine.video.source import ArrayClip
 from tests.edit_factory import STREAMING_OPTIONS, card_layer, object_mask
 
@@ -141,3 +143,75 @@ def test_the_app_job_refuses_a_run_that_cannot_fit(clip, monkeypatch, tmp_path: 
     with pytest.raises(DiskRoomError, match="not enough free disk"):
         job(lambda p: None, CancelToken())
     assert made and not made[0].exists()  # nothing left behind
+
+
+@pytest.mark.parametrize("grain", [0, 128], ids=["clean", "pure-noise"])
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_the_export_estimate_holds_every_format(tmp_path: Path, name: str, grain: int) -> None:
+    """Each format's bound holds what its encoder writes, pure noise included (the worst case for every codec)."""
+    from types import SimpleNamespace
+
+    w, h, t = 256, 128, 3  # DNxHR needs 256x120 or more
+    rng = np.random.default_rng(grain)
+    source = generate_clip(w, h, t, num_objects=2, seed=3, pan_speed=2.0)
+    frames = np.clip(source.frames + rng.normal(0, grain, source.frames.shape), 0, 255).astype(np.uint8)
+    masks = (rng.random((t, h, w)) < 0.5).astype(np.uint8) * 255 if grain else source.object_masks[1].astype(np.uint8) * 255
+    fmt = FORMATS[name]
+    out = tmp_path / ("out" if fmt.sequence else "out" + fmt.suffixes[0])
+    matte = tmp_path / ("matte.mov" if name == "prores-4444" else "matte") if fmt.name in MATTE_FORMATS else None
+    plan = ExportPlan.from_paths(out, name, masks_out=tmp_path / "masks", matte_out=matte, matte_format=name if matte else "auto")
+    write_result(plan, SimpleNamespace(frames=frames, masks=masks, fps=24.0, extras={}))
+    needs = {need.folder: need for need in plan.disk_needs(t, (w, h))}
+    for path in plan.outputs:
+        written = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+        assert 0 < written <= needs[path].nbytes, (path.name, written, needs[path].nbytes)
+
+
+def test_the_cli_counts_its_outputs_in_the_disk_check(tmp_path: Path, clip, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """Room for the run's working files and its store but not for the output beside them: refused before the run."""
+    from PIL import Image
+
+    from engine.video import write_video
+    from main import main
+
+    video = write_video(tmp_path / "in.mp4", list(clip.frames), 24.0, lossless=True)
+    Image.fromarray(object_mask(clip)).save(tmp_path / "mask.png")
+    out = tmp_path / "out"
+    edit = compose(clip.frames[0], [RemoveSpec(mask=object_mask(clip))])
+    run = [*ClassicEngine().disk_needs(T, (W, H), edit), store_disk_need(tmp_path, T, (W, H), 1, proxies=False)]
+    output = ExportPlan.from_paths(out, "png16").disk_needs(T, (W, H))
+    _little_free(monkeypatch, sum(n.nbytes for n in run) + output[0].nbytes // 2)
+    args = ["propagate", "--video", str(video), "--mask", str(tmp_path / "mask.png"), "--edited-frame"]
+    Image.fromarray(clip.frames[0]).save(tmp_path / "first.png")
+    args += [
+        str(tmp_path / "first.png"),
+        "--task",
+        "mask_and_fill",
+        "--engine",
+        "classic",
+        "--format",
+        "png16",
+        "--out",
+        str(out),
+    ]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "not enough free disk" in err and f"the result in {out}" in err
+    assert {p.name for p in tmp_path.iterdir()} == {"in.mp4", "mask.png", "first.png"}
+    _little_free(monkeypatch, sum(n.nbytes for n in run) + output[0].nbytes)  # and with room for it too, it runs
+    assert main(args) == 0 and len(list(out.glob("*.png"))) == T
+
+
+def test_the_app_export_refuses_an_export_that_cannot_fit(clip, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from app.jobs import ExportJob
+    from engine.engines.base import CancelToken
+
+    result = SimpleNamespace(frames=clip.frames, masks=clip.object_masks[1].astype(np.uint8) * 255, fps=24.0)
+    _little_free(monkeypatch, 10_000)
+    for kind in ("video", "frames", "masks"):
+        with pytest.raises(DiskRoomError, match=f"the exported {kind} in"):
+            ExportJob(result, kind, tmp_path / kind)(lambda p: None, CancelToken())
+    assert not list(tmp_path.iterdir())

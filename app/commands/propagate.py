@@ -446,7 +446,8 @@ def _run_checked(
         if engine is None:
             engine = engines[engine_name] = get_engine(engine_name)()  # type: ignore[index]
         keyframe_warnings = _keyframe_report(edit, engine, engine_name, say)
-        require_room_for_run(engine, reader, edit, store, proxies=False)
+        exports = plan.disk_needs(len(reader), edit.canvas_size)
+        require_room_for_run(engine, reader, edit, store, proxies=False, exports=exports)
         # The engine writes into the result store as it goes; the outputs are transcoded from it
         # (no scrubbing proxies: nobody scrubs this store, it is removed afterwards).
         with ResultWriter(store, reader.fps, expected_frames=len(reader), proxies=False) as writer:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.disk_room import DiskNeed
 from engine.video.atomic import atomic_file, atomic_folder, check_destinations
 from engine.video.colour import ColourTags
 from engine.video.errors import VideoError
@@ -94,6 +95,17 @@ class ExportPlan:
             folders.append(self.index_out)
         return files, folders
 
+    def disk_needs(self, frames: int, size: tuple[int, int]) -> list[DiskNeed]:
+        """What these outputs of ``frames`` frames of ``size`` (w, h) take on disk, at most (the disk check)."""
+        needs = [output_disk_need(self.out, frames, size, self.format, what="the result")]
+        if self.masks_out is not None:
+            needs.append(output_disk_need(self.masks_out, frames, size, None, what="the masks"))
+        if self.matte_out is not None and self.matte_format is not None:
+            needs.append(output_disk_need(self.matte_out, frames, size, self.matte_format, matte=True, what="the matte"))
+        if self.index_out is not None:
+            needs.append(output_disk_need(self.index_out, frames, size, None, what="the index masks"))
+        return needs
+
     @property
     def outputs(self) -> list[Path]:
         files, folders = self._paths()
@@ -121,6 +133,23 @@ class ExportPlan:
                 raise VideoError(path, str(exc)) from None
         files, folders = self._paths()
         check_destinations(files, folders, inputs=inputs, folder_entries=OUTPUT_FOLDER_ENTRIES)
+
+
+def output_disk_need(
+    target: Path, frames: int, size: tuple[int, int], fmt: OutputFormat | None, *, matte: bool = False, what: str
+) -> DiskNeed:
+    """What one output of ``frames`` frames of ``size`` (w, h) takes on disk, at most.
+
+    ``fmt`` None: one-channel 8-bit PNGs (masks, index masks). A file is written beside its
+    name and a sequence as a sibling folder before the rename (``engine.video.atomic``), so
+    both count on the target's disk; an earlier output it replaces is removed only afterwards.
+    A PNG's bound is its raw rows (a filter byte each) plus zlib's stored-block overhead; every
+    frame also gets 4 KB for headers (and a file's share of the source's audio).
+    """
+    w, h = size
+    per_pixel = 1.0 if fmt is None else fmt.max_bytes_per_pixel * (4 / 3 if matte and fmt.sequence else 1)
+    per_frame = w * h * per_pixel * 1.01 + h + 4096
+    return DiskNeed(Path(target), int(frames * per_frame), what)
 
 
 @dataclass(frozen=True)

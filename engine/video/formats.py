@@ -31,6 +31,12 @@ class OutputFormat:
         full_depth: a 10-bit or deeper source is carried at more than 8 bits (see
             ``engine/video/full_depth.py``); 8-bit formats get the engine's 8-bit frames.
         summary: one line for ``--help`` and tooltips.
+        max_bytes_per_pixel: what one frame takes on disk per pixel, at most, for the disk check
+            before an export (``engine.disk_room``): the raw size of the format's samples (ProRes
+            4444: 12-bit 4:4:4 + 16-bit alpha; 422 HQ and DNxHR HQX: 10-bit 4:2:2; a sequence matte
+            adds its alpha), more where the encoder exceeds raw on grain (FFV1: 3.43 on pure noise),
+            and for H.264/VP9 at crf 18, whose raw 4:2:0 (1.5) is far above any footage, 1.0 (pure
+            noise: 0.65; grainy footage 0.2, clean 0.04; tests/test_disk_room.py).
     """
 
     name: str
@@ -42,6 +48,7 @@ class OutputFormat:
     lossless: bool
     full_depth: bool
     summary: str
+    max_bytes_per_pixel: float
 
 
 FORMATS: dict[str, OutputFormat] = {
@@ -57,6 +64,7 @@ FORMATS: dict[str, OutputFormat] = {
             False,
             False,
             "8-bit delivery video: H.264 yuv420p (VP9 in .webm), the source's audio kept",
+            1.0,
         ),
         OutputFormat(
             "lossless",
@@ -68,6 +76,7 @@ FORMATS: dict[str, OutputFormat] = {
             True,
             False,
             "8-bit exact RGB: FFV1 (.mkv), libx264rgb qp 0 (.mp4/.mov), VP9 lossless (.webm)",
+            3.6,
         ),
         OutputFormat(
             "prores-422-hq",
@@ -79,6 +88,7 @@ FORMATS: dict[str, OutputFormat] = {
             False,
             True,
             "Apple ProRes 422 HQ, 10-bit 4:2:2, colour tags and timecode of the source (prores_ks)",
+            2.5,
         ),
         OutputFormat(
             "prores-4444",
@@ -90,6 +100,7 @@ FORMATS: dict[str, OutputFormat] = {
             False,
             True,
             "Apple ProRes 4444, 12-bit 4:4:4 + 16-bit alpha, colour tags and timecode of the source (prores_ks)",
+            6.5,
         ),
         OutputFormat(
             "dnxhr-hqx",
@@ -101,6 +112,7 @@ FORMATS: dict[str, OutputFormat] = {
             False,
             True,
             "Avid DNxHR HQX, 10-bit 4:2:2 (frames at least 256x120), colour tags and timecode of the source",
+            2.5,
         ),
         OutputFormat(
             "png",
@@ -112,6 +124,7 @@ FORMATS: dict[str, OutputFormat] = {
             True,
             False,
             "a folder of 8-bit RGB PNGs (frame_00000.png ...)",
+            3.0,
         ),
         OutputFormat(
             "png16",
@@ -123,6 +136,7 @@ FORMATS: dict[str, OutputFormat] = {
             True,
             True,
             "a folder of 16-bit RGB PNGs, the source's full depth where the engine allows",
+            6.0,
         ),
         OutputFormat(
             "exr",
@@ -134,6 +148,7 @@ FORMATS: dict[str, OutputFormat] = {
             True,
             True,
             "a folder of half-float OpenEXR (ZIP) in scene-linear light (the source's transfer undone)",
+            6.0,
         ),
     )
 }
