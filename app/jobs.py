@@ -27,9 +27,9 @@ from engine.disk_room import require_disk_room
 from engine.edit import FirstFrameEdit
 from engine.engines.base import CancelToken, Progress, ProgressCallback, PropagationResult, get_engine
 from engine.result_store import ResultWriter
-from engine.video import FrameSource, write_png_sequence, write_video
-from engine.video.export import output_disk_need
-from engine.video.formats import FORMATS
+from engine.video import FrameSource, write_png_sequence
+from engine.video.export import ExportPlan, output_disk_need, write_result
+from engine.video.formats import AUTO
 
 
 @dataclass
@@ -53,7 +53,11 @@ class PropagationJob:
             with leased_engine(self.engines, self.engine, engine_cls, options, cancel) as engine:
                 require_room_for_run(engine, self.clip, self.edit, folder, proxies=True)
                 with ResultWriter(folder, self.clip.fps, expected_frames=len(self.clip)) as sink:
-                    return engine.propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
+                    result = engine.propagate_to(sink, self.clip, self.edit, options, progress=progress, cancel=cancel)
+            # The edit this result was made with (the session's may change): a full-depth export
+            # needs it (ExportJob); kept in memory only (not a plain extra, so not saved).
+            result.extras["edit"] = self.edit
+            return result
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)  # a cancelled or failed run leaves nothing behind
             raise
@@ -104,41 +108,54 @@ EXPORT_KINDS = ("video", "frames", "masks")
 
 @dataclass
 class ExportJob:
-    """Write a result as an mp4 (with the source's audio), a PNG sequence or masks."""
+    """Write a result in any output format of ``engine.video.formats`` (the CLI's ``--format``),
+    or its masks as PNGs.
+
+    The result goes through the CLI's own writer (``engine.video.export.write_result``): the
+    source's audio, colour tags and timecode are kept, ProRes/DNxHR/EXR work, and the output
+    appears only when complete. ``source`` is the clip's reader the result was propagated from;
+    with the edit the run recorded (``result.extras["edit"]``) a 10-bit or deeper source is
+    carried at full depth, as in the CLI. ``format``: ``None`` lets a file's suffix decide
+    ("video") and writes "frames" as 8-bit PNGs.
+    """
 
     result: PropagationResult
     kind: str
     target: Path
-    audio_from: Path | None = None
+    source: Any = None
+    format: str | None = None
     quality: int = 18
+    notes: list[str] = field(default_factory=list)  # what the export reported (e.g. 8-bit values in a 10-bit format)
 
     def __post_init__(self) -> None:
         if self.kind not in EXPORT_KINDS:
             raise ValueError(f"export kind must be one of {EXPORT_KINDS}, got {self.kind!r}")
 
+    def plan(self) -> ExportPlan:
+        """The outputs to write; ValueError naming the path and the format when they do not fit."""
+        name = self.format or ("png" if self.kind == "frames" else AUTO)
+        return ExportPlan.from_paths(self.target, name, quality=self.quality)
+
     def __call__(self, progress: ProgressCallback, cancel: CancelToken) -> Path:
         total = len(self.result.frames)
         height, width = self.result.frames.shape[1:3]
-        written_as = {"video": FORMATS["video"], "frames": FORMATS["png"], "masks": None}[self.kind]
-        # Refused before the first frame, not at a full disk after most of them (engine.disk_room).
-        require_disk_room([output_disk_need(self.target, total, (width, height), written_as, what=f"the exported {self.kind}")])
 
         def on_frame(done: int) -> None:
             cancel.raise_if_cancelled()
             progress(Progress("export", done, total, f"frame {done}/{total}"))
 
-        if self.kind == "video":
-            return write_video(
-                self.target,
-                iter(self.result.frames),
-                self.result.fps,
-                quality=self.quality,
-                audio_from=self.audio_from,
-                on_frame=on_frame,
-            )
-        frames: np.ndarray = self.result.frames if self.kind == "frames" else self.result.masks
-        prefix = "frame_" if self.kind == "frames" else "mask_"
-        return write_png_sequence(self.target, iter(frames), prefix=prefix, on_frame=on_frame)
+        if self.kind == "masks":
+            # Refused before the first frame, not at a full disk after most of them (engine.disk_room).
+            require_disk_room([output_disk_need(self.target, total, (width, height), None, what="the exported masks")])
+            return write_png_sequence(self.target, iter(self.result.masks), prefix="mask_", on_frame=on_frame)
+        plan = self.plan()
+        inputs = [self.source.path] if getattr(self.source, "path", None) is not None else []
+        plan.check(inputs=inputs, size=(width, height))
+        require_disk_room([output_disk_need(self.target, total, (width, height), plan.format, what=f"the exported {self.kind}")])
+        extras = getattr(self.result, "extras", {})
+        report = write_result(plan, self.result, edit=extras.get("edit"), reader=self.source, on_frame=on_frame)
+        self.notes = list(report.notes)
+        return plan.out
 
 
 #: Stages that prepare the work (reading frames, loading models, tracking a mask before GenProp

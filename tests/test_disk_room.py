@@ -213,5 +213,5 @@ def test_the_app_export_refuses_an_export_that_cannot_fit(clip, monkeypatch, tmp
     _little_free(monkeypatch, 10_000)
     for kind in ("video", "frames", "masks"):
         with pytest.raises(DiskRoomError, match=f"the exported {kind} in"):
-            ExportJob(result, kind, tmp_path / kind)(lambda p: None, CancelToken())
+            ExportJob(result, kind, tmp_path / {"video": "video.mp4"}.get(kind, kind))(lambda p: None, CancelToken())
     assert not list(tmp_path.iterdir())

@@ -118,6 +118,41 @@ def test_select_recolour_propagate_review_export(qtbot, window: MainWindow, tmp_
         window.export("masks", tmp_path / "masks")
     assert len(list((tmp_path / "masks").glob("mask_*.png"))) == 90
 
+    # File -> Export result...: the user switches the type to ProRes 422 HQ (the name follows it),
+    # then types a name without a suffix
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QLineEdit
+
+    from app.export_choices import filter_text
+    from engine.video.formats import FORMATS
+
+    seen: dict[str, object] = {}
+
+    def drive_dialog() -> None:
+        dialogs = [w for w in QApplication.topLevelWidgets() if isinstance(w, QFileDialog) and w.isVisible()]
+        if not dialogs:
+            QTimer.singleShot(100, drive_dialog)
+            return
+        dialog = dialogs[0]
+        types = dialog.findChild(QComboBox, "fileTypeCombo")
+        name = dialog.findChild(QLineEdit, "fileNameEdit")
+        seen["offered"] = [types.itemText(i) for i in range(types.count())]
+        seen["before"] = name.text()
+        types.setCurrentIndex(types.findText(filter_text(FORMATS["prores-422-hq"])))
+        types.activated.emit(types.currentIndex())
+        seen["after"] = name.text()
+        name.setText(str(tmp_path / "cut"))
+        dialog.accept()
+
+    QTimer.singleShot(100, drive_dialog)
+    with qtbot.waitSignal(window.job_finished, timeout=120000) as exported:
+        window.actions["export_video"].trigger()
+    assert exported.args == ["succeeded"], seen
+    assert len(seen["offered"]) == len(FORMATS) and (seen["before"], seen["after"]) == ("result.mp4", "result.mov")
+    prores = open_video(tmp_path / "cut.mov")
+    assert len(prores) == 90 and prores.info.codec == "prores" and prores.info.has_audio
+    prores.close()
+
 
 def test_cancel_a_running_job(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     clip = encode(tmp_path / "long.mp4", moving_frames(400, 320, 192), "libx264")

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import ClipDocument
+from app.export_choices import default_filter
 from app.jobs import AttentionRecordJob, ExportJob, PropagationJob
 from app.keyframes import KeyframeNoticeJob
 from app.paths import user_dirs
@@ -44,6 +45,7 @@ from ui.edit_canvas import EditCanvas
 from ui.edit_panel import TOOLS, EditPanel
 from ui.engine_panel import EnginePanel
 from ui.errors import show_error
+from ui.export_dialog import ask_export_target
 from ui.frame_loader import FrameLoader
 from ui.frame_view import FrameView
 from ui.help_dialogs import device_text
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         self.confirm_unsaved = True  # ask Save / Discard / Cancel before open work is replaced or the app quits
         self._loader: FrameLoader | None = None
         self._demo_model = False  # the bundled demo model is searched once the user asks for it
+        self._export_filter = ""  # the export format last chosen in this window (the dialog starts on it)
         self._applying_settings = False
         self._closed = False
         self.setWindowTitle(APP_NAME)
@@ -375,25 +378,33 @@ class MainWindow(QMainWindow):
         if self.review.current is None:
             return
         start = self.dialog_dir("export")
+        fmt: str | None = None
         if kind == "video":
-            name = str(Path(start) / "result.mp4")
-            path, _ = QFileDialog.getSaveFileName(self, "Export video", name, "MP4 video (*.mp4);;Matroska (*.mkv)")
+            answer = ask_export_target(self, start, self._export_filter or default_filter())
+            if answer is None:
+                return
+            target, fmt, self._export_filter = answer
+            path = str(target)
         else:
             path = QFileDialog.getExistingDirectory(self, "Export into folder", start)
             path = str(Path(path) / ("frames" if kind == "frames" else "masks")) if path else ""
         if path:
             self.remember_dir("export", path)
-            self.export(kind, Path(path))
+            self.export(kind, Path(path), fmt)
 
-    def export(self, kind: str, target: Path) -> None:
+    def export(self, kind: str, target: Path, format: str | None = None) -> None:
+        """Export the result shown in Review (``format``: a name of ``engine.video.formats.FORMATS``)."""
         result = self.review.current
         if result is None:
             return
-        audio = self.document.path if self.document is not None else None
-        job = ExportJob(result, kind, target, audio_from=audio)
-        self.jobs.start(
-            job, f"export-{kind}", f"Export {kind}", lambda path: self.statusBar().showMessage(f"exported {path}", 8000)
-        )
+        source = self.document.reader if self.document is not None else None
+        job = ExportJob(result, kind, target, source=source, format=format)
+
+        def done(path: Path) -> None:
+            notes = "; ".join(job.notes)
+            self.statusBar().showMessage(f"exported {path}" + (f" ({notes})" if notes else ""), 15000 if notes else 8000)
+
+        self.jobs.start(job, f"export-{kind}", f"Export {kind}", done)
 
     # ------------------------------------------------------------------ edits
     def import_edit(self, path: Path) -> bool:

@@ -199,6 +199,11 @@ def result_frames(plan: ExportPlan, result: Any, edit: Any, reader: Any, facts: 
     if not plan.format.full_depth or facts.bit_depth <= 8 or getattr(reader, "path", None) is None or edit is None:
         if plan.format.full_depth and facts.bit_depth <= 8:
             report.notes.append(f"{plan.out.name}: the source is 8-bit; the {plan.format.name} output holds 8-bit values")
+        elif plan.format.full_depth and edit is None:
+            report.notes.append(
+                f"{plan.out.name}: written from the engine's 8-bit frames (the edit this result was made with is not "
+                f"known, e.g. a result of a reopened project: propagate again to carry the {facts.bit_depth}-bit source)"
+            )
         yield result.frames
         return
     from engine.video.full_depth import FullDepthFrames
