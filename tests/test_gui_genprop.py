@@ -34,7 +34,7 @@ def tiny_svd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     recovery.discard()
     clip = encode(tmp_path / "clip.mp4", moving_frames(6, 96, 64), "libx264", fps=12)
     win = MainWindow(Settings())
@@ -59,13 +59,24 @@ def test_genprop_run_mpd_overlay_and_attention(qtbot, tiny_svd: Path, tmp_path: 
     assert result.frames.shape == (6, 64, 96, 3) and result.masks.shape == (6, 64, 96)  # MPD masks at frame size
     assert win.review.attention_check.isEnabled()
 
-    # Shift+click on the result: the first window is re-run with the attention recorder
+    # Shift+click on the result: the first window is re-run with the attention recorder, with the
+    # edit the result was made with even after the session's edit changed
+    made_with = result.extras["edit"]
+    win.edit_panel.set_selection(np.pad(np.full((8, 8), 255, np.uint8), ((2, 54), (2, 86))))
+    with qtbot.waitSignal(win.edit_panel.edit_changed, timeout=20000):
+        win.edit_panel.add_recolour()
+    assert win.session.edit is not made_with
+    from ui import main_window
+
+    recorded_with = []
+    real_job = main_window.AttentionRecordJob
+    monkeypatch.setattr(main_window, "AttentionRecordJob", lambda *a, **k: recorded_with.append(a[2]) or real_job(*a, **k))
     win.review.mode_box.setCurrentText("Result")
     win.review.view.fit()
     pos = win.review.view.mapFromScene(45, 30)
     with qtbot.waitSignal(win.job_finished, timeout=240000) as recorded:
         qtbot.mouseClick(win.review.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, pos)
-    assert recorded.args == ["succeeded"]
+    assert recorded.args == ["succeeded"] and len(recorded_with) == 1 and recorded_with[0] is made_with
     attention = win.review.attention
     assert attention is not None and win.review.layer_box.count() >= 2 and attention.num_steps == 2
     win.review.mask_check.setChecked(False)

@@ -357,8 +357,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Propagated, with a warning: {warnings[0]}{more}", 15000)
 
     def record_attention(self, result: PropagationResult) -> None:
-        """Record G's attention for ``result`` once (its first window); clicks are answered from the record."""
-        edit = self.session.edit
+        """Record G's attention for ``result`` once (its first window); clicks are answered from the record.
+
+        With the edit the result was made with (the session's may have changed since), when the run kept it.
+        """
+        edit = result.extras.get("edit")
+        edit = self.session.edit if edit is None else edit
         if edit is None or self.document is None or self.jobs.busy:
             return
         windows = result.extras.get("windows") or [(0, len(result.frames))]
