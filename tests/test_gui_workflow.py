@@ -403,3 +403,17 @@ def test_the_shadow_brush_paints_what_remove_takes_with_the_object(qtbot, window
     window.edit_panel.set_tool("erase")  # the eraser takes shadow paint away too
     _stroke(qtbot, window, [(x + 40, y + 30), (x + 60, y + 32), (x + 80, y + 34)])
     assert not window.session.has_extras
+
+
+def test_a_tool_picked_in_the_panel_shows_frame_1(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """The app opens on the Clip tab: clicking Select there, then the coin, must not be a dead click."""
+    open_and_wait(qtbot, window, SAMPLE_CLIP)
+    for tab in (window._clip_tab, window.review):
+        window.tabs.setCurrentWidget(tab)
+        qtbot.mouseClick(window.edit_panel.tool_buttons["select"], Qt.MouseButton.LeftButton)
+        assert window.tabs.currentWidget() is window.canvas and window.edit_panel.tool == "select"
+    qtbot.waitUntil(lambda: window.canvas.isVisible())
+    window.canvas.fit()
+    with qtbot.waitSignal(window.edit_panel.selection_changed, timeout=30000):  # the next click selects the coin
+        qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=window.canvas.mapFromScene(*COIN))
+    assert window.session.selection is not None and window.session.selection.any()

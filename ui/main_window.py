@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.review.attention_requested.connect(self.record_attention)
         self.tabs = QTabWidget()
         self.tabs.addTab(clip_tab, "Clip")
+        self._clip_tab = clip_tab
         self.tabs.addTab(self.canvas, "Edit frame 1")
         self.tabs.addTab(self.review, "Review")
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -118,7 +119,7 @@ class MainWindow(QMainWindow):
 
         self.edit_panel = EditPanel(self.canvas, self.session, self.undo_stack, self.settings, self.model_dirs)
         self.edit_panel.error.connect(lambda title, msg: show_error(self, title, msg))
-        self.edit_panel.tool_changed.connect(lambda _t: self._update_status())
+        self.edit_panel.tool_changed.connect(self._edit_tool_picked)
         self.session.on_change(self._session_changed)
         self.engine_panel = EnginePanel(self.model_dirs)
         self.engine_panel.propagate_requested.connect(self.propagate)
@@ -195,6 +196,13 @@ class MainWindow(QMainWindow):
                 self.actions[key].setEnabled(has_player)
         if hasattr(self, "tool_label"):
             self._update_status()
+
+    def _edit_tool_picked(self, _tool: str) -> None:
+        """A tool picked in the Edit tools panel acts on frame 1: show it, rather than leave the click
+        on the Clip or Review tab doing nothing (the Correct frame tab keeps its own tools)."""
+        if self.tabs.currentWidget() in (self._clip_tab, self.review):
+            self.tabs.setCurrentWidget(self.canvas)
+        self._update_status()
 
     def use_tool(self, tool: str) -> None:
         if self.tabs.currentWidget() is self.keyframes.view and self.keyframes.correction.active:
