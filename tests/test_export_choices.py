@@ -110,3 +110,22 @@ def test_a_wrong_name_or_a_cancel_leaves_nothing(ten_bit_run, tmp_path: Path) ->
     with pytest.raises(PropagationCancelled):
         ExportJob(result, "video", tmp_path / "y.mkv", source=clip, format="lossless")(lambda p: None, cancel)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_export_never_replaces_a_folder_of_the_users_files(tmp_path: Path) -> None:
+    """The masks and frames exports replace their folder whole: one holding anything but an earlier
+    export's PNGs is refused, and the user's file is still there."""
+    from types import SimpleNamespace
+
+    result = SimpleNamespace(frames=np.zeros((3, 16, 16, 3), np.uint8), masks=np.zeros((3, 16, 16), np.uint8), fps=24.0)
+    for kind, first in (("masks", "mask_00000.png"), ("frames", "frame_00000.png")):
+        folder = tmp_path / kind
+        ExportJob(result, kind, folder)(lambda p: None, CancelToken())
+        ExportJob(result, kind, folder)(lambda p: None, CancelToken())  # an earlier export is replaced
+        assert (folder / first).is_file()
+        mine = tmp_path / f"mine_{kind}"
+        mine.mkdir()
+        (mine / "notes.txt").write_text("keep me")
+        with pytest.raises(VideoError, match="holds other files"):
+            ExportJob(result, kind, mine)(lambda p: None, CancelToken())
+        assert [p.name for p in mine.iterdir()] == ["notes.txt"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from engine.video.atomic import atomic_file, atomic_folder
+from engine.video.atomic import atomic_file, atomic_folder, check_destinations
 from engine.video.errors import VideoError
 from engine.video.png import write_png
 
@@ -250,8 +251,13 @@ def write_png_sequence(
     digits: int = 5,
     on_frame: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write frames (RGB ``[H, W, 3]`` or masks ``[H, W]``) as numbered PNGs, atomically, every write checked."""
+    """Write frames (RGB ``[H, W, 3]`` or masks ``[H, W]``) as numbered PNGs, atomically, every write checked.
+
+    The folder is replaced whole, so an existing one may hold only such PNGs (an earlier export):
+    a folder with anything else in it (the user's files) is refused with a ``VideoError`` first.
+    """
     folder = Path(folder)
+    check_destinations(folders=[folder], folder_entries=rf"{re.escape(prefix)}\d+\.png")
     with atomic_folder(folder) as tmp:
         _pngs_into(tmp, folder, frames, prefix, digits, on_frame)
     return folder
