@@ -304,6 +304,7 @@ def write_video_and_masks(
         write_video(path, frames, fps, on_frame=on_frame, **video_options)
         return
     masks_folder = Path(masks_folder)
+    check_destinations(folders=[masks_folder], folder_entries=rf"{re.escape(mask_prefix)}\d+\.png")  # replaced whole
     with atomic_folder(masks_folder) as masks_tmp:
         with atomic_file(path) as tmp:
             _pngs_into(masks_tmp, masks_folder, masks, mask_prefix, 5, on_frame)
