@@ -186,3 +186,28 @@ def test_sam2_tracker_needs_weights(clip, tmp_path) -> None:
     frame1, op = track(clip.frames[0], clip.object_masks[0, 0].astype(np.uint8) * 255)
     with pytest.raises(EngineUnavailableError, match="SAM2 weights"):
         _run(clip, FirstFrameEdit(clip.frames[0], frame1, op.mask, [op]), options={"tracker": "sam2"})
+
+
+@pytest.mark.parametrize("first", ["recolour", "remove", "outpaint"])
+def test_an_edit_before_an_outpaint_stays_in_every_frame(first: str) -> None:
+    """The outpainted canvas is built from the earlier edits' output, not from the original clip.
+
+    (Found in the app: recolour a dog, outpaint to 21:9, and frames 2.. showed the dog in its own colour; a removal
+    before an outpaint was filled from frame 1's object itself; a second outpaint was refused.)
+    Inside the original frame the run with the outpaint equals the run without it, frame for frame."""
+    from engine.edits import OutpaintSpec, RecolourSpec, RemoveSpec, compose
+
+    c = generate_clip(128, 80, 10, num_objects=2, seed=2, pan_speed=2.0)
+    mask = c.object_masks[0, 0].astype(np.uint8) * 255
+    specs = {
+        "recolour": RecolourSpec(mask=mask, hue_shift=90.0),
+        "remove": RemoveSpec(mask=mask),
+        "outpaint": OutpaintSpec(top=4),
+    }
+    spec = specs[first]
+    alone = _run(c, compose(c.frames[0], [spec]))
+    if first != "outpaint":
+        assert (alone.frames[1:] != c.frames[1:]).any()  # the edit changes later frames
+    wide = _run(c, compose(c.frames[0], [spec, OutpaintSpec(left=10, right=6)]))  # a second outpaint: its own canvas
+    assert wide.frames.shape == (10, alone.frames.shape[1], 144, 3)
+    np.testing.assert_array_equal(wide.frames[:, :, 10:138], alone.frames)

@@ -47,7 +47,7 @@ from engine.engines.classic.colour import frame_transform
 from engine.engines.classic.disk_needs import classic_disk_needs
 from engine.engines.classic.extras import extras_in_shots
 from engine.engines.classic.insert import composite_layer, layer_homographies
-from engine.engines.classic.keyframe_edits import colour_anchors, edited_keyframes, keyframe_layer
+from engine.engines.classic.keyframe_edits import colour_anchors, edited_frame_at, edited_keyframes, keyframe_layer
 from engine.engines.classic.keyframe_track import RegionTrack, clip_frame
 from engine.engines.classic.motion import FlowCache
 from engine.engines.classic.options import ClassicOptions
@@ -579,8 +579,9 @@ class ClassicEngine(Engine):
             holes[t], has_hole[t] = _binary(m), m.any()
         hole0 = holes[0] > 0
         first_filled = np.array(work[0])
-        if edit.edited_frame.shape == work.shape[1:]:
-            first_filled[hole0] = edit.edited_frame[hole0]
+        user_frame = edited_frame_at(edit, ctx.op_index, hw)  # cropped when an outpaint follows
+        if user_frame is not None:
+            first_filled[hole0] = user_frame[hole0]
         keyed = {k: after for k, after, _ in self._edited_keys(ctx, work.shape[1:3])}
         for a, b, _, _ in _look_segments(ctx.shots, keyed):  # noted now: the frames may be made after the run's notes
             if a in keyed and has_hole[a:b].any():
@@ -701,7 +702,8 @@ class ClassicEngine(Engine):
         h, w = work.shape[1:3]
         if left < 0 or top < 0 or left + w > cw or top + h > ch:
             raise ValueError(f"outpaint margins left={left} top={top} do not fit a {w}x{h} frame in a {cw}x{ch} canvas")
-        if edit.edited_frame.shape[:2] != (ch, cw):
+        user_canvas = edited_frame_at(edit, ctx.op_index, (ch, cw))  # cropped when another outpaint follows
+        if user_canvas is None:
             raise ValueError(
                 f"outpaint canvas is {cw}x{ch} but the edited frame is {edit.edited_frame.shape[1]}x{edit.edited_frame.shape[0]}"
             )
@@ -710,13 +712,17 @@ class ClassicEngine(Engine):
         keyed = {k: after for k, after, _ in self._edited_keys(ctx, (ch, cw))}
         for a, b, _, shot in _look_segments(ctx.shots, keyed):
             view = ctx.flows.view(a, b)
-            # Each canvas reads the frames within the reach of its own: kept in memory, nothing older.
-            frames = FrameWindow(view.frames, 2 * reach + 2) if ctx.stream else view.frames
+            # The canvas is made of the earlier operations' output (``work``), not of the clip the flows were
+            # measured on: an edit before the outpaint stays in the frame and in the margins it reveals.
+            # The camera's motion still comes from the flows. Each canvas reads the frames within the reach
+            # of its own: kept in memory, nothing older.
+            shot_frames = work[a:b]
+            frames = FrameWindow(shot_frames, 2 * reach + 2) if ctx.stream else shot_frames
             if a in keyed:  # the user's own margins of this frame are the look from here on
                 first = keyed[a]
                 ctx.notes.note(a, f"keyframe: {ctx.op_name} margins from the edited frame")
             else:
-                first = edit.edited_frame if shot == 0 else _reflect_canvas(work[a], (left, top), (cw, ch))
+                first = user_canvas if shot == 0 else _reflect_canvas(work[a], (left, top), (cw, ch))
             cams = camera_homographies(view, ctx.rep.tick)
             previous = None  # the last frame's fill before its seam blend (blends never pile up)
             for t in range(b - a):

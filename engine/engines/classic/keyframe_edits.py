@@ -41,6 +41,17 @@ def _offset_at(edit: FirstFrameEdit, index: int) -> tuple[int, int]:
     return x, y
 
 
+def edited_frame_at(edit: FirstFrameEdit, index: int, hw: tuple[int, int]) -> np.ndarray | None:
+    """The user's edited frame 1 cropped to operation ``index``'s canvas ``hw`` (None when it does not cover it).
+
+    The edited frame is on the final canvas: an operation followed by an outpaint sees it larger than its own
+    frames, and its part of it sits at the later outpaints' margins."""
+    x, y = _offset_at(edit, index)
+    h, w = hw
+    crop = edit.edited_frame[y : y + h, x : x + w]
+    return np.ascontiguousarray(crop) if crop.shape[:2] == (h, w) else None
+
+
 def edited_keyframes(edit: FirstFrameEdit, index: int, hw: tuple[int, int]) -> list[tuple[int, np.ndarray, np.ndarray | None]]:
     """(frame, the user's frame cropped to operation ``index``'s canvas ``hw``, its keyframe mask or None)."""
     x, y = _offset_at(edit, index)
