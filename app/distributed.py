@@ -87,6 +87,13 @@ class Processes:
         with self._state.split_between_processes(list(items)) as mine:
             yield list(mine)
 
+    def close(self) -> None:
+        """Leave the process group once every process is here. Without it the interpreter tears gloo's
+        threads down at exit and a process can abort ("terminate called without an active exception",
+        exit -6) after all its work is done, which fails the whole launch."""
+        self._state.wait_for_everyone()
+        self._state.destroy_process_group()
+
     def gather(self, rows: list[Any]) -> list[Any]:
         """Every process's rows, in process order (on every process)."""
         from accelerate.utils import gather_object

@@ -89,12 +89,17 @@ def test_a_list_one_process_cannot_use_stops_every_process(tmp_path: Path, monke
     from app import distributed
     from main import main
 
+    closed: list[bool] = []
+
     class OtherProcessFailed:
         index, count, is_main = 0, 2, True
 
         def gather(self, rows: list) -> list:  # type: ignore[type-arg]
             assert rows == [""]  # this process's list was fine
             return [*rows, "job list /mnt/b/jobs.csv not found"]
+
+        def close(self) -> None:
+            closed.append(True)
 
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -105,3 +110,4 @@ def test_a_list_one_process_cannot_use_stops_every_process(tmp_path: Path, monke
     assert main(["batch", str(jobs), "--out-dir", str(tmp_path / "out"), "--engine", "classic"]) == 2
     assert capsys.readouterr().err.strip() == "error: job list /mnt/b/jobs.csv not found"
     assert not (tmp_path / "out").exists()
+    assert closed == [True]  # the process group is left on the error path too

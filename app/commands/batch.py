@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.batch_list import BatchJob, BatchListError, read_jobs
 from app.batch_records import RECORDS_DIR, input_fingerprint, is_finished, settings_fingerprint, write_record
@@ -30,6 +30,9 @@ from app.commands.propagate import add_engine_arguments, add_format_arguments, a
 from app.engine_options import AUTO, engine_options_from_args
 from engine.video.formats import AUTO as AUTO_FORMAT
 from engine.video.formats import FORMATS, MATTE_FORMATS
+
+if TYPE_CHECKING:
+    from app.distributed import Processes
 
 #: Not settings: where the jobs come from and go, and how this run behaves.
 _NOT_SETTINGS = {"jobs", "out_dir", "redo", "command", "verbose", "_run"}
@@ -284,11 +287,19 @@ def _write_summary(out_dir: Path, rows: list[Row], order: list[str]) -> None:
 def run_batch(args: argparse.Namespace) -> int:
     from app.distributed import world_size
 
-    processes = None
-    if world_size() > 1:
-        from app.distributed import Processes
+    if world_size() == 1:
+        return _run_batch(args, None)
+    from app.distributed import Processes
 
-        processes = Processes()
+    processes = Processes()
+    try:
+        return _run_batch(args, processes)
+    finally:
+        processes.close()
+
+
+def _run_batch(args: argparse.Namespace, processes: Processes | None) -> int:
+    """The batch on this process: all jobs (``processes`` None) or its share of them."""
     problem = ""
     jobs: list[BatchJob] = []
     todo: list[BatchJob] = []
