@@ -88,10 +88,10 @@ class Processes:
             yield list(mine)
 
     def close(self) -> None:
-        """Leave the process group once every process is here. Without it the interpreter tears gloo's
-        threads down at exit and a process can abort ("terminate called without an active exception",
-        exit -6) after all its work is done, which fails the whole launch."""
-        self._state.wait_for_everyone()
+        """Leave the process group. Without it the interpreter tears gloo's threads down at exit and a
+        process can abort ("terminate called without an active exception", exit -6) after all its work
+        is done, which fails the whole launch. No barrier: on an error path the other processes may
+        be in another collective, and a barrier there would hang instead of failing."""
         self._state.destroy_process_group()
 
     def gather(self, rows: list[Any]) -> list[Any]:

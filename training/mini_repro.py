@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -36,7 +37,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -566,12 +567,19 @@ def make_case(task: str, seed: int, settings: ReproSettings) -> Case | None:
 def heldout_cases(settings: ReproSettings) -> list[Case]:
     """``cases_per_task`` cases per task from clip seeds ``case_seed + 1000 * task_index + i``
     (``case_seed`` = 100000: the held-out set; 50000: development cases for diagnostics)."""
+    return cases_from_seeds(settings, lambda ti: itertools.count(settings.case_seed + 1000 * ti), settings.cases_per_task)
+
+
+def cases_from_seeds(settings: ReproSettings, seeds_of_task: Callable[[int], Iterable[int]], per_task: int) -> list[Case]:
+    """Up to ``per_task`` cases per task, from the clip seeds ``seeds_of_task(task_index)`` in order;
+    a clip without a usable case for the task is skipped."""
     cases = []
     for ti, task in enumerate(TASKS):
-        seed, found = settings.case_seed + 1000 * ti, 0
-        while found < settings.cases_per_task:
+        found = 0
+        for seed in seeds_of_task(ti):
+            if found == per_task:
+                break
             case = make_case(task, seed, settings)
-            seed += 1
             if case is not None:
                 cases.append(case)
                 found += 1

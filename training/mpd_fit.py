@@ -12,7 +12,7 @@ so they are an upper bound on "seen" data, not an exact replay of training pairs
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,28 +26,11 @@ if TYPE_CHECKING:
     from training.mini_repro import Case, ReproSettings
 
 
-def cases_from_seeds(settings: ReproSettings, seeds: Iterable[int], per_task: int) -> list[Case]:
-    """Up to ``per_task`` cases per task from the clip ``seeds`` in order (a clip without a usable
-    case for a task is skipped, as in ``mini_repro.heldout_cases``)."""
-    from training import mini_repro
-
-    seeds = list(seeds)
-    cases: list[Case] = []
-    for task in mini_repro.TASKS:
-        found = 0
-        for seed in seeds:
-            if found == per_task:
-                break
-            case = mini_repro.make_case(task, seed, settings)
-            if case is not None:
-                cases.append(case)
-                found += 1
-    return cases
-
-
 def training_clip_cases(settings: ReproSettings, per_task: int) -> list[Case]:
     """Cases whose clips are training clips (seeds below ``settings.train_clips``)."""
-    return cases_from_seeds(settings, range(settings.train_clips), per_task)
+    from training import mini_repro
+
+    return mini_repro.cases_from_seeds(settings, lambda _: range(settings.train_clips), per_task)
 
 
 def sampled_iou_by_task(
